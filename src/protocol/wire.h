@@ -1,0 +1,179 @@
+// Kafka's primitive wire types: big-endian integers, varints, strings, bytes,
+// arrays and UUIDs, in both the classic and the "flexible" (compact) forms.
+//
+// Reader never reads past its end and never trusts a declared length: every
+// length is checked against the bytes that remain before anything is
+// allocated. Any violation throws DecodeError, which the connection handler
+// turns into a closed connection (the request is unparseable, so there is no
+// correlation id to answer).
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <cstring>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace floe::protocol {
+
+class DecodeError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// Thrown when a message cannot be written at the requested version (for
+// example a null where that version has no null). Always a bug in the caller.
+class EncodeError : public std::logic_error {
+ public:
+  using std::logic_error::logic_error;
+};
+
+using Bytes = std::vector<uint8_t>;
+
+struct Uuid {
+  std::array<uint8_t, 16> bytes{};
+
+  bool is_zero() const;
+  std::string to_string() const;  // Kafka's URL-safe base64, no padding
+  static std::optional<Uuid> parse(std::string_view s);
+  auto operator<=>(const Uuid&) const = default;
+};
+
+// A tagged field that this version of the codec does not know. Kept verbatim
+// so that a decode followed by an encode loses nothing.
+struct RawTaggedField {
+  uint32_t tag = 0;
+  Bytes data;
+  bool operator==(const RawTaggedField&) const = default;
+};
+using UnknownTaggedFields = std::vector<RawTaggedField>;
+
+class Reader {
+ public:
+  Reader(const uint8_t* data, size_t size) : p_(data), end_(data + size) {}
+  explicit Reader(const Bytes& b) : Reader(b.data(), b.size()) {}
+
+  size_t remaining() const { return static_cast<size_t>(end_ - p_); }
+  const uint8_t* position() const { return p_; }
+  bool empty() const { return p_ == end_; }
+
+  int8_t read_int8() { return static_cast<int8_t>(take(1)[0]); }
+  uint8_t read_uint8() { return take(1)[0]; }
+  int16_t read_int16() { return static_cast<int16_t>(read_be<uint16_t>()); }
+  uint16_t read_uint16() { return read_be<uint16_t>(); }
+  int32_t read_int32() { return static_cast<int32_t>(read_be<uint32_t>()); }
+  uint32_t read_uint32() { return read_be<uint32_t>(); }
+  int64_t read_int64() { return static_cast<int64_t>(read_be<uint64_t>()); }
+  double read_float64();
+  bool read_bool() { return read_uint8() != 0; }
+  Uuid read_uuid();
+
+  uint32_t read_uvarint();
+  uint64_t read_uvarlong();
+  int32_t read_varint();   // zig-zag
+  int64_t read_varlong();  // zig-zag
+
+  std::string read_string(bool compact);
+  std::optional<std::string> read_nullable_string(bool compact);
+  Bytes read_bytes(bool compact);
+  std::optional<Bytes> read_nullable_bytes(bool compact);
+
+  // Returns the element count, or -1 for a null array. The count is checked
+  // against the remaining bytes assuming each element takes at least
+  // min_element_size bytes, so a hostile count cannot cause a huge allocation.
+  int32_t read_array_length(bool compact, size_t min_element_size);
+
+  void read_unknown_tagged_fields(UnknownTaggedFields& out);
+
+  // A bounded sub-reader over the next n bytes; this reader skips past them.
+  Reader sub_reader(size_t n) {
+    const uint8_t* s = take(n);
+    return Reader(s, n);
+  }
+  void skip(size_t n) { take(n); }
+
+  const uint8_t* take(size_t n) {
+    if (n > remaining()) {
+      throw DecodeError("truncated: need " + std::to_string(n) + " bytes, have " +
+                        std::to_string(remaining()));
+    }
+    const uint8_t* s = p_;
+    p_ += n;
+    return s;
+  }
+
+ private:
+  template <typename T>
+  T read_be() {
+    const uint8_t* s = take(sizeof(T));
+    T v = 0;
+    for (size_t i = 0; i < sizeof(T); ++i) v = static_cast<T>((v << 8) | s[i]);
+    return v;
+  }
+  // Length of a string/bytes field: -1 means null.
+  int64_t read_length(bool compact, bool wide);
+
+  const uint8_t* p_;
+  const uint8_t* end_;
+};
+
+class Writer {
+ public:
+  explicit Writer(Bytes& out) : out_(out) {}
+
+  size_t size() const { return out_.size(); }
+  Bytes& buffer() { return out_; }
+
+  void write_int8(int8_t v) { out_.push_back(static_cast<uint8_t>(v)); }
+  void write_uint8(uint8_t v) { out_.push_back(v); }
+  void write_int16(int16_t v) { write_be<uint16_t>(static_cast<uint16_t>(v)); }
+  void write_uint16(uint16_t v) { write_be<uint16_t>(v); }
+  void write_int32(int32_t v) { write_be<uint32_t>(static_cast<uint32_t>(v)); }
+  void write_uint32(uint32_t v) { write_be<uint32_t>(v); }
+  void write_int64(int64_t v) { write_be<uint64_t>(static_cast<uint64_t>(v)); }
+  void write_float64(double v);
+  void write_bool(bool v) { out_.push_back(v ? 1 : 0); }
+  void write_uuid(const Uuid& u) { write_raw(u.bytes.data(), u.bytes.size()); }
+
+  void write_uvarint(uint32_t v) { write_uvarlong(v); }
+  void write_uvarlong(uint64_t v);
+  void write_varint(int32_t v) {
+    write_uvarint((static_cast<uint32_t>(v) << 1) ^ static_cast<uint32_t>(v >> 31));
+  }
+  void write_varlong(int64_t v) {
+    write_uvarlong((static_cast<uint64_t>(v) << 1) ^ static_cast<uint64_t>(v >> 63));
+  }
+
+  void write_string(std::string_view s, bool compact);
+  void write_nullable_string(const std::optional<std::string>& s, bool compact);
+  void write_bytes(const uint8_t* data, size_t n, bool compact);
+  void write_bytes(const Bytes& b, bool compact) { write_bytes(b.data(), b.size(), compact); }
+  void write_nullable_bytes(const std::optional<Bytes>& b, bool compact);
+  void write_array_length(size_t n, bool compact);
+  void write_null_array(bool compact);
+
+  void write_raw(const void* data, size_t n) {
+    const auto* b = static_cast<const uint8_t*>(data);
+    out_.insert(out_.end(), b, b + n);
+  }
+  // Overwrites 4 bytes at an earlier position (frame and batch lengths).
+  void patch_int32(size_t at, int32_t v);
+
+ private:
+  template <typename T>
+  void write_be(T v) {
+    uint8_t b[sizeof(T)];
+    for (size_t i = 0; i < sizeof(T); ++i) b[i] = static_cast<uint8_t>(v >> (8 * (sizeof(T) - 1 - i)));
+    out_.insert(out_.end(), b, b + sizeof(T));
+  }
+
+  Bytes& out_;
+};
+
+// Number of bytes write_uvarint would produce.
+size_t uvarint_size(uint64_t v);
+
+}  // namespace floe::protocol
