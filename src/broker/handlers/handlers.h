@@ -1,0 +1,34 @@
+// The one list of APIs this broker serves, and at which versions.
+//
+// Each handler is a struct in its own file under handlers/ with:
+//   using Request = protocol::XRequest; using Response = protocol::XResponse;
+//   static constexpr int16_t kMinVersion, kMaxVersion;  // what we serve
+//   static asio::awaitable<Response> handle(RequestContext&, Request&);
+// ApiVersions advertises exactly this list, and the dispatcher routes by it,
+// so "what do we serve" has one answer.
+#pragma once
+
+#include <cstdint>
+
+#include "broker/handlers/api_versions.h"
+#include "broker/handlers/metadata.h"
+
+namespace floe::broker {
+
+template <typename... H>
+struct HandlerList {
+  // Calls f(std::type_identity<H>{}) for the handler of `api_key`; false if none.
+  template <typename F>
+  static bool visit(int16_t api_key, F&& f) {
+    return ((H::Request::kApiKey == api_key ? (f(std::type_identity<H>{}), true) : false) || ...);
+  }
+  // Calls f(std::type_identity<H>{}) for every handler, in list order.
+  template <typename F>
+  static void for_each(F&& f) {
+    (f(std::type_identity<H>{}), ...);
+  }
+};
+
+using Handlers = HandlerList<ApiVersionsHandler, MetadataHandler>;
+
+}  // namespace floe::broker
