@@ -610,6 +610,7 @@ class Emitter:
         self.w("      unknown.data.assign(tr.position(), tr.position() + tr.remaining());")
         self.w("      unknown_tagged_fields.push_back(std::move(unknown));")
         self.w("    }")
+        self.w("    sort_by_tag(unknown_tagged_fields);")
         self.w("  }")
         self.w("}")
         self.w()
@@ -1008,6 +1009,14 @@ def gen_tagged_helper(out_dir):
 #include "protocol/wire.h"
 
 namespace floe::protocol {
+
+// Senders must write tags in ascending order; a decoder that meets them out of
+// order keeps them sorted so that a re-encode is faithful and canonical.
+inline void sort_by_tag(UnknownTaggedFields& fields) {
+  if (fields.size() < 2) return;
+  std::stable_sort(fields.begin(), fields.end(),
+                   [](const RawTaggedField& a, const RawTaggedField& b) { return a.tag < b.tag; });
+}
 
 // Writes a tagged-field section: known fields (already encoded) and unknown
 // ones kept from a decode, merged in ascending tag order as the format asks.

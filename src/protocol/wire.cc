@@ -1,7 +1,7 @@
 #include "protocol/wire.h"
 
+#include <algorithm>
 #include <bit>
-#include <random>
 
 namespace floe::protocol {
 
@@ -170,6 +170,10 @@ void Reader::read_unknown_tagged_fields(UnknownTaggedFields& out) {
     f.data.assign(s, s + size);
     out.push_back(std::move(f));
   }
+  // Tags should arrive in ascending order; keep them so even when they do not,
+  // so that re-encoding is canonical.
+  std::stable_sort(out.begin(), out.end(),
+                   [](const RawTaggedField& a, const RawTaggedField& b) { return a.tag < b.tag; });
 }
 
 void Writer::write_float64(double v) { write_be<uint64_t>(std::bit_cast<uint64_t>(v)); }

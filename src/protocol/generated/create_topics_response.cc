@@ -176,6 +176,7 @@ void CreateTopicsResponse::CreatableTopicResult::decode(Reader& r, int16_t versi
       unknown.data.assign(tr.position(), tr.position() + tr.remaining());
       unknown_tagged_fields.push_back(std::move(unknown));
     }
+    sort_by_tag(unknown_tagged_fields);
   }
 }
 

@@ -111,6 +111,7 @@ void FetchRequest::FetchPartition::decode(Reader& r, int16_t version) {
       unknown.data.assign(tr.position(), tr.position() + tr.remaining());
       unknown_tagged_fields.push_back(std::move(unknown));
     }
+    sort_by_tag(unknown_tagged_fields);
   }
 }
 
@@ -379,6 +380,7 @@ void FetchRequest::decode(Reader& r, int16_t version) {
       unknown.data.assign(tr.position(), tr.position() + tr.remaining());
       unknown_tagged_fields.push_back(std::move(unknown));
     }
+    sort_by_tag(unknown_tagged_fields);
   }
 }
 

@@ -87,6 +87,7 @@ void FetchSnapshotRequest::PartitionSnapshot::decode(Reader& r, int16_t version)
       unknown.data.assign(tr.position(), tr.position() + tr.remaining());
       unknown_tagged_fields.push_back(std::move(unknown));
     }
+    sort_by_tag(unknown_tagged_fields);
   }
 }
 
@@ -209,6 +210,7 @@ void FetchSnapshotRequest::decode(Reader& r, int16_t version) {
       unknown.data.assign(tr.position(), tr.position() + tr.remaining());
       unknown_tagged_fields.push_back(std::move(unknown));
     }
+    sort_by_tag(unknown_tagged_fields);
   }
 }
 

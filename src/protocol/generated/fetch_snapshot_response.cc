@@ -118,6 +118,7 @@ void FetchSnapshotResponse::PartitionSnapshot::decode(Reader& r, int16_t version
       unknown.data.assign(tr.position(), tr.position() + tr.remaining());
       unknown_tagged_fields.push_back(std::move(unknown));
     }
+    sort_by_tag(unknown_tagged_fields);
   }
 }
 
@@ -294,6 +295,7 @@ void FetchSnapshotResponse::decode(Reader& r, int16_t version) {
       unknown.data.assign(tr.position(), tr.position() + tr.remaining());
       unknown_tagged_fields.push_back(std::move(unknown));
     }
+    sort_by_tag(unknown_tagged_fields);
   }
 }
 

@@ -184,6 +184,7 @@ void ProduceResponse::PartitionProduceResponse::decode(Reader& r, int16_t versio
       unknown.data.assign(tr.position(), tr.position() + tr.remaining());
       unknown_tagged_fields.push_back(std::move(unknown));
     }
+    sort_by_tag(unknown_tagged_fields);
   }
 }
 
@@ -379,6 +380,7 @@ void ProduceResponse::decode(Reader& r, int16_t version) {
       unknown.data.assign(tr.position(), tr.position() + tr.remaining());
       unknown_tagged_fields.push_back(std::move(unknown));
     }
+    sort_by_tag(unknown_tagged_fields);
   }
 }
 

@@ -393,6 +393,7 @@ void UpdateMetadataRequest::decode(Reader& r, int16_t version) {
       unknown.data.assign(tr.position(), tr.position() + tr.remaining());
       unknown_tagged_fields.push_back(std::move(unknown));
     }
+    sort_by_tag(unknown_tagged_fields);
   }
 }
 

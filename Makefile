@@ -1,0 +1,67 @@
+# floe: `make run` starts one broker on the embedded default; `make test` runs
+# every test. Both install what is missing first (Debian packages, npm packages).
+
+BUILD      ?= build
+FUZZ_BUILD ?= build-fuzz
+ASAN_BUILD ?= build-asan
+SPECS      ?= ../shared/kafka-protocol
+JOBS       ?= $(shell nproc)
+FUZZ_SECONDS ?= 60
+
+# Debian packages: to build, to run the tests (real Kafka clients, fuzzing),
+# and to benchmark.
+BUILD_PKGS = g++ cmake ninja-build pkg-config libasio-dev libssl-dev zlib1g-dev \
+             libsnappy-dev liblz4-dev libzstd-dev libsqlite3-dev
+TEST_PKGS  = libgtest-dev libgmock-dev clang libclang-rt-14-dev python3 python3-pytest \
+             python3-confluent-kafka python3-kafka python3-snappy python3-lz4 python3-zstandard \
+             kcat librdkafka-dev nodejs npm
+
+.PHONY: all build run test test-asan check-generated generate deps deps-test fuzz-build clean
+
+all: build
+
+# Installs only what is missing, so a machine that has everything does no apt work.
+deps:
+	@tools/install_packages.sh $(BUILD_PKGS)
+
+deps-test: deps
+	@tools/install_packages.sh $(TEST_PKGS)
+	@cd tests/clients/kafkajs && { [ -d node_modules/kafkajs ] || npm ci --no-audit --no-fund --loglevel=error; }
+
+$(BUILD)/build.ninja:
+	cmake -G Ninja -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release -DFLOE_FUZZ_BUILD_DIR=$(abspath $(FUZZ_BUILD)) \
+	      -DFLOE_FUZZ_SECONDS=$(FUZZ_SECONDS)
+
+build: deps $(BUILD)/build.ninja
+	cmake --build $(BUILD) -j $(JOBS)
+
+run: build
+	./$(BUILD)/floe serve --data-dir ./data
+
+# The libFuzzer targets need clang; they build in their own tree with ASan/UBSan.
+$(FUZZ_BUILD)/build.ninja:
+	CXX=clang++ cmake -G Ninja -S . -B $(FUZZ_BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DFLOE_FUZZ=ON
+
+fuzz-build: deps-test $(FUZZ_BUILD)/build.ninja
+	cmake --build $(FUZZ_BUILD) -j $(JOBS)
+
+test: deps-test build fuzz-build
+	cd $(BUILD) && ctest --output-on-failure --timeout 900 -j $(JOBS)
+
+# Unit tests under AddressSanitizer and UndefinedBehaviorSanitizer.
+$(ASAN_BUILD)/build.ninja:
+	cmake -G Ninja -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DFLOE_SANITIZE=ON
+
+test-asan: deps-test $(ASAN_BUILD)/build.ninja
+	cmake --build $(ASAN_BUILD) -j $(JOBS) --target floe_unit_tests
+	cd $(ASAN_BUILD) && ctest --output-on-failure -L unit -j $(JOBS)
+
+# Regenerates the codec from Kafka's specs (the committed output is what builds).
+generate:
+	python3 tools/gen_protocol.py $(SPECS) src/protocol/generated
+
+check-generated:
+	tools/check_generated.sh $(SPECS)
+
+clean:
+	rm -rf $(BUILD) $(FUZZ_BUILD) $(ASAN_BUILD)
