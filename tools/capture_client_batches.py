@@ -4,9 +4,10 @@
 Starts a fake Kafka broker on a free 127.0.0.1 port that answers just enough
 of the protocol for a producer (ApiVersions, Metadata, Produce), has
 confluent-kafka (librdkafka) and kafka-python produce the same few records
-with every codec they support, and writes the raw `records` bytes of each
-Produce request to src/protocol/testdata/<client>_<codec>.hex, plus
-manifest.txt with the records each file must decode to.
+with every codec they support, and writes the raw `records` bytes of the
+Produce requests to src/protocol/testdata/<client>_<codec>.hex (hex text; one
+or more batches back to back, as librdkafka may send the first record on its
+own), plus manifest.txt with the records each file must decode to.
 
 The fixtures are checked in; run this again only to refresh them:
 

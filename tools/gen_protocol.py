@@ -484,14 +484,11 @@ class Emitter:
     def tagged(self, fields):
         return sorted([f for f in fields if f.tag is not None], key=lambda f: f.tag)
 
-    def declare_struct(self, st, ind, extra=None, nested=()):
+    def declare_struct(self, st, ind, extra=None):
         self.w(f"{ind}struct {st.name} {{")
         if extra:
             for line in extra:
                 self.w(f"{ind}  {line}")
-        for inner in nested:
-            self.declare_struct(inner, ind + "  ")
-            self.w()
         for f in st.fields:
             init = default_init(f)
             if init is None:
@@ -668,9 +665,21 @@ def gen_message(m, out_dir):
     e.w('#include "protocol/wire.h"\n')
     e.w("namespace floe::protocol {\n")
     top = Struct(m.name, m.fields)
-    # Nested structs are defined inside the message, dependencies first, so
-    # that names from different messages never collide.
-    e.declare_struct(top, "", api_struct_extra(m), m.structs)
+    # Nested structs live in a namespace of their message, dependencies first,
+    # so that names from different messages never collide; the message names
+    # them through aliases (MetadataRequest::MetadataRequestTopic). They are
+    # not nested classes because a nested class's member initializers are not
+    # seen until the enclosing class is complete, which makes
+    # std::optional<Nested> unusable inside it on some compilers.
+    ns = m.file_stem + "_types"
+    if m.structs:
+        e.w(f"namespace {ns} {{\n")
+        for st in m.structs:
+            e.declare_struct(st, "")
+            e.w()
+        e.w(f"}}  // namespace {ns}\n")
+    extra = api_struct_extra(m) + [f"using {st.name} = {ns}::{st.name};" for st in m.structs]
+    e.declare_struct(top, "", extra)
     e.w()
     e.w("}  // namespace floe::protocol")
     header = "\n".join(e.lines) + "\n"
@@ -680,7 +689,7 @@ def gen_message(m, out_dir):
     e.w('#include "protocol/generated/tagged.h"\n')
     e.w("namespace floe::protocol {\n")
     for st in m.structs:
-        e.define_struct(st, f"{m.name}::{st.name}")
+        e.define_struct(st, f"{m.file_stem}_types::{st.name}")
     e.define_struct(top, m.name)
     e.w("}  // namespace floe::protocol")
     source = "\n".join(e.lines) + "\n"

@@ -6,7 +6,7 @@
 
 namespace floe::protocol {
 
-void AddPartitionsToTxnRequest::AddPartitionsToTxnTopic::encode(Writer& w, int16_t version) const {
+void add_partitions_to_txn_request_types::AddPartitionsToTxnTopic::encode(Writer& w, int16_t version) const {
   const bool flexible = version >= 3;
   (void)flexible;
   w.write_string(name, flexible);
@@ -19,7 +19,7 @@ void AddPartitionsToTxnRequest::AddPartitionsToTxnTopic::encode(Writer& w, int16
   }
 }
 
-void AddPartitionsToTxnRequest::AddPartitionsToTxnTopic::decode(Reader& r, int16_t version) {
+void add_partitions_to_txn_request_types::AddPartitionsToTxnTopic::decode(Reader& r, int16_t version) {
   const bool flexible = version >= 3;
   (void)flexible;
   name = r.read_string(flexible);
@@ -39,7 +39,7 @@ void AddPartitionsToTxnRequest::AddPartitionsToTxnTopic::decode(Reader& r, int16
   }
 }
 
-size_t AddPartitionsToTxnRequest::AddPartitionsToTxnTopic::min_size(int16_t version) {
+size_t add_partitions_to_txn_request_types::AddPartitionsToTxnTopic::min_size(int16_t version) {
   const bool flexible = version >= 3;
   size_t n = flexible ? 1 : 0;
   n += (flexible ? 1 : 2);
@@ -47,7 +47,7 @@ size_t AddPartitionsToTxnRequest::AddPartitionsToTxnTopic::min_size(int16_t vers
   return n;
 }
 
-void AddPartitionsToTxnRequest::AddPartitionsToTxnTransaction::encode(Writer& w, int16_t version) const {
+void add_partitions_to_txn_request_types::AddPartitionsToTxnTransaction::encode(Writer& w, int16_t version) const {
   const bool flexible = version >= 3;
   (void)flexible;
   if (version >= 4) {
@@ -73,7 +73,7 @@ void AddPartitionsToTxnRequest::AddPartitionsToTxnTransaction::encode(Writer& w,
   }
 }
 
-void AddPartitionsToTxnRequest::AddPartitionsToTxnTransaction::decode(Reader& r, int16_t version) {
+void add_partitions_to_txn_request_types::AddPartitionsToTxnTransaction::decode(Reader& r, int16_t version) {
   const bool flexible = version >= 3;
   (void)flexible;
   if (version >= 4) {
@@ -106,7 +106,7 @@ void AddPartitionsToTxnRequest::AddPartitionsToTxnTransaction::decode(Reader& r,
   }
 }
 
-size_t AddPartitionsToTxnRequest::AddPartitionsToTxnTransaction::min_size(int16_t version) {
+size_t add_partitions_to_txn_request_types::AddPartitionsToTxnTransaction::min_size(int16_t version) {
   const bool flexible = version >= 3;
   size_t n = flexible ? 1 : 0;
   if (version >= 4) n += (flexible ? 1 : 2);

@@ -10,6 +10,37 @@
 
 namespace floe::protocol {
 
+namespace add_partitions_to_txn_request_types {
+
+struct AddPartitionsToTxnTopic {
+  std::string name{};
+  std::vector<int32_t> partitions{};
+  UnknownTaggedFields unknown_tagged_fields;
+
+  void encode(Writer& w, int16_t version) const;
+  void decode(Reader& r, int16_t version);
+  // The fewest bytes one encoded value can take; bounds array counts.
+  static size_t min_size(int16_t version);
+  bool operator==(const AddPartitionsToTxnTopic&) const = default;
+};
+
+struct AddPartitionsToTxnTransaction {
+  std::string transactional_id{};
+  int64_t producer_id = 0;
+  int16_t producer_epoch = 0;
+  bool verify_only = false;
+  std::vector<AddPartitionsToTxnTopic> topics{};
+  UnknownTaggedFields unknown_tagged_fields;
+
+  void encode(Writer& w, int16_t version) const;
+  void decode(Reader& r, int16_t version);
+  // The fewest bytes one encoded value can take; bounds array counts.
+  static size_t min_size(int16_t version);
+  bool operator==(const AddPartitionsToTxnTransaction&) const = default;
+};
+
+}  // namespace add_partitions_to_txn_request_types
+
 struct AddPartitionsToTxnRequest {
   static constexpr const char* kName = "AddPartitionsToTxnRequest";
   static constexpr int16_t kApiKey = 24;
@@ -18,33 +49,8 @@ struct AddPartitionsToTxnRequest {
   // First flexible version, or -1 when no version is flexible.
   static constexpr int16_t kFirstFlexibleVersion = 3;
   static constexpr bool is_flexible(int16_t v) { return kFirstFlexibleVersion >= 0 && v >= kFirstFlexibleVersion; }
-  struct AddPartitionsToTxnTopic {
-    std::string name{};
-    std::vector<int32_t> partitions{};
-    UnknownTaggedFields unknown_tagged_fields;
-
-    void encode(Writer& w, int16_t version) const;
-    void decode(Reader& r, int16_t version);
-    // The fewest bytes one encoded value can take; bounds array counts.
-    static size_t min_size(int16_t version);
-    bool operator==(const AddPartitionsToTxnTopic&) const = default;
-  };
-
-  struct AddPartitionsToTxnTransaction {
-    std::string transactional_id{};
-    int64_t producer_id = 0;
-    int16_t producer_epoch = 0;
-    bool verify_only = false;
-    std::vector<AddPartitionsToTxnTopic> topics{};
-    UnknownTaggedFields unknown_tagged_fields;
-
-    void encode(Writer& w, int16_t version) const;
-    void decode(Reader& r, int16_t version);
-    // The fewest bytes one encoded value can take; bounds array counts.
-    static size_t min_size(int16_t version);
-    bool operator==(const AddPartitionsToTxnTransaction&) const = default;
-  };
-
+  using AddPartitionsToTxnTopic = add_partitions_to_txn_request_types::AddPartitionsToTxnTopic;
+  using AddPartitionsToTxnTransaction = add_partitions_to_txn_request_types::AddPartitionsToTxnTransaction;
   std::vector<AddPartitionsToTxnTransaction> transactions{};
   std::string v3_and_below_transactional_id{};
   int64_t v3_and_below_producer_id = 0;

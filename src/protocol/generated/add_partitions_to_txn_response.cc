@@ -6,7 +6,7 @@
 
 namespace floe::protocol {
 
-void AddPartitionsToTxnResponse::AddPartitionsToTxnPartitionResult::encode(Writer& w, int16_t version) const {
+void add_partitions_to_txn_response_types::AddPartitionsToTxnPartitionResult::encode(Writer& w, int16_t version) const {
   const bool flexible = version >= 3;
   (void)flexible;
   w.write_int32(partition_index);
@@ -16,7 +16,7 @@ void AddPartitionsToTxnResponse::AddPartitionsToTxnPartitionResult::encode(Write
   }
 }
 
-void AddPartitionsToTxnResponse::AddPartitionsToTxnPartitionResult::decode(Reader& r, int16_t version) {
+void add_partitions_to_txn_response_types::AddPartitionsToTxnPartitionResult::decode(Reader& r, int16_t version) {
   const bool flexible = version >= 3;
   (void)flexible;
   partition_index = r.read_int32();
@@ -26,7 +26,7 @@ void AddPartitionsToTxnResponse::AddPartitionsToTxnPartitionResult::decode(Reade
   }
 }
 
-size_t AddPartitionsToTxnResponse::AddPartitionsToTxnPartitionResult::min_size(int16_t version) {
+size_t add_partitions_to_txn_response_types::AddPartitionsToTxnPartitionResult::min_size(int16_t version) {
   const bool flexible = version >= 3;
   size_t n = flexible ? 1 : 0;
   n += 4;
@@ -34,7 +34,7 @@ size_t AddPartitionsToTxnResponse::AddPartitionsToTxnPartitionResult::min_size(i
   return n;
 }
 
-void AddPartitionsToTxnResponse::AddPartitionsToTxnTopicResult::encode(Writer& w, int16_t version) const {
+void add_partitions_to_txn_response_types::AddPartitionsToTxnTopicResult::encode(Writer& w, int16_t version) const {
   const bool flexible = version >= 3;
   (void)flexible;
   w.write_string(name, flexible);
@@ -47,7 +47,7 @@ void AddPartitionsToTxnResponse::AddPartitionsToTxnTopicResult::encode(Writer& w
   }
 }
 
-void AddPartitionsToTxnResponse::AddPartitionsToTxnTopicResult::decode(Reader& r, int16_t version) {
+void add_partitions_to_txn_response_types::AddPartitionsToTxnTopicResult::decode(Reader& r, int16_t version) {
   const bool flexible = version >= 3;
   (void)flexible;
   name = r.read_string(flexible);
@@ -67,7 +67,7 @@ void AddPartitionsToTxnResponse::AddPartitionsToTxnTopicResult::decode(Reader& r
   }
 }
 
-size_t AddPartitionsToTxnResponse::AddPartitionsToTxnTopicResult::min_size(int16_t version) {
+size_t add_partitions_to_txn_response_types::AddPartitionsToTxnTopicResult::min_size(int16_t version) {
   const bool flexible = version >= 3;
   size_t n = flexible ? 1 : 0;
   n += (flexible ? 1 : 2);
@@ -75,7 +75,7 @@ size_t AddPartitionsToTxnResponse::AddPartitionsToTxnTopicResult::min_size(int16
   return n;
 }
 
-void AddPartitionsToTxnResponse::AddPartitionsToTxnResult::encode(Writer& w, int16_t version) const {
+void add_partitions_to_txn_response_types::AddPartitionsToTxnResult::encode(Writer& w, int16_t version) const {
   const bool flexible = version >= 3;
   (void)flexible;
   if (version >= 4) {
@@ -92,7 +92,7 @@ void AddPartitionsToTxnResponse::AddPartitionsToTxnResult::encode(Writer& w, int
   }
 }
 
-void AddPartitionsToTxnResponse::AddPartitionsToTxnResult::decode(Reader& r, int16_t version) {
+void add_partitions_to_txn_response_types::AddPartitionsToTxnResult::decode(Reader& r, int16_t version) {
   const bool flexible = version >= 3;
   (void)flexible;
   if (version >= 4) {
@@ -116,7 +116,7 @@ void AddPartitionsToTxnResponse::AddPartitionsToTxnResult::decode(Reader& r, int
   }
 }
 
-size_t AddPartitionsToTxnResponse::AddPartitionsToTxnResult::min_size(int16_t version) {
+size_t add_partitions_to_txn_response_types::AddPartitionsToTxnResult::min_size(int16_t version) {
   const bool flexible = version >= 3;
   size_t n = flexible ? 1 : 0;
   if (version >= 4) n += (flexible ? 1 : 2);

@@ -10,6 +10,46 @@
 
 namespace floe::protocol {
 
+namespace add_partitions_to_txn_response_types {
+
+struct AddPartitionsToTxnPartitionResult {
+  int32_t partition_index = 0;
+  int16_t partition_error_code = 0;
+  UnknownTaggedFields unknown_tagged_fields;
+
+  void encode(Writer& w, int16_t version) const;
+  void decode(Reader& r, int16_t version);
+  // The fewest bytes one encoded value can take; bounds array counts.
+  static size_t min_size(int16_t version);
+  bool operator==(const AddPartitionsToTxnPartitionResult&) const = default;
+};
+
+struct AddPartitionsToTxnTopicResult {
+  std::string name{};
+  std::vector<AddPartitionsToTxnPartitionResult> results_by_partition{};
+  UnknownTaggedFields unknown_tagged_fields;
+
+  void encode(Writer& w, int16_t version) const;
+  void decode(Reader& r, int16_t version);
+  // The fewest bytes one encoded value can take; bounds array counts.
+  static size_t min_size(int16_t version);
+  bool operator==(const AddPartitionsToTxnTopicResult&) const = default;
+};
+
+struct AddPartitionsToTxnResult {
+  std::string transactional_id{};
+  std::vector<AddPartitionsToTxnTopicResult> topic_results{};
+  UnknownTaggedFields unknown_tagged_fields;
+
+  void encode(Writer& w, int16_t version) const;
+  void decode(Reader& r, int16_t version);
+  // The fewest bytes one encoded value can take; bounds array counts.
+  static size_t min_size(int16_t version);
+  bool operator==(const AddPartitionsToTxnResult&) const = default;
+};
+
+}  // namespace add_partitions_to_txn_response_types
+
 struct AddPartitionsToTxnResponse {
   static constexpr const char* kName = "AddPartitionsToTxnResponse";
   static constexpr int16_t kApiKey = 24;
@@ -18,42 +58,9 @@ struct AddPartitionsToTxnResponse {
   // First flexible version, or -1 when no version is flexible.
   static constexpr int16_t kFirstFlexibleVersion = 3;
   static constexpr bool is_flexible(int16_t v) { return kFirstFlexibleVersion >= 0 && v >= kFirstFlexibleVersion; }
-  struct AddPartitionsToTxnPartitionResult {
-    int32_t partition_index = 0;
-    int16_t partition_error_code = 0;
-    UnknownTaggedFields unknown_tagged_fields;
-
-    void encode(Writer& w, int16_t version) const;
-    void decode(Reader& r, int16_t version);
-    // The fewest bytes one encoded value can take; bounds array counts.
-    static size_t min_size(int16_t version);
-    bool operator==(const AddPartitionsToTxnPartitionResult&) const = default;
-  };
-
-  struct AddPartitionsToTxnTopicResult {
-    std::string name{};
-    std::vector<AddPartitionsToTxnPartitionResult> results_by_partition{};
-    UnknownTaggedFields unknown_tagged_fields;
-
-    void encode(Writer& w, int16_t version) const;
-    void decode(Reader& r, int16_t version);
-    // The fewest bytes one encoded value can take; bounds array counts.
-    static size_t min_size(int16_t version);
-    bool operator==(const AddPartitionsToTxnTopicResult&) const = default;
-  };
-
-  struct AddPartitionsToTxnResult {
-    std::string transactional_id{};
-    std::vector<AddPartitionsToTxnTopicResult> topic_results{};
-    UnknownTaggedFields unknown_tagged_fields;
-
-    void encode(Writer& w, int16_t version) const;
-    void decode(Reader& r, int16_t version);
-    // The fewest bytes one encoded value can take; bounds array counts.
-    static size_t min_size(int16_t version);
-    bool operator==(const AddPartitionsToTxnResult&) const = default;
-  };
-
+  using AddPartitionsToTxnPartitionResult = add_partitions_to_txn_response_types::AddPartitionsToTxnPartitionResult;
+  using AddPartitionsToTxnTopicResult = add_partitions_to_txn_response_types::AddPartitionsToTxnTopicResult;
+  using AddPartitionsToTxnResult = add_partitions_to_txn_response_types::AddPartitionsToTxnResult;
   int32_t throttle_time_ms = 0;
   int16_t error_code = 0;
   std::vector<AddPartitionsToTxnResult> results_by_transaction{};

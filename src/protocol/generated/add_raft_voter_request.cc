@@ -6,7 +6,7 @@
 
 namespace floe::protocol {
 
-void AddRaftVoterRequest::Listener::encode(Writer& w, int16_t version) const {
+void add_raft_voter_request_types::Listener::encode(Writer& w, int16_t version) const {
   const bool flexible = true;
   (void)flexible;
   w.write_string(name, flexible);
@@ -17,7 +17,7 @@ void AddRaftVoterRequest::Listener::encode(Writer& w, int16_t version) const {
   }
 }
 
-void AddRaftVoterRequest::Listener::decode(Reader& r, int16_t version) {
+void add_raft_voter_request_types::Listener::decode(Reader& r, int16_t version) {
   const bool flexible = true;
   (void)flexible;
   name = r.read_string(flexible);
@@ -28,7 +28,7 @@ void AddRaftVoterRequest::Listener::decode(Reader& r, int16_t version) {
   }
 }
 
-size_t AddRaftVoterRequest::Listener::min_size(int16_t version) {
+size_t add_raft_voter_request_types::Listener::min_size(int16_t version) {
   const bool flexible = true;
   size_t n = flexible ? 1 : 0;
   n += (flexible ? 1 : 2);

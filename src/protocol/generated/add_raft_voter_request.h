@@ -10,6 +10,23 @@
 
 namespace floe::protocol {
 
+namespace add_raft_voter_request_types {
+
+struct Listener {
+  std::string name{};
+  std::string host{};
+  uint16_t port = 0;
+  UnknownTaggedFields unknown_tagged_fields;
+
+  void encode(Writer& w, int16_t version) const;
+  void decode(Reader& r, int16_t version);
+  // The fewest bytes one encoded value can take; bounds array counts.
+  static size_t min_size(int16_t version);
+  bool operator==(const Listener&) const = default;
+};
+
+}  // namespace add_raft_voter_request_types
+
 struct AddRaftVoterRequest {
   static constexpr const char* kName = "AddRaftVoterRequest";
   static constexpr int16_t kApiKey = 80;
@@ -18,19 +35,7 @@ struct AddRaftVoterRequest {
   // First flexible version, or -1 when no version is flexible.
   static constexpr int16_t kFirstFlexibleVersion = 0;
   static constexpr bool is_flexible(int16_t v) { return kFirstFlexibleVersion >= 0 && v >= kFirstFlexibleVersion; }
-  struct Listener {
-    std::string name{};
-    std::string host{};
-    uint16_t port = 0;
-    UnknownTaggedFields unknown_tagged_fields;
-
-    void encode(Writer& w, int16_t version) const;
-    void decode(Reader& r, int16_t version);
-    // The fewest bytes one encoded value can take; bounds array counts.
-    static size_t min_size(int16_t version);
-    bool operator==(const Listener&) const = default;
-  };
-
+  using Listener = add_raft_voter_request_types::Listener;
   std::optional<std::string> cluster_id{};
   int32_t timeout_ms = 0;
   int32_t voter_id = 0;

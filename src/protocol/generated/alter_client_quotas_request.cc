@@ -6,7 +6,7 @@
 
 namespace floe::protocol {
 
-void AlterClientQuotasRequest::EntityData::encode(Writer& w, int16_t version) const {
+void alter_client_quotas_request_types::EntityData::encode(Writer& w, int16_t version) const {
   const bool flexible = version >= 1;
   (void)flexible;
   w.write_string(entity_type, flexible);
@@ -21,7 +21,7 @@ void AlterClientQuotasRequest::EntityData::encode(Writer& w, int16_t version) co
   }
 }
 
-void AlterClientQuotasRequest::EntityData::decode(Reader& r, int16_t version) {
+void alter_client_quotas_request_types::EntityData::decode(Reader& r, int16_t version) {
   const bool flexible = version >= 1;
   (void)flexible;
   entity_type = r.read_string(flexible);
@@ -31,7 +31,7 @@ void AlterClientQuotasRequest::EntityData::decode(Reader& r, int16_t version) {
   }
 }
 
-size_t AlterClientQuotasRequest::EntityData::min_size(int16_t version) {
+size_t alter_client_quotas_request_types::EntityData::min_size(int16_t version) {
   const bool flexible = version >= 1;
   size_t n = flexible ? 1 : 0;
   n += (flexible ? 1 : 2);
@@ -39,7 +39,7 @@ size_t AlterClientQuotasRequest::EntityData::min_size(int16_t version) {
   return n;
 }
 
-void AlterClientQuotasRequest::OpData::encode(Writer& w, int16_t version) const {
+void alter_client_quotas_request_types::OpData::encode(Writer& w, int16_t version) const {
   const bool flexible = version >= 1;
   (void)flexible;
   w.write_string(key, flexible);
@@ -50,7 +50,7 @@ void AlterClientQuotasRequest::OpData::encode(Writer& w, int16_t version) const 
   }
 }
 
-void AlterClientQuotasRequest::OpData::decode(Reader& r, int16_t version) {
+void alter_client_quotas_request_types::OpData::decode(Reader& r, int16_t version) {
   const bool flexible = version >= 1;
   (void)flexible;
   key = r.read_string(flexible);
@@ -61,7 +61,7 @@ void AlterClientQuotasRequest::OpData::decode(Reader& r, int16_t version) {
   }
 }
 
-size_t AlterClientQuotasRequest::OpData::min_size(int16_t version) {
+size_t alter_client_quotas_request_types::OpData::min_size(int16_t version) {
   const bool flexible = version >= 1;
   size_t n = flexible ? 1 : 0;
   n += (flexible ? 1 : 2);
@@ -70,7 +70,7 @@ size_t AlterClientQuotasRequest::OpData::min_size(int16_t version) {
   return n;
 }
 
-void AlterClientQuotasRequest::EntryData::encode(Writer& w, int16_t version) const {
+void alter_client_quotas_request_types::EntryData::encode(Writer& w, int16_t version) const {
   const bool flexible = version >= 1;
   (void)flexible;
   w.write_array_length(entity.size(), flexible);
@@ -86,7 +86,7 @@ void AlterClientQuotasRequest::EntryData::encode(Writer& w, int16_t version) con
   }
 }
 
-void AlterClientQuotasRequest::EntryData::decode(Reader& r, int16_t version) {
+void alter_client_quotas_request_types::EntryData::decode(Reader& r, int16_t version) {
   const bool flexible = version >= 1;
   (void)flexible;
   {
@@ -116,7 +116,7 @@ void AlterClientQuotasRequest::EntryData::decode(Reader& r, int16_t version) {
   }
 }
 
-size_t AlterClientQuotasRequest::EntryData::min_size(int16_t version) {
+size_t alter_client_quotas_request_types::EntryData::min_size(int16_t version) {
   const bool flexible = version >= 1;
   size_t n = flexible ? 1 : 0;
   n += (flexible ? 1 : 4);

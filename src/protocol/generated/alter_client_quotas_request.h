@@ -10,6 +10,47 @@
 
 namespace floe::protocol {
 
+namespace alter_client_quotas_request_types {
+
+struct EntityData {
+  std::string entity_type{};
+  std::optional<std::string> entity_name{};
+  UnknownTaggedFields unknown_tagged_fields;
+
+  void encode(Writer& w, int16_t version) const;
+  void decode(Reader& r, int16_t version);
+  // The fewest bytes one encoded value can take; bounds array counts.
+  static size_t min_size(int16_t version);
+  bool operator==(const EntityData&) const = default;
+};
+
+struct OpData {
+  std::string key{};
+  double value = 0.0;
+  bool remove = false;
+  UnknownTaggedFields unknown_tagged_fields;
+
+  void encode(Writer& w, int16_t version) const;
+  void decode(Reader& r, int16_t version);
+  // The fewest bytes one encoded value can take; bounds array counts.
+  static size_t min_size(int16_t version);
+  bool operator==(const OpData&) const = default;
+};
+
+struct EntryData {
+  std::vector<EntityData> entity{};
+  std::vector<OpData> ops{};
+  UnknownTaggedFields unknown_tagged_fields;
+
+  void encode(Writer& w, int16_t version) const;
+  void decode(Reader& r, int16_t version);
+  // The fewest bytes one encoded value can take; bounds array counts.
+  static size_t min_size(int16_t version);
+  bool operator==(const EntryData&) const = default;
+};
+
+}  // namespace alter_client_quotas_request_types
+
 struct AlterClientQuotasRequest {
   static constexpr const char* kName = "AlterClientQuotasRequest";
   static constexpr int16_t kApiKey = 49;
@@ -18,43 +59,9 @@ struct AlterClientQuotasRequest {
   // First flexible version, or -1 when no version is flexible.
   static constexpr int16_t kFirstFlexibleVersion = 1;
   static constexpr bool is_flexible(int16_t v) { return kFirstFlexibleVersion >= 0 && v >= kFirstFlexibleVersion; }
-  struct EntityData {
-    std::string entity_type{};
-    std::optional<std::string> entity_name{};
-    UnknownTaggedFields unknown_tagged_fields;
-
-    void encode(Writer& w, int16_t version) const;
-    void decode(Reader& r, int16_t version);
-    // The fewest bytes one encoded value can take; bounds array counts.
-    static size_t min_size(int16_t version);
-    bool operator==(const EntityData&) const = default;
-  };
-
-  struct OpData {
-    std::string key{};
-    double value = 0.0;
-    bool remove = false;
-    UnknownTaggedFields unknown_tagged_fields;
-
-    void encode(Writer& w, int16_t version) const;
-    void decode(Reader& r, int16_t version);
-    // The fewest bytes one encoded value can take; bounds array counts.
-    static size_t min_size(int16_t version);
-    bool operator==(const OpData&) const = default;
-  };
-
-  struct EntryData {
-    std::vector<EntityData> entity{};
-    std::vector<OpData> ops{};
-    UnknownTaggedFields unknown_tagged_fields;
-
-    void encode(Writer& w, int16_t version) const;
-    void decode(Reader& r, int16_t version);
-    // The fewest bytes one encoded value can take; bounds array counts.
-    static size_t min_size(int16_t version);
-    bool operator==(const EntryData&) const = default;
-  };
-
+  using EntityData = alter_client_quotas_request_types::EntityData;
+  using OpData = alter_client_quotas_request_types::OpData;
+  using EntryData = alter_client_quotas_request_types::EntryData;
   std::vector<EntryData> entries{};
   bool validate_only = false;
   UnknownTaggedFields unknown_tagged_fields;

@@ -6,7 +6,7 @@
 
 namespace floe::protocol {
 
-void AlterClientQuotasResponse::EntityData::encode(Writer& w, int16_t version) const {
+void alter_client_quotas_response_types::EntityData::encode(Writer& w, int16_t version) const {
   const bool flexible = version >= 1;
   (void)flexible;
   w.write_string(entity_type, flexible);
@@ -21,7 +21,7 @@ void AlterClientQuotasResponse::EntityData::encode(Writer& w, int16_t version) c
   }
 }
 
-void AlterClientQuotasResponse::EntityData::decode(Reader& r, int16_t version) {
+void alter_client_quotas_response_types::EntityData::decode(Reader& r, int16_t version) {
   const bool flexible = version >= 1;
   (void)flexible;
   entity_type = r.read_string(flexible);
@@ -31,7 +31,7 @@ void AlterClientQuotasResponse::EntityData::decode(Reader& r, int16_t version) {
   }
 }
 
-size_t AlterClientQuotasResponse::EntityData::min_size(int16_t version) {
+size_t alter_client_quotas_response_types::EntityData::min_size(int16_t version) {
   const bool flexible = version >= 1;
   size_t n = flexible ? 1 : 0;
   n += (flexible ? 1 : 2);
@@ -39,7 +39,7 @@ size_t AlterClientQuotasResponse::EntityData::min_size(int16_t version) {
   return n;
 }
 
-void AlterClientQuotasResponse::EntryData::encode(Writer& w, int16_t version) const {
+void alter_client_quotas_response_types::EntryData::encode(Writer& w, int16_t version) const {
   const bool flexible = version >= 1;
   (void)flexible;
   w.write_int16(error_code);
@@ -58,7 +58,7 @@ void AlterClientQuotasResponse::EntryData::encode(Writer& w, int16_t version) co
   }
 }
 
-void AlterClientQuotasResponse::EntryData::decode(Reader& r, int16_t version) {
+void alter_client_quotas_response_types::EntryData::decode(Reader& r, int16_t version) {
   const bool flexible = version >= 1;
   (void)flexible;
   error_code = r.read_int16();
@@ -79,7 +79,7 @@ void AlterClientQuotasResponse::EntryData::decode(Reader& r, int16_t version) {
   }
 }
 
-size_t AlterClientQuotasResponse::EntryData::min_size(int16_t version) {
+size_t alter_client_quotas_response_types::EntryData::min_size(int16_t version) {
   const bool flexible = version >= 1;
   size_t n = flexible ? 1 : 0;
   n += 2;

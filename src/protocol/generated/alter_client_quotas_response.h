@@ -10,6 +10,35 @@
 
 namespace floe::protocol {
 
+namespace alter_client_quotas_response_types {
+
+struct EntityData {
+  std::string entity_type{};
+  std::optional<std::string> entity_name{};
+  UnknownTaggedFields unknown_tagged_fields;
+
+  void encode(Writer& w, int16_t version) const;
+  void decode(Reader& r, int16_t version);
+  // The fewest bytes one encoded value can take; bounds array counts.
+  static size_t min_size(int16_t version);
+  bool operator==(const EntityData&) const = default;
+};
+
+struct EntryData {
+  int16_t error_code = 0;
+  std::optional<std::string> error_message{};
+  std::vector<EntityData> entity{};
+  UnknownTaggedFields unknown_tagged_fields;
+
+  void encode(Writer& w, int16_t version) const;
+  void decode(Reader& r, int16_t version);
+  // The fewest bytes one encoded value can take; bounds array counts.
+  static size_t min_size(int16_t version);
+  bool operator==(const EntryData&) const = default;
+};
+
+}  // namespace alter_client_quotas_response_types
+
 struct AlterClientQuotasResponse {
   static constexpr const char* kName = "AlterClientQuotasResponse";
   static constexpr int16_t kApiKey = 49;
@@ -18,31 +47,8 @@ struct AlterClientQuotasResponse {
   // First flexible version, or -1 when no version is flexible.
   static constexpr int16_t kFirstFlexibleVersion = 1;
   static constexpr bool is_flexible(int16_t v) { return kFirstFlexibleVersion >= 0 && v >= kFirstFlexibleVersion; }
-  struct EntityData {
-    std::string entity_type{};
-    std::optional<std::string> entity_name{};
-    UnknownTaggedFields unknown_tagged_fields;
-
-    void encode(Writer& w, int16_t version) const;
-    void decode(Reader& r, int16_t version);
-    // The fewest bytes one encoded value can take; bounds array counts.
-    static size_t min_size(int16_t version);
-    bool operator==(const EntityData&) const = default;
-  };
-
-  struct EntryData {
-    int16_t error_code = 0;
-    std::optional<std::string> error_message{};
-    std::vector<EntityData> entity{};
-    UnknownTaggedFields unknown_tagged_fields;
-
-    void encode(Writer& w, int16_t version) const;
-    void decode(Reader& r, int16_t version);
-    // The fewest bytes one encoded value can take; bounds array counts.
-    static size_t min_size(int16_t version);
-    bool operator==(const EntryData&) const = default;
-  };
-
+  using EntityData = alter_client_quotas_response_types::EntityData;
+  using EntryData = alter_client_quotas_response_types::EntryData;
   int32_t throttle_time_ms = 0;
   std::vector<EntryData> entries{};
   UnknownTaggedFields unknown_tagged_fields;

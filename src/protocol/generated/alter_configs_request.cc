@@ -6,7 +6,7 @@
 
 namespace floe::protocol {
 
-void AlterConfigsRequest::AlterableConfig::encode(Writer& w, int16_t version) const {
+void alter_configs_request_types::AlterableConfig::encode(Writer& w, int16_t version) const {
   const bool flexible = version >= 2;
   (void)flexible;
   w.write_string(name, flexible);
@@ -21,7 +21,7 @@ void AlterConfigsRequest::AlterableConfig::encode(Writer& w, int16_t version) co
   }
 }
 
-void AlterConfigsRequest::AlterableConfig::decode(Reader& r, int16_t version) {
+void alter_configs_request_types::AlterableConfig::decode(Reader& r, int16_t version) {
   const bool flexible = version >= 2;
   (void)flexible;
   name = r.read_string(flexible);
@@ -31,7 +31,7 @@ void AlterConfigsRequest::AlterableConfig::decode(Reader& r, int16_t version) {
   }
 }
 
-size_t AlterConfigsRequest::AlterableConfig::min_size(int16_t version) {
+size_t alter_configs_request_types::AlterableConfig::min_size(int16_t version) {
   const bool flexible = version >= 2;
   size_t n = flexible ? 1 : 0;
   n += (flexible ? 1 : 2);
@@ -39,7 +39,7 @@ size_t AlterConfigsRequest::AlterableConfig::min_size(int16_t version) {
   return n;
 }
 
-void AlterConfigsRequest::AlterConfigsResource::encode(Writer& w, int16_t version) const {
+void alter_configs_request_types::AlterConfigsResource::encode(Writer& w, int16_t version) const {
   const bool flexible = version >= 2;
   (void)flexible;
   w.write_int8(resource_type);
@@ -53,7 +53,7 @@ void AlterConfigsRequest::AlterConfigsResource::encode(Writer& w, int16_t versio
   }
 }
 
-void AlterConfigsRequest::AlterConfigsResource::decode(Reader& r, int16_t version) {
+void alter_configs_request_types::AlterConfigsResource::decode(Reader& r, int16_t version) {
   const bool flexible = version >= 2;
   (void)flexible;
   resource_type = r.read_int8();
@@ -74,7 +74,7 @@ void AlterConfigsRequest::AlterConfigsResource::decode(Reader& r, int16_t versio
   }
 }
 
-size_t AlterConfigsRequest::AlterConfigsResource::min_size(int16_t version) {
+size_t alter_configs_request_types::AlterConfigsResource::min_size(int16_t version) {
   const bool flexible = version >= 2;
   size_t n = flexible ? 1 : 0;
   n += 1;

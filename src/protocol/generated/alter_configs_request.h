@@ -10,6 +10,35 @@
 
 namespace floe::protocol {
 
+namespace alter_configs_request_types {
+
+struct AlterableConfig {
+  std::string name{};
+  std::optional<std::string> value{};
+  UnknownTaggedFields unknown_tagged_fields;
+
+  void encode(Writer& w, int16_t version) const;
+  void decode(Reader& r, int16_t version);
+  // The fewest bytes one encoded value can take; bounds array counts.
+  static size_t min_size(int16_t version);
+  bool operator==(const AlterableConfig&) const = default;
+};
+
+struct AlterConfigsResource {
+  int8_t resource_type = 0;
+  std::string resource_name{};
+  std::vector<AlterableConfig> configs{};
+  UnknownTaggedFields unknown_tagged_fields;
+
+  void encode(Writer& w, int16_t version) const;
+  void decode(Reader& r, int16_t version);
+  // The fewest bytes one encoded value can take; bounds array counts.
+  static size_t min_size(int16_t version);
+  bool operator==(const AlterConfigsResource&) const = default;
+};
+
+}  // namespace alter_configs_request_types
+
 struct AlterConfigsRequest {
   static constexpr const char* kName = "AlterConfigsRequest";
   static constexpr int16_t kApiKey = 33;
@@ -18,31 +47,8 @@ struct AlterConfigsRequest {
   // First flexible version, or -1 when no version is flexible.
   static constexpr int16_t kFirstFlexibleVersion = 2;
   static constexpr bool is_flexible(int16_t v) { return kFirstFlexibleVersion >= 0 && v >= kFirstFlexibleVersion; }
-  struct AlterableConfig {
-    std::string name{};
-    std::optional<std::string> value{};
-    UnknownTaggedFields unknown_tagged_fields;
-
-    void encode(Writer& w, int16_t version) const;
-    void decode(Reader& r, int16_t version);
-    // The fewest bytes one encoded value can take; bounds array counts.
-    static size_t min_size(int16_t version);
-    bool operator==(const AlterableConfig&) const = default;
-  };
-
-  struct AlterConfigsResource {
-    int8_t resource_type = 0;
-    std::string resource_name{};
-    std::vector<AlterableConfig> configs{};
-    UnknownTaggedFields unknown_tagged_fields;
-
-    void encode(Writer& w, int16_t version) const;
-    void decode(Reader& r, int16_t version);
-    // The fewest bytes one encoded value can take; bounds array counts.
-    static size_t min_size(int16_t version);
-    bool operator==(const AlterConfigsResource&) const = default;
-  };
-
+  using AlterableConfig = alter_configs_request_types::AlterableConfig;
+  using AlterConfigsResource = alter_configs_request_types::AlterConfigsResource;
   std::vector<AlterConfigsResource> resources{};
   bool validate_only = false;
   UnknownTaggedFields unknown_tagged_fields;

@@ -6,7 +6,7 @@
 
 namespace floe::protocol {
 
-void AlterConfigsResponse::AlterConfigsResourceResponse::encode(Writer& w, int16_t version) const {
+void alter_configs_response_types::AlterConfigsResourceResponse::encode(Writer& w, int16_t version) const {
   const bool flexible = version >= 2;
   (void)flexible;
   w.write_int16(error_code);
@@ -23,7 +23,7 @@ void AlterConfigsResponse::AlterConfigsResourceResponse::encode(Writer& w, int16
   }
 }
 
-void AlterConfigsResponse::AlterConfigsResourceResponse::decode(Reader& r, int16_t version) {
+void alter_configs_response_types::AlterConfigsResourceResponse::decode(Reader& r, int16_t version) {
   const bool flexible = version >= 2;
   (void)flexible;
   error_code = r.read_int16();
@@ -35,7 +35,7 @@ void AlterConfigsResponse::AlterConfigsResourceResponse::decode(Reader& r, int16
   }
 }
 
-size_t AlterConfigsResponse::AlterConfigsResourceResponse::min_size(int16_t version) {
+size_t alter_configs_response_types::AlterConfigsResourceResponse::min_size(int16_t version) {
   const bool flexible = version >= 2;
   size_t n = flexible ? 1 : 0;
   n += 2;

@@ -10,6 +10,24 @@
 
 namespace floe::protocol {
 
+namespace alter_configs_response_types {
+
+struct AlterConfigsResourceResponse {
+  int16_t error_code = 0;
+  std::optional<std::string> error_message{};
+  int8_t resource_type = 0;
+  std::string resource_name{};
+  UnknownTaggedFields unknown_tagged_fields;
+
+  void encode(Writer& w, int16_t version) const;
+  void decode(Reader& r, int16_t version);
+  // The fewest bytes one encoded value can take; bounds array counts.
+  static size_t min_size(int16_t version);
+  bool operator==(const AlterConfigsResourceResponse&) const = default;
+};
+
+}  // namespace alter_configs_response_types
+
 struct AlterConfigsResponse {
   static constexpr const char* kName = "AlterConfigsResponse";
   static constexpr int16_t kApiKey = 33;
@@ -18,20 +36,7 @@ struct AlterConfigsResponse {
   // First flexible version, or -1 when no version is flexible.
   static constexpr int16_t kFirstFlexibleVersion = 2;
   static constexpr bool is_flexible(int16_t v) { return kFirstFlexibleVersion >= 0 && v >= kFirstFlexibleVersion; }
-  struct AlterConfigsResourceResponse {
-    int16_t error_code = 0;
-    std::optional<std::string> error_message{};
-    int8_t resource_type = 0;
-    std::string resource_name{};
-    UnknownTaggedFields unknown_tagged_fields;
-
-    void encode(Writer& w, int16_t version) const;
-    void decode(Reader& r, int16_t version);
-    // The fewest bytes one encoded value can take; bounds array counts.
-    static size_t min_size(int16_t version);
-    bool operator==(const AlterConfigsResourceResponse&) const = default;
-  };
-
+  using AlterConfigsResourceResponse = alter_configs_response_types::AlterConfigsResourceResponse;
   int32_t throttle_time_ms = 0;
   std::vector<AlterConfigsResourceResponse> responses{};
   UnknownTaggedFields unknown_tagged_fields;

@@ -6,7 +6,7 @@
 
 namespace floe::protocol {
 
-void AlterPartitionReassignmentsRequest::ReassignablePartition::encode(Writer& w, int16_t version) const {
+void alter_partition_reassignments_request_types::ReassignablePartition::encode(Writer& w, int16_t version) const {
   const bool flexible = true;
   (void)flexible;
   w.write_int32(partition_index);
@@ -24,7 +24,7 @@ void AlterPartitionReassignmentsRequest::ReassignablePartition::encode(Writer& w
   }
 }
 
-void AlterPartitionReassignmentsRequest::ReassignablePartition::decode(Reader& r, int16_t version) {
+void alter_partition_reassignments_request_types::ReassignablePartition::decode(Reader& r, int16_t version) {
   const bool flexible = true;
   (void)flexible;
   partition_index = r.read_int32();
@@ -46,7 +46,7 @@ void AlterPartitionReassignmentsRequest::ReassignablePartition::decode(Reader& r
   }
 }
 
-size_t AlterPartitionReassignmentsRequest::ReassignablePartition::min_size(int16_t version) {
+size_t alter_partition_reassignments_request_types::ReassignablePartition::min_size(int16_t version) {
   const bool flexible = true;
   size_t n = flexible ? 1 : 0;
   n += 4;
@@ -54,7 +54,7 @@ size_t AlterPartitionReassignmentsRequest::ReassignablePartition::min_size(int16
   return n;
 }
 
-void AlterPartitionReassignmentsRequest::ReassignableTopic::encode(Writer& w, int16_t version) const {
+void alter_partition_reassignments_request_types::ReassignableTopic::encode(Writer& w, int16_t version) const {
   const bool flexible = true;
   (void)flexible;
   w.write_string(name, flexible);
@@ -67,7 +67,7 @@ void AlterPartitionReassignmentsRequest::ReassignableTopic::encode(Writer& w, in
   }
 }
 
-void AlterPartitionReassignmentsRequest::ReassignableTopic::decode(Reader& r, int16_t version) {
+void alter_partition_reassignments_request_types::ReassignableTopic::decode(Reader& r, int16_t version) {
   const bool flexible = true;
   (void)flexible;
   name = r.read_string(flexible);
@@ -87,7 +87,7 @@ void AlterPartitionReassignmentsRequest::ReassignableTopic::decode(Reader& r, in
   }
 }
 
-size_t AlterPartitionReassignmentsRequest::ReassignableTopic::min_size(int16_t version) {
+size_t alter_partition_reassignments_request_types::ReassignableTopic::min_size(int16_t version) {
   const bool flexible = true;
   size_t n = flexible ? 1 : 0;
   n += (flexible ? 1 : 2);

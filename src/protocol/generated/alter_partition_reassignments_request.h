@@ -10,6 +10,34 @@
 
 namespace floe::protocol {
 
+namespace alter_partition_reassignments_request_types {
+
+struct ReassignablePartition {
+  int32_t partition_index = 0;
+  std::optional<std::vector<int32_t>> replicas = std::nullopt;
+  UnknownTaggedFields unknown_tagged_fields;
+
+  void encode(Writer& w, int16_t version) const;
+  void decode(Reader& r, int16_t version);
+  // The fewest bytes one encoded value can take; bounds array counts.
+  static size_t min_size(int16_t version);
+  bool operator==(const ReassignablePartition&) const = default;
+};
+
+struct ReassignableTopic {
+  std::string name{};
+  std::vector<ReassignablePartition> partitions{};
+  UnknownTaggedFields unknown_tagged_fields;
+
+  void encode(Writer& w, int16_t version) const;
+  void decode(Reader& r, int16_t version);
+  // The fewest bytes one encoded value can take; bounds array counts.
+  static size_t min_size(int16_t version);
+  bool operator==(const ReassignableTopic&) const = default;
+};
+
+}  // namespace alter_partition_reassignments_request_types
+
 struct AlterPartitionReassignmentsRequest {
   static constexpr const char* kName = "AlterPartitionReassignmentsRequest";
   static constexpr int16_t kApiKey = 45;
@@ -18,30 +46,8 @@ struct AlterPartitionReassignmentsRequest {
   // First flexible version, or -1 when no version is flexible.
   static constexpr int16_t kFirstFlexibleVersion = 0;
   static constexpr bool is_flexible(int16_t v) { return kFirstFlexibleVersion >= 0 && v >= kFirstFlexibleVersion; }
-  struct ReassignablePartition {
-    int32_t partition_index = 0;
-    std::optional<std::vector<int32_t>> replicas = std::nullopt;
-    UnknownTaggedFields unknown_tagged_fields;
-
-    void encode(Writer& w, int16_t version) const;
-    void decode(Reader& r, int16_t version);
-    // The fewest bytes one encoded value can take; bounds array counts.
-    static size_t min_size(int16_t version);
-    bool operator==(const ReassignablePartition&) const = default;
-  };
-
-  struct ReassignableTopic {
-    std::string name{};
-    std::vector<ReassignablePartition> partitions{};
-    UnknownTaggedFields unknown_tagged_fields;
-
-    void encode(Writer& w, int16_t version) const;
-    void decode(Reader& r, int16_t version);
-    // The fewest bytes one encoded value can take; bounds array counts.
-    static size_t min_size(int16_t version);
-    bool operator==(const ReassignableTopic&) const = default;
-  };
-
+  using ReassignablePartition = alter_partition_reassignments_request_types::ReassignablePartition;
+  using ReassignableTopic = alter_partition_reassignments_request_types::ReassignableTopic;
   int32_t timeout_ms = 60000;
   std::vector<ReassignableTopic> topics{};
   UnknownTaggedFields unknown_tagged_fields;

@@ -6,7 +6,7 @@
 
 namespace floe::protocol {
 
-void AlterPartitionReassignmentsResponse::ReassignablePartitionResponse::encode(Writer& w, int16_t version) const {
+void alter_partition_reassignments_response_types::ReassignablePartitionResponse::encode(Writer& w, int16_t version) const {
   const bool flexible = true;
   (void)flexible;
   w.write_int32(partition_index);
@@ -22,7 +22,7 @@ void AlterPartitionReassignmentsResponse::ReassignablePartitionResponse::encode(
   }
 }
 
-void AlterPartitionReassignmentsResponse::ReassignablePartitionResponse::decode(Reader& r, int16_t version) {
+void alter_partition_reassignments_response_types::ReassignablePartitionResponse::decode(Reader& r, int16_t version) {
   const bool flexible = true;
   (void)flexible;
   partition_index = r.read_int32();
@@ -33,7 +33,7 @@ void AlterPartitionReassignmentsResponse::ReassignablePartitionResponse::decode(
   }
 }
 
-size_t AlterPartitionReassignmentsResponse::ReassignablePartitionResponse::min_size(int16_t version) {
+size_t alter_partition_reassignments_response_types::ReassignablePartitionResponse::min_size(int16_t version) {
   const bool flexible = true;
   size_t n = flexible ? 1 : 0;
   n += 4;
@@ -42,7 +42,7 @@ size_t AlterPartitionReassignmentsResponse::ReassignablePartitionResponse::min_s
   return n;
 }
 
-void AlterPartitionReassignmentsResponse::ReassignableTopicResponse::encode(Writer& w, int16_t version) const {
+void alter_partition_reassignments_response_types::ReassignableTopicResponse::encode(Writer& w, int16_t version) const {
   const bool flexible = true;
   (void)flexible;
   w.write_string(name, flexible);
@@ -55,7 +55,7 @@ void AlterPartitionReassignmentsResponse::ReassignableTopicResponse::encode(Writ
   }
 }
 
-void AlterPartitionReassignmentsResponse::ReassignableTopicResponse::decode(Reader& r, int16_t version) {
+void alter_partition_reassignments_response_types::ReassignableTopicResponse::decode(Reader& r, int16_t version) {
   const bool flexible = true;
   (void)flexible;
   name = r.read_string(flexible);
@@ -75,7 +75,7 @@ void AlterPartitionReassignmentsResponse::ReassignableTopicResponse::decode(Read
   }
 }
 
-size_t AlterPartitionReassignmentsResponse::ReassignableTopicResponse::min_size(int16_t version) {
+size_t alter_partition_reassignments_response_types::ReassignableTopicResponse::min_size(int16_t version) {
   const bool flexible = true;
   size_t n = flexible ? 1 : 0;
   n += (flexible ? 1 : 2);

@@ -10,6 +10,35 @@
 
 namespace floe::protocol {
 
+namespace alter_partition_reassignments_response_types {
+
+struct ReassignablePartitionResponse {
+  int32_t partition_index = 0;
+  int16_t error_code = 0;
+  std::optional<std::string> error_message{};
+  UnknownTaggedFields unknown_tagged_fields;
+
+  void encode(Writer& w, int16_t version) const;
+  void decode(Reader& r, int16_t version);
+  // The fewest bytes one encoded value can take; bounds array counts.
+  static size_t min_size(int16_t version);
+  bool operator==(const ReassignablePartitionResponse&) const = default;
+};
+
+struct ReassignableTopicResponse {
+  std::string name{};
+  std::vector<ReassignablePartitionResponse> partitions{};
+  UnknownTaggedFields unknown_tagged_fields;
+
+  void encode(Writer& w, int16_t version) const;
+  void decode(Reader& r, int16_t version);
+  // The fewest bytes one encoded value can take; bounds array counts.
+  static size_t min_size(int16_t version);
+  bool operator==(const ReassignableTopicResponse&) const = default;
+};
+
+}  // namespace alter_partition_reassignments_response_types
+
 struct AlterPartitionReassignmentsResponse {
   static constexpr const char* kName = "AlterPartitionReassignmentsResponse";
   static constexpr int16_t kApiKey = 45;
@@ -18,31 +47,8 @@ struct AlterPartitionReassignmentsResponse {
   // First flexible version, or -1 when no version is flexible.
   static constexpr int16_t kFirstFlexibleVersion = 0;
   static constexpr bool is_flexible(int16_t v) { return kFirstFlexibleVersion >= 0 && v >= kFirstFlexibleVersion; }
-  struct ReassignablePartitionResponse {
-    int32_t partition_index = 0;
-    int16_t error_code = 0;
-    std::optional<std::string> error_message{};
-    UnknownTaggedFields unknown_tagged_fields;
-
-    void encode(Writer& w, int16_t version) const;
-    void decode(Reader& r, int16_t version);
-    // The fewest bytes one encoded value can take; bounds array counts.
-    static size_t min_size(int16_t version);
-    bool operator==(const ReassignablePartitionResponse&) const = default;
-  };
-
-  struct ReassignableTopicResponse {
-    std::string name{};
-    std::vector<ReassignablePartitionResponse> partitions{};
-    UnknownTaggedFields unknown_tagged_fields;
-
-    void encode(Writer& w, int16_t version) const;
-    void decode(Reader& r, int16_t version);
-    // The fewest bytes one encoded value can take; bounds array counts.
-    static size_t min_size(int16_t version);
-    bool operator==(const ReassignableTopicResponse&) const = default;
-  };
-
+  using ReassignablePartitionResponse = alter_partition_reassignments_response_types::ReassignablePartitionResponse;
+  using ReassignableTopicResponse = alter_partition_reassignments_response_types::ReassignableTopicResponse;
   int32_t throttle_time_ms = 0;
   int16_t error_code = 0;
   std::optional<std::string> error_message{};

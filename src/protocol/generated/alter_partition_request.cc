@@ -6,7 +6,7 @@
 
 namespace floe::protocol {
 
-void AlterPartitionRequest::BrokerState::encode(Writer& w, int16_t version) const {
+void alter_partition_request_types::BrokerState::encode(Writer& w, int16_t version) const {
   const bool flexible = true;
   (void)flexible;
   if (version >= 3) {
@@ -20,7 +20,7 @@ void AlterPartitionRequest::BrokerState::encode(Writer& w, int16_t version) cons
   }
 }
 
-void AlterPartitionRequest::BrokerState::decode(Reader& r, int16_t version) {
+void alter_partition_request_types::BrokerState::decode(Reader& r, int16_t version) {
   const bool flexible = true;
   (void)flexible;
   if (version >= 3) {
@@ -34,7 +34,7 @@ void AlterPartitionRequest::BrokerState::decode(Reader& r, int16_t version) {
   }
 }
 
-size_t AlterPartitionRequest::BrokerState::min_size(int16_t version) {
+size_t alter_partition_request_types::BrokerState::min_size(int16_t version) {
   const bool flexible = true;
   size_t n = flexible ? 1 : 0;
   if (version >= 3) n += 4;
@@ -42,7 +42,7 @@ size_t AlterPartitionRequest::BrokerState::min_size(int16_t version) {
   return n;
 }
 
-void AlterPartitionRequest::PartitionData::encode(Writer& w, int16_t version) const {
+void alter_partition_request_types::PartitionData::encode(Writer& w, int16_t version) const {
   const bool flexible = true;
   (void)flexible;
   w.write_int32(partition_index);
@@ -68,7 +68,7 @@ void AlterPartitionRequest::PartitionData::encode(Writer& w, int16_t version) co
   }
 }
 
-void AlterPartitionRequest::PartitionData::decode(Reader& r, int16_t version) {
+void alter_partition_request_types::PartitionData::decode(Reader& r, int16_t version) {
   const bool flexible = true;
   (void)flexible;
   partition_index = r.read_int32();
@@ -108,7 +108,7 @@ void AlterPartitionRequest::PartitionData::decode(Reader& r, int16_t version) {
   }
 }
 
-size_t AlterPartitionRequest::PartitionData::min_size(int16_t version) {
+size_t alter_partition_request_types::PartitionData::min_size(int16_t version) {
   const bool flexible = true;
   size_t n = flexible ? 1 : 0;
   n += 4;
@@ -120,7 +120,7 @@ size_t AlterPartitionRequest::PartitionData::min_size(int16_t version) {
   return n;
 }
 
-void AlterPartitionRequest::TopicData::encode(Writer& w, int16_t version) const {
+void alter_partition_request_types::TopicData::encode(Writer& w, int16_t version) const {
   const bool flexible = true;
   (void)flexible;
   if (version <= 1) {
@@ -138,7 +138,7 @@ void AlterPartitionRequest::TopicData::encode(Writer& w, int16_t version) const 
   }
 }
 
-void AlterPartitionRequest::TopicData::decode(Reader& r, int16_t version) {
+void alter_partition_request_types::TopicData::decode(Reader& r, int16_t version) {
   const bool flexible = true;
   (void)flexible;
   if (version <= 1) {
@@ -163,7 +163,7 @@ void AlterPartitionRequest::TopicData::decode(Reader& r, int16_t version) {
   }
 }
 
-size_t AlterPartitionRequest::TopicData::min_size(int16_t version) {
+size_t alter_partition_request_types::TopicData::min_size(int16_t version) {
   const bool flexible = true;
   size_t n = flexible ? 1 : 0;
   if (version <= 1) n += (flexible ? 1 : 2);

@@ -10,6 +10,51 @@
 
 namespace floe::protocol {
 
+namespace alter_partition_request_types {
+
+struct BrokerState {
+  int32_t broker_id = 0;
+  int64_t broker_epoch = int64_t{-1};
+  UnknownTaggedFields unknown_tagged_fields;
+
+  void encode(Writer& w, int16_t version) const;
+  void decode(Reader& r, int16_t version);
+  // The fewest bytes one encoded value can take; bounds array counts.
+  static size_t min_size(int16_t version);
+  bool operator==(const BrokerState&) const = default;
+};
+
+struct PartitionData {
+  int32_t partition_index = 0;
+  int32_t leader_epoch = 0;
+  std::vector<int32_t> new_isr{};
+  std::vector<BrokerState> new_isr_with_epochs{};
+  int8_t leader_recovery_state = 0;
+  int32_t partition_epoch = 0;
+  UnknownTaggedFields unknown_tagged_fields;
+
+  void encode(Writer& w, int16_t version) const;
+  void decode(Reader& r, int16_t version);
+  // The fewest bytes one encoded value can take; bounds array counts.
+  static size_t min_size(int16_t version);
+  bool operator==(const PartitionData&) const = default;
+};
+
+struct TopicData {
+  std::string topic_name{};
+  Uuid topic_id{};
+  std::vector<PartitionData> partitions{};
+  UnknownTaggedFields unknown_tagged_fields;
+
+  void encode(Writer& w, int16_t version) const;
+  void decode(Reader& r, int16_t version);
+  // The fewest bytes one encoded value can take; bounds array counts.
+  static size_t min_size(int16_t version);
+  bool operator==(const TopicData&) const = default;
+};
+
+}  // namespace alter_partition_request_types
+
 struct AlterPartitionRequest {
   static constexpr const char* kName = "AlterPartitionRequest";
   static constexpr int16_t kApiKey = 56;
@@ -18,47 +63,9 @@ struct AlterPartitionRequest {
   // First flexible version, or -1 when no version is flexible.
   static constexpr int16_t kFirstFlexibleVersion = 0;
   static constexpr bool is_flexible(int16_t v) { return kFirstFlexibleVersion >= 0 && v >= kFirstFlexibleVersion; }
-  struct BrokerState {
-    int32_t broker_id = 0;
-    int64_t broker_epoch = int64_t{-1};
-    UnknownTaggedFields unknown_tagged_fields;
-
-    void encode(Writer& w, int16_t version) const;
-    void decode(Reader& r, int16_t version);
-    // The fewest bytes one encoded value can take; bounds array counts.
-    static size_t min_size(int16_t version);
-    bool operator==(const BrokerState&) const = default;
-  };
-
-  struct PartitionData {
-    int32_t partition_index = 0;
-    int32_t leader_epoch = 0;
-    std::vector<int32_t> new_isr{};
-    std::vector<BrokerState> new_isr_with_epochs{};
-    int8_t leader_recovery_state = 0;
-    int32_t partition_epoch = 0;
-    UnknownTaggedFields unknown_tagged_fields;
-
-    void encode(Writer& w, int16_t version) const;
-    void decode(Reader& r, int16_t version);
-    // The fewest bytes one encoded value can take; bounds array counts.
-    static size_t min_size(int16_t version);
-    bool operator==(const PartitionData&) const = default;
-  };
-
-  struct TopicData {
-    std::string topic_name{};
-    Uuid topic_id{};
-    std::vector<PartitionData> partitions{};
-    UnknownTaggedFields unknown_tagged_fields;
-
-    void encode(Writer& w, int16_t version) const;
-    void decode(Reader& r, int16_t version);
-    // The fewest bytes one encoded value can take; bounds array counts.
-    static size_t min_size(int16_t version);
-    bool operator==(const TopicData&) const = default;
-  };
-
+  using BrokerState = alter_partition_request_types::BrokerState;
+  using PartitionData = alter_partition_request_types::PartitionData;
+  using TopicData = alter_partition_request_types::TopicData;
   int32_t broker_id = 0;
   int64_t broker_epoch = int64_t{-1};
   std::vector<TopicData> topics{};

@@ -6,7 +6,7 @@
 
 namespace floe::protocol {
 
-void AlterPartitionResponse::PartitionData::encode(Writer& w, int16_t version) const {
+void alter_partition_response_types::PartitionData::encode(Writer& w, int16_t version) const {
   const bool flexible = true;
   (void)flexible;
   w.write_int32(partition_index);
@@ -26,7 +26,7 @@ void AlterPartitionResponse::PartitionData::encode(Writer& w, int16_t version) c
   }
 }
 
-void AlterPartitionResponse::PartitionData::decode(Reader& r, int16_t version) {
+void alter_partition_response_types::PartitionData::decode(Reader& r, int16_t version) {
   const bool flexible = true;
   (void)flexible;
   partition_index = r.read_int32();
@@ -53,7 +53,7 @@ void AlterPartitionResponse::PartitionData::decode(Reader& r, int16_t version) {
   }
 }
 
-size_t AlterPartitionResponse::PartitionData::min_size(int16_t version) {
+size_t alter_partition_response_types::PartitionData::min_size(int16_t version) {
   const bool flexible = true;
   size_t n = flexible ? 1 : 0;
   n += 4;
@@ -66,7 +66,7 @@ size_t AlterPartitionResponse::PartitionData::min_size(int16_t version) {
   return n;
 }
 
-void AlterPartitionResponse::TopicData::encode(Writer& w, int16_t version) const {
+void alter_partition_response_types::TopicData::encode(Writer& w, int16_t version) const {
   const bool flexible = true;
   (void)flexible;
   if (version <= 1) {
@@ -84,7 +84,7 @@ void AlterPartitionResponse::TopicData::encode(Writer& w, int16_t version) const
   }
 }
 
-void AlterPartitionResponse::TopicData::decode(Reader& r, int16_t version) {
+void alter_partition_response_types::TopicData::decode(Reader& r, int16_t version) {
   const bool flexible = true;
   (void)flexible;
   if (version <= 1) {
@@ -109,7 +109,7 @@ void AlterPartitionResponse::TopicData::decode(Reader& r, int16_t version) {
   }
 }
 
-size_t AlterPartitionResponse::TopicData::min_size(int16_t version) {
+size_t alter_partition_response_types::TopicData::min_size(int16_t version) {
   const bool flexible = true;
   size_t n = flexible ? 1 : 0;
   if (version <= 1) n += (flexible ? 1 : 2);

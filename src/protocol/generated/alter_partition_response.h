@@ -10,6 +10,40 @@
 
 namespace floe::protocol {
 
+namespace alter_partition_response_types {
+
+struct PartitionData {
+  int32_t partition_index = 0;
+  int16_t error_code = 0;
+  int32_t leader_id = 0;
+  int32_t leader_epoch = 0;
+  std::vector<int32_t> isr{};
+  int8_t leader_recovery_state = 0;
+  int32_t partition_epoch = 0;
+  UnknownTaggedFields unknown_tagged_fields;
+
+  void encode(Writer& w, int16_t version) const;
+  void decode(Reader& r, int16_t version);
+  // The fewest bytes one encoded value can take; bounds array counts.
+  static size_t min_size(int16_t version);
+  bool operator==(const PartitionData&) const = default;
+};
+
+struct TopicData {
+  std::string topic_name{};
+  Uuid topic_id{};
+  std::vector<PartitionData> partitions{};
+  UnknownTaggedFields unknown_tagged_fields;
+
+  void encode(Writer& w, int16_t version) const;
+  void decode(Reader& r, int16_t version);
+  // The fewest bytes one encoded value can take; bounds array counts.
+  static size_t min_size(int16_t version);
+  bool operator==(const TopicData&) const = default;
+};
+
+}  // namespace alter_partition_response_types
+
 struct AlterPartitionResponse {
   static constexpr const char* kName = "AlterPartitionResponse";
   static constexpr int16_t kApiKey = 56;
@@ -18,36 +52,8 @@ struct AlterPartitionResponse {
   // First flexible version, or -1 when no version is flexible.
   static constexpr int16_t kFirstFlexibleVersion = 0;
   static constexpr bool is_flexible(int16_t v) { return kFirstFlexibleVersion >= 0 && v >= kFirstFlexibleVersion; }
-  struct PartitionData {
-    int32_t partition_index = 0;
-    int16_t error_code = 0;
-    int32_t leader_id = 0;
-    int32_t leader_epoch = 0;
-    std::vector<int32_t> isr{};
-    int8_t leader_recovery_state = 0;
-    int32_t partition_epoch = 0;
-    UnknownTaggedFields unknown_tagged_fields;
-
-    void encode(Writer& w, int16_t version) const;
-    void decode(Reader& r, int16_t version);
-    // The fewest bytes one encoded value can take; bounds array counts.
-    static size_t min_size(int16_t version);
-    bool operator==(const PartitionData&) const = default;
-  };
-
-  struct TopicData {
-    std::string topic_name{};
-    Uuid topic_id{};
-    std::vector<PartitionData> partitions{};
-    UnknownTaggedFields unknown_tagged_fields;
-
-    void encode(Writer& w, int16_t version) const;
-    void decode(Reader& r, int16_t version);
-    // The fewest bytes one encoded value can take; bounds array counts.
-    static size_t min_size(int16_t version);
-    bool operator==(const TopicData&) const = default;
-  };
-
+  using PartitionData = alter_partition_response_types::PartitionData;
+  using TopicData = alter_partition_response_types::TopicData;
   int32_t throttle_time_ms = 0;
   int16_t error_code = 0;
   std::vector<TopicData> topics{};

@@ -6,7 +6,7 @@
 
 namespace floe::protocol {
 
-void AlterReplicaLogDirsRequest::AlterReplicaLogDirTopic::encode(Writer& w, int16_t version) const {
+void alter_replica_log_dirs_request_types::AlterReplicaLogDirTopic::encode(Writer& w, int16_t version) const {
   const bool flexible = version >= 2;
   (void)flexible;
   w.write_string(name, flexible);
@@ -19,7 +19,7 @@ void AlterReplicaLogDirsRequest::AlterReplicaLogDirTopic::encode(Writer& w, int1
   }
 }
 
-void AlterReplicaLogDirsRequest::AlterReplicaLogDirTopic::decode(Reader& r, int16_t version) {
+void alter_replica_log_dirs_request_types::AlterReplicaLogDirTopic::decode(Reader& r, int16_t version) {
   const bool flexible = version >= 2;
   (void)flexible;
   name = r.read_string(flexible);
@@ -39,7 +39,7 @@ void AlterReplicaLogDirsRequest::AlterReplicaLogDirTopic::decode(Reader& r, int1
   }
 }
 
-size_t AlterReplicaLogDirsRequest::AlterReplicaLogDirTopic::min_size(int16_t version) {
+size_t alter_replica_log_dirs_request_types::AlterReplicaLogDirTopic::min_size(int16_t version) {
   const bool flexible = version >= 2;
   size_t n = flexible ? 1 : 0;
   n += (flexible ? 1 : 2);
@@ -47,7 +47,7 @@ size_t AlterReplicaLogDirsRequest::AlterReplicaLogDirTopic::min_size(int16_t ver
   return n;
 }
 
-void AlterReplicaLogDirsRequest::AlterReplicaLogDir::encode(Writer& w, int16_t version) const {
+void alter_replica_log_dirs_request_types::AlterReplicaLogDir::encode(Writer& w, int16_t version) const {
   const bool flexible = version >= 2;
   (void)flexible;
   w.write_string(path, flexible);
@@ -60,7 +60,7 @@ void AlterReplicaLogDirsRequest::AlterReplicaLogDir::encode(Writer& w, int16_t v
   }
 }
 
-void AlterReplicaLogDirsRequest::AlterReplicaLogDir::decode(Reader& r, int16_t version) {
+void alter_replica_log_dirs_request_types::AlterReplicaLogDir::decode(Reader& r, int16_t version) {
   const bool flexible = version >= 2;
   (void)flexible;
   path = r.read_string(flexible);
@@ -80,7 +80,7 @@ void AlterReplicaLogDirsRequest::AlterReplicaLogDir::decode(Reader& r, int16_t v
   }
 }
 
-size_t AlterReplicaLogDirsRequest::AlterReplicaLogDir::min_size(int16_t version) {
+size_t alter_replica_log_dirs_request_types::AlterReplicaLogDir::min_size(int16_t version) {
   const bool flexible = version >= 2;
   size_t n = flexible ? 1 : 0;
   n += (flexible ? 1 : 2);

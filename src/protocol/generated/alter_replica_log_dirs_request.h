@@ -10,6 +10,34 @@
 
 namespace floe::protocol {
 
+namespace alter_replica_log_dirs_request_types {
+
+struct AlterReplicaLogDirTopic {
+  std::string name{};
+  std::vector<int32_t> partitions{};
+  UnknownTaggedFields unknown_tagged_fields;
+
+  void encode(Writer& w, int16_t version) const;
+  void decode(Reader& r, int16_t version);
+  // The fewest bytes one encoded value can take; bounds array counts.
+  static size_t min_size(int16_t version);
+  bool operator==(const AlterReplicaLogDirTopic&) const = default;
+};
+
+struct AlterReplicaLogDir {
+  std::string path{};
+  std::vector<AlterReplicaLogDirTopic> topics{};
+  UnknownTaggedFields unknown_tagged_fields;
+
+  void encode(Writer& w, int16_t version) const;
+  void decode(Reader& r, int16_t version);
+  // The fewest bytes one encoded value can take; bounds array counts.
+  static size_t min_size(int16_t version);
+  bool operator==(const AlterReplicaLogDir&) const = default;
+};
+
+}  // namespace alter_replica_log_dirs_request_types
+
 struct AlterReplicaLogDirsRequest {
   static constexpr const char* kName = "AlterReplicaLogDirsRequest";
   static constexpr int16_t kApiKey = 34;
@@ -18,30 +46,8 @@ struct AlterReplicaLogDirsRequest {
   // First flexible version, or -1 when no version is flexible.
   static constexpr int16_t kFirstFlexibleVersion = 2;
   static constexpr bool is_flexible(int16_t v) { return kFirstFlexibleVersion >= 0 && v >= kFirstFlexibleVersion; }
-  struct AlterReplicaLogDirTopic {
-    std::string name{};
-    std::vector<int32_t> partitions{};
-    UnknownTaggedFields unknown_tagged_fields;
-
-    void encode(Writer& w, int16_t version) const;
-    void decode(Reader& r, int16_t version);
-    // The fewest bytes one encoded value can take; bounds array counts.
-    static size_t min_size(int16_t version);
-    bool operator==(const AlterReplicaLogDirTopic&) const = default;
-  };
-
-  struct AlterReplicaLogDir {
-    std::string path{};
-    std::vector<AlterReplicaLogDirTopic> topics{};
-    UnknownTaggedFields unknown_tagged_fields;
-
-    void encode(Writer& w, int16_t version) const;
-    void decode(Reader& r, int16_t version);
-    // The fewest bytes one encoded value can take; bounds array counts.
-    static size_t min_size(int16_t version);
-    bool operator==(const AlterReplicaLogDir&) const = default;
-  };
-
+  using AlterReplicaLogDirTopic = alter_replica_log_dirs_request_types::AlterReplicaLogDirTopic;
+  using AlterReplicaLogDir = alter_replica_log_dirs_request_types::AlterReplicaLogDir;
   std::vector<AlterReplicaLogDir> dirs{};
   UnknownTaggedFields unknown_tagged_fields;
 

@@ -6,7 +6,7 @@
 
 namespace floe::protocol {
 
-void AlterReplicaLogDirsResponse::AlterReplicaLogDirPartitionResult::encode(Writer& w, int16_t version) const {
+void alter_replica_log_dirs_response_types::AlterReplicaLogDirPartitionResult::encode(Writer& w, int16_t version) const {
   const bool flexible = version >= 2;
   (void)flexible;
   w.write_int32(partition_index);
@@ -16,7 +16,7 @@ void AlterReplicaLogDirsResponse::AlterReplicaLogDirPartitionResult::encode(Writ
   }
 }
 
-void AlterReplicaLogDirsResponse::AlterReplicaLogDirPartitionResult::decode(Reader& r, int16_t version) {
+void alter_replica_log_dirs_response_types::AlterReplicaLogDirPartitionResult::decode(Reader& r, int16_t version) {
   const bool flexible = version >= 2;
   (void)flexible;
   partition_index = r.read_int32();
@@ -26,7 +26,7 @@ void AlterReplicaLogDirsResponse::AlterReplicaLogDirPartitionResult::decode(Read
   }
 }
 
-size_t AlterReplicaLogDirsResponse::AlterReplicaLogDirPartitionResult::min_size(int16_t version) {
+size_t alter_replica_log_dirs_response_types::AlterReplicaLogDirPartitionResult::min_size(int16_t version) {
   const bool flexible = version >= 2;
   size_t n = flexible ? 1 : 0;
   n += 4;
@@ -34,7 +34,7 @@ size_t AlterReplicaLogDirsResponse::AlterReplicaLogDirPartitionResult::min_size(
   return n;
 }
 
-void AlterReplicaLogDirsResponse::AlterReplicaLogDirTopicResult::encode(Writer& w, int16_t version) const {
+void alter_replica_log_dirs_response_types::AlterReplicaLogDirTopicResult::encode(Writer& w, int16_t version) const {
   const bool flexible = version >= 2;
   (void)flexible;
   w.write_string(topic_name, flexible);
@@ -47,7 +47,7 @@ void AlterReplicaLogDirsResponse::AlterReplicaLogDirTopicResult::encode(Writer& 
   }
 }
 
-void AlterReplicaLogDirsResponse::AlterReplicaLogDirTopicResult::decode(Reader& r, int16_t version) {
+void alter_replica_log_dirs_response_types::AlterReplicaLogDirTopicResult::decode(Reader& r, int16_t version) {
   const bool flexible = version >= 2;
   (void)flexible;
   topic_name = r.read_string(flexible);
@@ -67,7 +67,7 @@ void AlterReplicaLogDirsResponse::AlterReplicaLogDirTopicResult::decode(Reader& 
   }
 }
 
-size_t AlterReplicaLogDirsResponse::AlterReplicaLogDirTopicResult::min_size(int16_t version) {
+size_t alter_replica_log_dirs_response_types::AlterReplicaLogDirTopicResult::min_size(int16_t version) {
   const bool flexible = version >= 2;
   size_t n = flexible ? 1 : 0;
   n += (flexible ? 1 : 2);

@@ -10,6 +10,34 @@
 
 namespace floe::protocol {
 
+namespace alter_replica_log_dirs_response_types {
+
+struct AlterReplicaLogDirPartitionResult {
+  int32_t partition_index = 0;
+  int16_t error_code = 0;
+  UnknownTaggedFields unknown_tagged_fields;
+
+  void encode(Writer& w, int16_t version) const;
+  void decode(Reader& r, int16_t version);
+  // The fewest bytes one encoded value can take; bounds array counts.
+  static size_t min_size(int16_t version);
+  bool operator==(const AlterReplicaLogDirPartitionResult&) const = default;
+};
+
+struct AlterReplicaLogDirTopicResult {
+  std::string topic_name{};
+  std::vector<AlterReplicaLogDirPartitionResult> partitions{};
+  UnknownTaggedFields unknown_tagged_fields;
+
+  void encode(Writer& w, int16_t version) const;
+  void decode(Reader& r, int16_t version);
+  // The fewest bytes one encoded value can take; bounds array counts.
+  static size_t min_size(int16_t version);
+  bool operator==(const AlterReplicaLogDirTopicResult&) const = default;
+};
+
+}  // namespace alter_replica_log_dirs_response_types
+
 struct AlterReplicaLogDirsResponse {
   static constexpr const char* kName = "AlterReplicaLogDirsResponse";
   static constexpr int16_t kApiKey = 34;
@@ -18,30 +46,8 @@ struct AlterReplicaLogDirsResponse {
   // First flexible version, or -1 when no version is flexible.
   static constexpr int16_t kFirstFlexibleVersion = 2;
   static constexpr bool is_flexible(int16_t v) { return kFirstFlexibleVersion >= 0 && v >= kFirstFlexibleVersion; }
-  struct AlterReplicaLogDirPartitionResult {
-    int32_t partition_index = 0;
-    int16_t error_code = 0;
-    UnknownTaggedFields unknown_tagged_fields;
-
-    void encode(Writer& w, int16_t version) const;
-    void decode(Reader& r, int16_t version);
-    // The fewest bytes one encoded value can take; bounds array counts.
-    static size_t min_size(int16_t version);
-    bool operator==(const AlterReplicaLogDirPartitionResult&) const = default;
-  };
-
-  struct AlterReplicaLogDirTopicResult {
-    std::string topic_name{};
-    std::vector<AlterReplicaLogDirPartitionResult> partitions{};
-    UnknownTaggedFields unknown_tagged_fields;
-
-    void encode(Writer& w, int16_t version) const;
-    void decode(Reader& r, int16_t version);
-    // The fewest bytes one encoded value can take; bounds array counts.
-    static size_t min_size(int16_t version);
-    bool operator==(const AlterReplicaLogDirTopicResult&) const = default;
-  };
-
+  using AlterReplicaLogDirPartitionResult = alter_replica_log_dirs_response_types::AlterReplicaLogDirPartitionResult;
+  using AlterReplicaLogDirTopicResult = alter_replica_log_dirs_response_types::AlterReplicaLogDirTopicResult;
   int32_t throttle_time_ms = 0;
   std::vector<AlterReplicaLogDirTopicResult> results{};
   UnknownTaggedFields unknown_tagged_fields;

@@ -6,7 +6,7 @@
 
 namespace floe::protocol {
 
-void AlterUserScramCredentialsRequest::ScramCredentialDeletion::encode(Writer& w, int16_t version) const {
+void alter_user_scram_credentials_request_types::ScramCredentialDeletion::encode(Writer& w, int16_t version) const {
   const bool flexible = true;
   (void)flexible;
   w.write_string(name, flexible);
@@ -16,7 +16,7 @@ void AlterUserScramCredentialsRequest::ScramCredentialDeletion::encode(Writer& w
   }
 }
 
-void AlterUserScramCredentialsRequest::ScramCredentialDeletion::decode(Reader& r, int16_t version) {
+void alter_user_scram_credentials_request_types::ScramCredentialDeletion::decode(Reader& r, int16_t version) {
   const bool flexible = true;
   (void)flexible;
   name = r.read_string(flexible);
@@ -26,7 +26,7 @@ void AlterUserScramCredentialsRequest::ScramCredentialDeletion::decode(Reader& r
   }
 }
 
-size_t AlterUserScramCredentialsRequest::ScramCredentialDeletion::min_size(int16_t version) {
+size_t alter_user_scram_credentials_request_types::ScramCredentialDeletion::min_size(int16_t version) {
   const bool flexible = true;
   size_t n = flexible ? 1 : 0;
   n += (flexible ? 1 : 2);
@@ -34,7 +34,7 @@ size_t AlterUserScramCredentialsRequest::ScramCredentialDeletion::min_size(int16
   return n;
 }
 
-void AlterUserScramCredentialsRequest::ScramCredentialUpsertion::encode(Writer& w, int16_t version) const {
+void alter_user_scram_credentials_request_types::ScramCredentialUpsertion::encode(Writer& w, int16_t version) const {
   const bool flexible = true;
   (void)flexible;
   w.write_string(name, flexible);
@@ -47,7 +47,7 @@ void AlterUserScramCredentialsRequest::ScramCredentialUpsertion::encode(Writer& 
   }
 }
 
-void AlterUserScramCredentialsRequest::ScramCredentialUpsertion::decode(Reader& r, int16_t version) {
+void alter_user_scram_credentials_request_types::ScramCredentialUpsertion::decode(Reader& r, int16_t version) {
   const bool flexible = true;
   (void)flexible;
   name = r.read_string(flexible);
@@ -60,7 +60,7 @@ void AlterUserScramCredentialsRequest::ScramCredentialUpsertion::decode(Reader& 
   }
 }
 
-size_t AlterUserScramCredentialsRequest::ScramCredentialUpsertion::min_size(int16_t version) {
+size_t alter_user_scram_credentials_request_types::ScramCredentialUpsertion::min_size(int16_t version) {
   const bool flexible = true;
   size_t n = flexible ? 1 : 0;
   n += (flexible ? 1 : 2);

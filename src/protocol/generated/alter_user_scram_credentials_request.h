@@ -10,6 +10,37 @@
 
 namespace floe::protocol {
 
+namespace alter_user_scram_credentials_request_types {
+
+struct ScramCredentialDeletion {
+  std::string name{};
+  int8_t mechanism = 0;
+  UnknownTaggedFields unknown_tagged_fields;
+
+  void encode(Writer& w, int16_t version) const;
+  void decode(Reader& r, int16_t version);
+  // The fewest bytes one encoded value can take; bounds array counts.
+  static size_t min_size(int16_t version);
+  bool operator==(const ScramCredentialDeletion&) const = default;
+};
+
+struct ScramCredentialUpsertion {
+  std::string name{};
+  int8_t mechanism = 0;
+  int32_t iterations = 0;
+  Bytes salt{};
+  Bytes salted_password{};
+  UnknownTaggedFields unknown_tagged_fields;
+
+  void encode(Writer& w, int16_t version) const;
+  void decode(Reader& r, int16_t version);
+  // The fewest bytes one encoded value can take; bounds array counts.
+  static size_t min_size(int16_t version);
+  bool operator==(const ScramCredentialUpsertion&) const = default;
+};
+
+}  // namespace alter_user_scram_credentials_request_types
+
 struct AlterUserScramCredentialsRequest {
   static constexpr const char* kName = "AlterUserScramCredentialsRequest";
   static constexpr int16_t kApiKey = 51;
@@ -18,33 +49,8 @@ struct AlterUserScramCredentialsRequest {
   // First flexible version, or -1 when no version is flexible.
   static constexpr int16_t kFirstFlexibleVersion = 0;
   static constexpr bool is_flexible(int16_t v) { return kFirstFlexibleVersion >= 0 && v >= kFirstFlexibleVersion; }
-  struct ScramCredentialDeletion {
-    std::string name{};
-    int8_t mechanism = 0;
-    UnknownTaggedFields unknown_tagged_fields;
-
-    void encode(Writer& w, int16_t version) const;
-    void decode(Reader& r, int16_t version);
-    // The fewest bytes one encoded value can take; bounds array counts.
-    static size_t min_size(int16_t version);
-    bool operator==(const ScramCredentialDeletion&) const = default;
-  };
-
-  struct ScramCredentialUpsertion {
-    std::string name{};
-    int8_t mechanism = 0;
-    int32_t iterations = 0;
-    Bytes salt{};
-    Bytes salted_password{};
-    UnknownTaggedFields unknown_tagged_fields;
-
-    void encode(Writer& w, int16_t version) const;
-    void decode(Reader& r, int16_t version);
-    // The fewest bytes one encoded value can take; bounds array counts.
-    static size_t min_size(int16_t version);
-    bool operator==(const ScramCredentialUpsertion&) const = default;
-  };
-
+  using ScramCredentialDeletion = alter_user_scram_credentials_request_types::ScramCredentialDeletion;
+  using ScramCredentialUpsertion = alter_user_scram_credentials_request_types::ScramCredentialUpsertion;
   std::vector<ScramCredentialDeletion> deletions{};
   std::vector<ScramCredentialUpsertion> upsertions{};
   UnknownTaggedFields unknown_tagged_fields;

@@ -6,7 +6,7 @@
 
 namespace floe::protocol {
 
-void AlterUserScramCredentialsResponse::AlterUserScramCredentialsResult::encode(Writer& w, int16_t version) const {
+void alter_user_scram_credentials_response_types::AlterUserScramCredentialsResult::encode(Writer& w, int16_t version) const {
   const bool flexible = true;
   (void)flexible;
   w.write_string(user, flexible);
@@ -22,7 +22,7 @@ void AlterUserScramCredentialsResponse::AlterUserScramCredentialsResult::encode(
   }
 }
 
-void AlterUserScramCredentialsResponse::AlterUserScramCredentialsResult::decode(Reader& r, int16_t version) {
+void alter_user_scram_credentials_response_types::AlterUserScramCredentialsResult::decode(Reader& r, int16_t version) {
   const bool flexible = true;
   (void)flexible;
   user = r.read_string(flexible);
@@ -33,7 +33,7 @@ void AlterUserScramCredentialsResponse::AlterUserScramCredentialsResult::decode(
   }
 }
 
-size_t AlterUserScramCredentialsResponse::AlterUserScramCredentialsResult::min_size(int16_t version) {
+size_t alter_user_scram_credentials_response_types::AlterUserScramCredentialsResult::min_size(int16_t version) {
   const bool flexible = true;
   size_t n = flexible ? 1 : 0;
   n += (flexible ? 1 : 2);

@@ -10,6 +10,23 @@
 
 namespace floe::protocol {
 
+namespace alter_user_scram_credentials_response_types {
+
+struct AlterUserScramCredentialsResult {
+  std::string user{};
+  int16_t error_code = 0;
+  std::optional<std::string> error_message{};
+  UnknownTaggedFields unknown_tagged_fields;
+
+  void encode(Writer& w, int16_t version) const;
+  void decode(Reader& r, int16_t version);
+  // The fewest bytes one encoded value can take; bounds array counts.
+  static size_t min_size(int16_t version);
+  bool operator==(const AlterUserScramCredentialsResult&) const = default;
+};
+
+}  // namespace alter_user_scram_credentials_response_types
+
 struct AlterUserScramCredentialsResponse {
   static constexpr const char* kName = "AlterUserScramCredentialsResponse";
   static constexpr int16_t kApiKey = 51;
@@ -18,19 +35,7 @@ struct AlterUserScramCredentialsResponse {
   // First flexible version, or -1 when no version is flexible.
   static constexpr int16_t kFirstFlexibleVersion = 0;
   static constexpr bool is_flexible(int16_t v) { return kFirstFlexibleVersion >= 0 && v >= kFirstFlexibleVersion; }
-  struct AlterUserScramCredentialsResult {
-    std::string user{};
-    int16_t error_code = 0;
-    std::optional<std::string> error_message{};
-    UnknownTaggedFields unknown_tagged_fields;
-
-    void encode(Writer& w, int16_t version) const;
-    void decode(Reader& r, int16_t version);
-    // The fewest bytes one encoded value can take; bounds array counts.
-    static size_t min_size(int16_t version);
-    bool operator==(const AlterUserScramCredentialsResult&) const = default;
-  };
-
+  using AlterUserScramCredentialsResult = alter_user_scram_credentials_response_types::AlterUserScramCredentialsResult;
   int32_t throttle_time_ms = 0;
   std::vector<AlterUserScramCredentialsResult> results{};
   UnknownTaggedFields unknown_tagged_fields;

@@ -6,7 +6,7 @@
 
 namespace floe::protocol {
 
-void ApiVersionsResponse::ApiVersion::encode(Writer& w, int16_t version) const {
+void api_versions_response_types::ApiVersion::encode(Writer& w, int16_t version) const {
   const bool flexible = version >= 3;
   (void)flexible;
   w.write_int16(api_key);
@@ -17,7 +17,7 @@ void ApiVersionsResponse::ApiVersion::encode(Writer& w, int16_t version) const {
   }
 }
 
-void ApiVersionsResponse::ApiVersion::decode(Reader& r, int16_t version) {
+void api_versions_response_types::ApiVersion::decode(Reader& r, int16_t version) {
   const bool flexible = version >= 3;
   (void)flexible;
   api_key = r.read_int16();
@@ -28,7 +28,7 @@ void ApiVersionsResponse::ApiVersion::decode(Reader& r, int16_t version) {
   }
 }
 
-size_t ApiVersionsResponse::ApiVersion::min_size(int16_t version) {
+size_t api_versions_response_types::ApiVersion::min_size(int16_t version) {
   const bool flexible = version >= 3;
   size_t n = flexible ? 1 : 0;
   n += 2;
@@ -37,7 +37,7 @@ size_t ApiVersionsResponse::ApiVersion::min_size(int16_t version) {
   return n;
 }
 
-void ApiVersionsResponse::SupportedFeatureKey::encode(Writer& w, int16_t version) const {
+void api_versions_response_types::SupportedFeatureKey::encode(Writer& w, int16_t version) const {
   const bool flexible = version >= 3;
   (void)flexible;
   if (version >= 3) {
@@ -54,7 +54,7 @@ void ApiVersionsResponse::SupportedFeatureKey::encode(Writer& w, int16_t version
   }
 }
 
-void ApiVersionsResponse::SupportedFeatureKey::decode(Reader& r, int16_t version) {
+void api_versions_response_types::SupportedFeatureKey::decode(Reader& r, int16_t version) {
   const bool flexible = version >= 3;
   (void)flexible;
   if (version >= 3) {
@@ -71,7 +71,7 @@ void ApiVersionsResponse::SupportedFeatureKey::decode(Reader& r, int16_t version
   }
 }
 
-size_t ApiVersionsResponse::SupportedFeatureKey::min_size(int16_t version) {
+size_t api_versions_response_types::SupportedFeatureKey::min_size(int16_t version) {
   const bool flexible = version >= 3;
   size_t n = flexible ? 1 : 0;
   if (version >= 3) n += (flexible ? 1 : 2);
@@ -80,7 +80,7 @@ size_t ApiVersionsResponse::SupportedFeatureKey::min_size(int16_t version) {
   return n;
 }
 
-void ApiVersionsResponse::FinalizedFeatureKey::encode(Writer& w, int16_t version) const {
+void api_versions_response_types::FinalizedFeatureKey::encode(Writer& w, int16_t version) const {
   const bool flexible = version >= 3;
   (void)flexible;
   if (version >= 3) {
@@ -97,7 +97,7 @@ void ApiVersionsResponse::FinalizedFeatureKey::encode(Writer& w, int16_t version
   }
 }
 
-void ApiVersionsResponse::FinalizedFeatureKey::decode(Reader& r, int16_t version) {
+void api_versions_response_types::FinalizedFeatureKey::decode(Reader& r, int16_t version) {
   const bool flexible = version >= 3;
   (void)flexible;
   if (version >= 3) {
@@ -114,7 +114,7 @@ void ApiVersionsResponse::FinalizedFeatureKey::decode(Reader& r, int16_t version
   }
 }
 
-size_t ApiVersionsResponse::FinalizedFeatureKey::min_size(int16_t version) {
+size_t api_versions_response_types::FinalizedFeatureKey::min_size(int16_t version) {
   const bool flexible = version >= 3;
   size_t n = flexible ? 1 : 0;
   if (version >= 3) n += (flexible ? 1 : 2);

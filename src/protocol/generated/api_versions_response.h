@@ -10,6 +10,49 @@
 
 namespace floe::protocol {
 
+namespace api_versions_response_types {
+
+struct ApiVersion {
+  int16_t api_key = 0;
+  int16_t min_version = 0;
+  int16_t max_version = 0;
+  UnknownTaggedFields unknown_tagged_fields;
+
+  void encode(Writer& w, int16_t version) const;
+  void decode(Reader& r, int16_t version);
+  // The fewest bytes one encoded value can take; bounds array counts.
+  static size_t min_size(int16_t version);
+  bool operator==(const ApiVersion&) const = default;
+};
+
+struct SupportedFeatureKey {
+  std::string name{};
+  int16_t min_version = 0;
+  int16_t max_version = 0;
+  UnknownTaggedFields unknown_tagged_fields;
+
+  void encode(Writer& w, int16_t version) const;
+  void decode(Reader& r, int16_t version);
+  // The fewest bytes one encoded value can take; bounds array counts.
+  static size_t min_size(int16_t version);
+  bool operator==(const SupportedFeatureKey&) const = default;
+};
+
+struct FinalizedFeatureKey {
+  std::string name{};
+  int16_t max_version_level = 0;
+  int16_t min_version_level = 0;
+  UnknownTaggedFields unknown_tagged_fields;
+
+  void encode(Writer& w, int16_t version) const;
+  void decode(Reader& r, int16_t version);
+  // The fewest bytes one encoded value can take; bounds array counts.
+  static size_t min_size(int16_t version);
+  bool operator==(const FinalizedFeatureKey&) const = default;
+};
+
+}  // namespace api_versions_response_types
+
 struct ApiVersionsResponse {
   static constexpr const char* kName = "ApiVersionsResponse";
   static constexpr int16_t kApiKey = 18;
@@ -18,45 +61,9 @@ struct ApiVersionsResponse {
   // First flexible version, or -1 when no version is flexible.
   static constexpr int16_t kFirstFlexibleVersion = 3;
   static constexpr bool is_flexible(int16_t v) { return kFirstFlexibleVersion >= 0 && v >= kFirstFlexibleVersion; }
-  struct ApiVersion {
-    int16_t api_key = 0;
-    int16_t min_version = 0;
-    int16_t max_version = 0;
-    UnknownTaggedFields unknown_tagged_fields;
-
-    void encode(Writer& w, int16_t version) const;
-    void decode(Reader& r, int16_t version);
-    // The fewest bytes one encoded value can take; bounds array counts.
-    static size_t min_size(int16_t version);
-    bool operator==(const ApiVersion&) const = default;
-  };
-
-  struct SupportedFeatureKey {
-    std::string name{};
-    int16_t min_version = 0;
-    int16_t max_version = 0;
-    UnknownTaggedFields unknown_tagged_fields;
-
-    void encode(Writer& w, int16_t version) const;
-    void decode(Reader& r, int16_t version);
-    // The fewest bytes one encoded value can take; bounds array counts.
-    static size_t min_size(int16_t version);
-    bool operator==(const SupportedFeatureKey&) const = default;
-  };
-
-  struct FinalizedFeatureKey {
-    std::string name{};
-    int16_t max_version_level = 0;
-    int16_t min_version_level = 0;
-    UnknownTaggedFields unknown_tagged_fields;
-
-    void encode(Writer& w, int16_t version) const;
-    void decode(Reader& r, int16_t version);
-    // The fewest bytes one encoded value can take; bounds array counts.
-    static size_t min_size(int16_t version);
-    bool operator==(const FinalizedFeatureKey&) const = default;
-  };
-
+  using ApiVersion = api_versions_response_types::ApiVersion;
+  using SupportedFeatureKey = api_versions_response_types::SupportedFeatureKey;
+  using FinalizedFeatureKey = api_versions_response_types::FinalizedFeatureKey;
   int16_t error_code = 0;
   std::vector<ApiVersion> api_keys{};
   int32_t throttle_time_ms = 0;

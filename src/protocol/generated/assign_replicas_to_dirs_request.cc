@@ -6,7 +6,7 @@
 
 namespace floe::protocol {
 
-void AssignReplicasToDirsRequest::PartitionData::encode(Writer& w, int16_t version) const {
+void assign_replicas_to_dirs_request_types::PartitionData::encode(Writer& w, int16_t version) const {
   const bool flexible = true;
   (void)flexible;
   w.write_int32(partition_index);
@@ -15,7 +15,7 @@ void AssignReplicasToDirsRequest::PartitionData::encode(Writer& w, int16_t versi
   }
 }
 
-void AssignReplicasToDirsRequest::PartitionData::decode(Reader& r, int16_t version) {
+void assign_replicas_to_dirs_request_types::PartitionData::decode(Reader& r, int16_t version) {
   const bool flexible = true;
   (void)flexible;
   partition_index = r.read_int32();
@@ -24,14 +24,14 @@ void AssignReplicasToDirsRequest::PartitionData::decode(Reader& r, int16_t versi
   }
 }
 
-size_t AssignReplicasToDirsRequest::PartitionData::min_size(int16_t version) {
+size_t assign_replicas_to_dirs_request_types::PartitionData::min_size(int16_t version) {
   const bool flexible = true;
   size_t n = flexible ? 1 : 0;
   n += 4;
   return n;
 }
 
-void AssignReplicasToDirsRequest::TopicData::encode(Writer& w, int16_t version) const {
+void assign_replicas_to_dirs_request_types::TopicData::encode(Writer& w, int16_t version) const {
   const bool flexible = true;
   (void)flexible;
   w.write_uuid(topic_id);
@@ -44,7 +44,7 @@ void AssignReplicasToDirsRequest::TopicData::encode(Writer& w, int16_t version) 
   }
 }
 
-void AssignReplicasToDirsRequest::TopicData::decode(Reader& r, int16_t version) {
+void assign_replicas_to_dirs_request_types::TopicData::decode(Reader& r, int16_t version) {
   const bool flexible = true;
   (void)flexible;
   topic_id = r.read_uuid();
@@ -64,7 +64,7 @@ void AssignReplicasToDirsRequest::TopicData::decode(Reader& r, int16_t version) 
   }
 }
 
-size_t AssignReplicasToDirsRequest::TopicData::min_size(int16_t version) {
+size_t assign_replicas_to_dirs_request_types::TopicData::min_size(int16_t version) {
   const bool flexible = true;
   size_t n = flexible ? 1 : 0;
   n += 16;
@@ -72,7 +72,7 @@ size_t AssignReplicasToDirsRequest::TopicData::min_size(int16_t version) {
   return n;
 }
 
-void AssignReplicasToDirsRequest::DirectoryData::encode(Writer& w, int16_t version) const {
+void assign_replicas_to_dirs_request_types::DirectoryData::encode(Writer& w, int16_t version) const {
   const bool flexible = true;
   (void)flexible;
   w.write_uuid(id);
@@ -85,7 +85,7 @@ void AssignReplicasToDirsRequest::DirectoryData::encode(Writer& w, int16_t versi
   }
 }
 
-void AssignReplicasToDirsRequest::DirectoryData::decode(Reader& r, int16_t version) {
+void assign_replicas_to_dirs_request_types::DirectoryData::decode(Reader& r, int16_t version) {
   const bool flexible = true;
   (void)flexible;
   id = r.read_uuid();
@@ -105,7 +105,7 @@ void AssignReplicasToDirsRequest::DirectoryData::decode(Reader& r, int16_t versi
   }
 }
 
-size_t AssignReplicasToDirsRequest::DirectoryData::min_size(int16_t version) {
+size_t assign_replicas_to_dirs_request_types::DirectoryData::min_size(int16_t version) {
   const bool flexible = true;
   size_t n = flexible ? 1 : 0;
   n += 16;

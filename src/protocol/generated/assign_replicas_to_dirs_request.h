@@ -10,6 +10,45 @@
 
 namespace floe::protocol {
 
+namespace assign_replicas_to_dirs_request_types {
+
+struct PartitionData {
+  int32_t partition_index = 0;
+  UnknownTaggedFields unknown_tagged_fields;
+
+  void encode(Writer& w, int16_t version) const;
+  void decode(Reader& r, int16_t version);
+  // The fewest bytes one encoded value can take; bounds array counts.
+  static size_t min_size(int16_t version);
+  bool operator==(const PartitionData&) const = default;
+};
+
+struct TopicData {
+  Uuid topic_id{};
+  std::vector<PartitionData> partitions{};
+  UnknownTaggedFields unknown_tagged_fields;
+
+  void encode(Writer& w, int16_t version) const;
+  void decode(Reader& r, int16_t version);
+  // The fewest bytes one encoded value can take; bounds array counts.
+  static size_t min_size(int16_t version);
+  bool operator==(const TopicData&) const = default;
+};
+
+struct DirectoryData {
+  Uuid id{};
+  std::vector<TopicData> topics{};
+  UnknownTaggedFields unknown_tagged_fields;
+
+  void encode(Writer& w, int16_t version) const;
+  void decode(Reader& r, int16_t version);
+  // The fewest bytes one encoded value can take; bounds array counts.
+  static size_t min_size(int16_t version);
+  bool operator==(const DirectoryData&) const = default;
+};
+
+}  // namespace assign_replicas_to_dirs_request_types
+
 struct AssignReplicasToDirsRequest {
   static constexpr const char* kName = "AssignReplicasToDirsRequest";
   static constexpr int16_t kApiKey = 73;
@@ -18,41 +57,9 @@ struct AssignReplicasToDirsRequest {
   // First flexible version, or -1 when no version is flexible.
   static constexpr int16_t kFirstFlexibleVersion = 0;
   static constexpr bool is_flexible(int16_t v) { return kFirstFlexibleVersion >= 0 && v >= kFirstFlexibleVersion; }
-  struct PartitionData {
-    int32_t partition_index = 0;
-    UnknownTaggedFields unknown_tagged_fields;
-
-    void encode(Writer& w, int16_t version) const;
-    void decode(Reader& r, int16_t version);
-    // The fewest bytes one encoded value can take; bounds array counts.
-    static size_t min_size(int16_t version);
-    bool operator==(const PartitionData&) const = default;
-  };
-
-  struct TopicData {
-    Uuid topic_id{};
-    std::vector<PartitionData> partitions{};
-    UnknownTaggedFields unknown_tagged_fields;
-
-    void encode(Writer& w, int16_t version) const;
-    void decode(Reader& r, int16_t version);
-    // The fewest bytes one encoded value can take; bounds array counts.
-    static size_t min_size(int16_t version);
-    bool operator==(const TopicData&) const = default;
-  };
-
-  struct DirectoryData {
-    Uuid id{};
-    std::vector<TopicData> topics{};
-    UnknownTaggedFields unknown_tagged_fields;
-
-    void encode(Writer& w, int16_t version) const;
-    void decode(Reader& r, int16_t version);
-    // The fewest bytes one encoded value can take; bounds array counts.
-    static size_t min_size(int16_t version);
-    bool operator==(const DirectoryData&) const = default;
-  };
-
+  using PartitionData = assign_replicas_to_dirs_request_types::PartitionData;
+  using TopicData = assign_replicas_to_dirs_request_types::TopicData;
+  using DirectoryData = assign_replicas_to_dirs_request_types::DirectoryData;
   int32_t broker_id = 0;
   int64_t broker_epoch = int64_t{-1};
   std::vector<DirectoryData> directories{};

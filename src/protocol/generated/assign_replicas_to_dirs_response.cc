@@ -6,7 +6,7 @@
 
 namespace floe::protocol {
 
-void AssignReplicasToDirsResponse::PartitionData::encode(Writer& w, int16_t version) const {
+void assign_replicas_to_dirs_response_types::PartitionData::encode(Writer& w, int16_t version) const {
   const bool flexible = true;
   (void)flexible;
   w.write_int32(partition_index);
@@ -16,7 +16,7 @@ void AssignReplicasToDirsResponse::PartitionData::encode(Writer& w, int16_t vers
   }
 }
 
-void AssignReplicasToDirsResponse::PartitionData::decode(Reader& r, int16_t version) {
+void assign_replicas_to_dirs_response_types::PartitionData::decode(Reader& r, int16_t version) {
   const bool flexible = true;
   (void)flexible;
   partition_index = r.read_int32();
@@ -26,7 +26,7 @@ void AssignReplicasToDirsResponse::PartitionData::decode(Reader& r, int16_t vers
   }
 }
 
-size_t AssignReplicasToDirsResponse::PartitionData::min_size(int16_t version) {
+size_t assign_replicas_to_dirs_response_types::PartitionData::min_size(int16_t version) {
   const bool flexible = true;
   size_t n = flexible ? 1 : 0;
   n += 4;
@@ -34,7 +34,7 @@ size_t AssignReplicasToDirsResponse::PartitionData::min_size(int16_t version) {
   return n;
 }
 
-void AssignReplicasToDirsResponse::TopicData::encode(Writer& w, int16_t version) const {
+void assign_replicas_to_dirs_response_types::TopicData::encode(Writer& w, int16_t version) const {
   const bool flexible = true;
   (void)flexible;
   w.write_uuid(topic_id);
@@ -47,7 +47,7 @@ void AssignReplicasToDirsResponse::TopicData::encode(Writer& w, int16_t version)
   }
 }
 
-void AssignReplicasToDirsResponse::TopicData::decode(Reader& r, int16_t version) {
+void assign_replicas_to_dirs_response_types::TopicData::decode(Reader& r, int16_t version) {
   const bool flexible = true;
   (void)flexible;
   topic_id = r.read_uuid();
@@ -67,7 +67,7 @@ void AssignReplicasToDirsResponse::TopicData::decode(Reader& r, int16_t version)
   }
 }
 
-size_t AssignReplicasToDirsResponse::TopicData::min_size(int16_t version) {
+size_t assign_replicas_to_dirs_response_types::TopicData::min_size(int16_t version) {
   const bool flexible = true;
   size_t n = flexible ? 1 : 0;
   n += 16;
@@ -75,7 +75,7 @@ size_t AssignReplicasToDirsResponse::TopicData::min_size(int16_t version) {
   return n;
 }
 
-void AssignReplicasToDirsResponse::DirectoryData::encode(Writer& w, int16_t version) const {
+void assign_replicas_to_dirs_response_types::DirectoryData::encode(Writer& w, int16_t version) const {
   const bool flexible = true;
   (void)flexible;
   w.write_uuid(id);
@@ -88,7 +88,7 @@ void AssignReplicasToDirsResponse::DirectoryData::encode(Writer& w, int16_t vers
   }
 }
 
-void AssignReplicasToDirsResponse::DirectoryData::decode(Reader& r, int16_t version) {
+void assign_replicas_to_dirs_response_types::DirectoryData::decode(Reader& r, int16_t version) {
   const bool flexible = true;
   (void)flexible;
   id = r.read_uuid();
@@ -108,7 +108,7 @@ void AssignReplicasToDirsResponse::DirectoryData::decode(Reader& r, int16_t vers
   }
 }
 
-size_t AssignReplicasToDirsResponse::DirectoryData::min_size(int16_t version) {
+size_t assign_replicas_to_dirs_response_types::DirectoryData::min_size(int16_t version) {
   const bool flexible = true;
   size_t n = flexible ? 1 : 0;
   n += 16;

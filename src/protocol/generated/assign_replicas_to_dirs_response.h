@@ -10,6 +10,46 @@
 
 namespace floe::protocol {
 
+namespace assign_replicas_to_dirs_response_types {
+
+struct PartitionData {
+  int32_t partition_index = 0;
+  int16_t error_code = 0;
+  UnknownTaggedFields unknown_tagged_fields;
+
+  void encode(Writer& w, int16_t version) const;
+  void decode(Reader& r, int16_t version);
+  // The fewest bytes one encoded value can take; bounds array counts.
+  static size_t min_size(int16_t version);
+  bool operator==(const PartitionData&) const = default;
+};
+
+struct TopicData {
+  Uuid topic_id{};
+  std::vector<PartitionData> partitions{};
+  UnknownTaggedFields unknown_tagged_fields;
+
+  void encode(Writer& w, int16_t version) const;
+  void decode(Reader& r, int16_t version);
+  // The fewest bytes one encoded value can take; bounds array counts.
+  static size_t min_size(int16_t version);
+  bool operator==(const TopicData&) const = default;
+};
+
+struct DirectoryData {
+  Uuid id{};
+  std::vector<TopicData> topics{};
+  UnknownTaggedFields unknown_tagged_fields;
+
+  void encode(Writer& w, int16_t version) const;
+  void decode(Reader& r, int16_t version);
+  // The fewest bytes one encoded value can take; bounds array counts.
+  static size_t min_size(int16_t version);
+  bool operator==(const DirectoryData&) const = default;
+};
+
+}  // namespace assign_replicas_to_dirs_response_types
+
 struct AssignReplicasToDirsResponse {
   static constexpr const char* kName = "AssignReplicasToDirsResponse";
   static constexpr int16_t kApiKey = 73;
@@ -18,42 +58,9 @@ struct AssignReplicasToDirsResponse {
   // First flexible version, or -1 when no version is flexible.
   static constexpr int16_t kFirstFlexibleVersion = 0;
   static constexpr bool is_flexible(int16_t v) { return kFirstFlexibleVersion >= 0 && v >= kFirstFlexibleVersion; }
-  struct PartitionData {
-    int32_t partition_index = 0;
-    int16_t error_code = 0;
-    UnknownTaggedFields unknown_tagged_fields;
-
-    void encode(Writer& w, int16_t version) const;
-    void decode(Reader& r, int16_t version);
-    // The fewest bytes one encoded value can take; bounds array counts.
-    static size_t min_size(int16_t version);
-    bool operator==(const PartitionData&) const = default;
-  };
-
-  struct TopicData {
-    Uuid topic_id{};
-    std::vector<PartitionData> partitions{};
-    UnknownTaggedFields unknown_tagged_fields;
-
-    void encode(Writer& w, int16_t version) const;
-    void decode(Reader& r, int16_t version);
-    // The fewest bytes one encoded value can take; bounds array counts.
-    static size_t min_size(int16_t version);
-    bool operator==(const TopicData&) const = default;
-  };
-
-  struct DirectoryData {
-    Uuid id{};
-    std::vector<TopicData> topics{};
-    UnknownTaggedFields unknown_tagged_fields;
-
-    void encode(Writer& w, int16_t version) const;
-    void decode(Reader& r, int16_t version);
-    // The fewest bytes one encoded value can take; bounds array counts.
-    static size_t min_size(int16_t version);
-    bool operator==(const DirectoryData&) const = default;
-  };
-
+  using PartitionData = assign_replicas_to_dirs_response_types::PartitionData;
+  using TopicData = assign_replicas_to_dirs_response_types::TopicData;
+  using DirectoryData = assign_replicas_to_dirs_response_types::DirectoryData;
   int32_t throttle_time_ms = 0;
   int16_t error_code = 0;
   std::vector<DirectoryData> directories{};

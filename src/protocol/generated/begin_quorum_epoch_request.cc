@@ -6,7 +6,7 @@
 
 namespace floe::protocol {
 
-void BeginQuorumEpochRequest::PartitionData::encode(Writer& w, int16_t version) const {
+void begin_quorum_epoch_request_types::PartitionData::encode(Writer& w, int16_t version) const {
   const bool flexible = version >= 1;
   (void)flexible;
   w.write_int32(partition_index);
@@ -20,7 +20,7 @@ void BeginQuorumEpochRequest::PartitionData::encode(Writer& w, int16_t version) 
   }
 }
 
-void BeginQuorumEpochRequest::PartitionData::decode(Reader& r, int16_t version) {
+void begin_quorum_epoch_request_types::PartitionData::decode(Reader& r, int16_t version) {
   const bool flexible = version >= 1;
   (void)flexible;
   partition_index = r.read_int32();
@@ -34,7 +34,7 @@ void BeginQuorumEpochRequest::PartitionData::decode(Reader& r, int16_t version) 
   }
 }
 
-size_t BeginQuorumEpochRequest::PartitionData::min_size(int16_t version) {
+size_t begin_quorum_epoch_request_types::PartitionData::min_size(int16_t version) {
   const bool flexible = version >= 1;
   size_t n = flexible ? 1 : 0;
   n += 4;
@@ -44,7 +44,7 @@ size_t BeginQuorumEpochRequest::PartitionData::min_size(int16_t version) {
   return n;
 }
 
-void BeginQuorumEpochRequest::TopicData::encode(Writer& w, int16_t version) const {
+void begin_quorum_epoch_request_types::TopicData::encode(Writer& w, int16_t version) const {
   const bool flexible = version >= 1;
   (void)flexible;
   w.write_string(topic_name, flexible);
@@ -57,7 +57,7 @@ void BeginQuorumEpochRequest::TopicData::encode(Writer& w, int16_t version) cons
   }
 }
 
-void BeginQuorumEpochRequest::TopicData::decode(Reader& r, int16_t version) {
+void begin_quorum_epoch_request_types::TopicData::decode(Reader& r, int16_t version) {
   const bool flexible = version >= 1;
   (void)flexible;
   topic_name = r.read_string(flexible);
@@ -77,7 +77,7 @@ void BeginQuorumEpochRequest::TopicData::decode(Reader& r, int16_t version) {
   }
 }
 
-size_t BeginQuorumEpochRequest::TopicData::min_size(int16_t version) {
+size_t begin_quorum_epoch_request_types::TopicData::min_size(int16_t version) {
   const bool flexible = version >= 1;
   size_t n = flexible ? 1 : 0;
   n += (flexible ? 1 : 2);
@@ -85,7 +85,7 @@ size_t BeginQuorumEpochRequest::TopicData::min_size(int16_t version) {
   return n;
 }
 
-void BeginQuorumEpochRequest::LeaderEndpoint::encode(Writer& w, int16_t version) const {
+void begin_quorum_epoch_request_types::LeaderEndpoint::encode(Writer& w, int16_t version) const {
   const bool flexible = version >= 1;
   (void)flexible;
   if (version >= 1) {
@@ -102,7 +102,7 @@ void BeginQuorumEpochRequest::LeaderEndpoint::encode(Writer& w, int16_t version)
   }
 }
 
-void BeginQuorumEpochRequest::LeaderEndpoint::decode(Reader& r, int16_t version) {
+void begin_quorum_epoch_request_types::LeaderEndpoint::decode(Reader& r, int16_t version) {
   const bool flexible = version >= 1;
   (void)flexible;
   if (version >= 1) {
@@ -119,7 +119,7 @@ void BeginQuorumEpochRequest::LeaderEndpoint::decode(Reader& r, int16_t version)
   }
 }
 
-size_t BeginQuorumEpochRequest::LeaderEndpoint::min_size(int16_t version) {
+size_t begin_quorum_epoch_request_types::LeaderEndpoint::min_size(int16_t version) {
   const bool flexible = version >= 1;
   size_t n = flexible ? 1 : 0;
   if (version >= 1) n += (flexible ? 1 : 2);

@@ -10,6 +10,49 @@
 
 namespace floe::protocol {
 
+namespace begin_quorum_epoch_request_types {
+
+struct PartitionData {
+  int32_t partition_index = 0;
+  Uuid voter_directory_id{};
+  int32_t leader_id = 0;
+  int32_t leader_epoch = 0;
+  UnknownTaggedFields unknown_tagged_fields;
+
+  void encode(Writer& w, int16_t version) const;
+  void decode(Reader& r, int16_t version);
+  // The fewest bytes one encoded value can take; bounds array counts.
+  static size_t min_size(int16_t version);
+  bool operator==(const PartitionData&) const = default;
+};
+
+struct TopicData {
+  std::string topic_name{};
+  std::vector<PartitionData> partitions{};
+  UnknownTaggedFields unknown_tagged_fields;
+
+  void encode(Writer& w, int16_t version) const;
+  void decode(Reader& r, int16_t version);
+  // The fewest bytes one encoded value can take; bounds array counts.
+  static size_t min_size(int16_t version);
+  bool operator==(const TopicData&) const = default;
+};
+
+struct LeaderEndpoint {
+  std::string name{};
+  std::string host{};
+  uint16_t port = 0;
+  UnknownTaggedFields unknown_tagged_fields;
+
+  void encode(Writer& w, int16_t version) const;
+  void decode(Reader& r, int16_t version);
+  // The fewest bytes one encoded value can take; bounds array counts.
+  static size_t min_size(int16_t version);
+  bool operator==(const LeaderEndpoint&) const = default;
+};
+
+}  // namespace begin_quorum_epoch_request_types
+
 struct BeginQuorumEpochRequest {
   static constexpr const char* kName = "BeginQuorumEpochRequest";
   static constexpr int16_t kApiKey = 53;
@@ -18,45 +61,9 @@ struct BeginQuorumEpochRequest {
   // First flexible version, or -1 when no version is flexible.
   static constexpr int16_t kFirstFlexibleVersion = 1;
   static constexpr bool is_flexible(int16_t v) { return kFirstFlexibleVersion >= 0 && v >= kFirstFlexibleVersion; }
-  struct PartitionData {
-    int32_t partition_index = 0;
-    Uuid voter_directory_id{};
-    int32_t leader_id = 0;
-    int32_t leader_epoch = 0;
-    UnknownTaggedFields unknown_tagged_fields;
-
-    void encode(Writer& w, int16_t version) const;
-    void decode(Reader& r, int16_t version);
-    // The fewest bytes one encoded value can take; bounds array counts.
-    static size_t min_size(int16_t version);
-    bool operator==(const PartitionData&) const = default;
-  };
-
-  struct TopicData {
-    std::string topic_name{};
-    std::vector<PartitionData> partitions{};
-    UnknownTaggedFields unknown_tagged_fields;
-
-    void encode(Writer& w, int16_t version) const;
-    void decode(Reader& r, int16_t version);
-    // The fewest bytes one encoded value can take; bounds array counts.
-    static size_t min_size(int16_t version);
-    bool operator==(const TopicData&) const = default;
-  };
-
-  struct LeaderEndpoint {
-    std::string name{};
-    std::string host{};
-    uint16_t port = 0;
-    UnknownTaggedFields unknown_tagged_fields;
-
-    void encode(Writer& w, int16_t version) const;
-    void decode(Reader& r, int16_t version);
-    // The fewest bytes one encoded value can take; bounds array counts.
-    static size_t min_size(int16_t version);
-    bool operator==(const LeaderEndpoint&) const = default;
-  };
-
+  using PartitionData = begin_quorum_epoch_request_types::PartitionData;
+  using TopicData = begin_quorum_epoch_request_types::TopicData;
+  using LeaderEndpoint = begin_quorum_epoch_request_types::LeaderEndpoint;
   std::optional<std::string> cluster_id = std::nullopt;
   int32_t voter_id = -1;
   std::vector<TopicData> topics{};

@@ -10,6 +10,37 @@
 
 namespace floe::protocol {
 
+namespace broker_registration_request_types {
+
+struct Listener {
+  std::string name{};
+  std::string host{};
+  uint16_t port = 0;
+  int16_t security_protocol = 0;
+  UnknownTaggedFields unknown_tagged_fields;
+
+  void encode(Writer& w, int16_t version) const;
+  void decode(Reader& r, int16_t version);
+  // The fewest bytes one encoded value can take; bounds array counts.
+  static size_t min_size(int16_t version);
+  bool operator==(const Listener&) const = default;
+};
+
+struct Feature {
+  std::string name{};
+  int16_t min_supported_version = 0;
+  int16_t max_supported_version = 0;
+  UnknownTaggedFields unknown_tagged_fields;
+
+  void encode(Writer& w, int16_t version) const;
+  void decode(Reader& r, int16_t version);
+  // The fewest bytes one encoded value can take; bounds array counts.
+  static size_t min_size(int16_t version);
+  bool operator==(const Feature&) const = default;
+};
+
+}  // namespace broker_registration_request_types
+
 struct BrokerRegistrationRequest {
   static constexpr const char* kName = "BrokerRegistrationRequest";
   static constexpr int16_t kApiKey = 62;
@@ -18,33 +49,8 @@ struct BrokerRegistrationRequest {
   // First flexible version, or -1 when no version is flexible.
   static constexpr int16_t kFirstFlexibleVersion = 0;
   static constexpr bool is_flexible(int16_t v) { return kFirstFlexibleVersion >= 0 && v >= kFirstFlexibleVersion; }
-  struct Listener {
-    std::string name{};
-    std::string host{};
-    uint16_t port = 0;
-    int16_t security_protocol = 0;
-    UnknownTaggedFields unknown_tagged_fields;
-
-    void encode(Writer& w, int16_t version) const;
-    void decode(Reader& r, int16_t version);
-    // The fewest bytes one encoded value can take; bounds array counts.
-    static size_t min_size(int16_t version);
-    bool operator==(const Listener&) const = default;
-  };
-
-  struct Feature {
-    std::string name{};
-    int16_t min_supported_version = 0;
-    int16_t max_supported_version = 0;
-    UnknownTaggedFields unknown_tagged_fields;
-
-    void encode(Writer& w, int16_t version) const;
-    void decode(Reader& r, int16_t version);
-    // The fewest bytes one encoded value can take; bounds array counts.
-    static size_t min_size(int16_t version);
-    bool operator==(const Feature&) const = default;
-  };
-
+  using Listener = broker_registration_request_types::Listener;
+  using Feature = broker_registration_request_types::Feature;
   int32_t broker_id = 0;
   std::string cluster_id{};
   Uuid incarnation_id{};

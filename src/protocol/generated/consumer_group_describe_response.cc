@@ -6,7 +6,7 @@
 
 namespace floe::protocol {
 
-void ConsumerGroupDescribeResponse::TopicPartitions::encode(Writer& w, int16_t version) const {
+void consumer_group_describe_response_types::TopicPartitions::encode(Writer& w, int16_t version) const {
   const bool flexible = true;
   (void)flexible;
   w.write_uuid(topic_id);
@@ -20,7 +20,7 @@ void ConsumerGroupDescribeResponse::TopicPartitions::encode(Writer& w, int16_t v
   }
 }
 
-void ConsumerGroupDescribeResponse::TopicPartitions::decode(Reader& r, int16_t version) {
+void consumer_group_describe_response_types::TopicPartitions::decode(Reader& r, int16_t version) {
   const bool flexible = true;
   (void)flexible;
   topic_id = r.read_uuid();
@@ -41,7 +41,7 @@ void ConsumerGroupDescribeResponse::TopicPartitions::decode(Reader& r, int16_t v
   }
 }
 
-size_t ConsumerGroupDescribeResponse::TopicPartitions::min_size(int16_t version) {
+size_t consumer_group_describe_response_types::TopicPartitions::min_size(int16_t version) {
   const bool flexible = true;
   size_t n = flexible ? 1 : 0;
   n += 16;
@@ -50,7 +50,7 @@ size_t ConsumerGroupDescribeResponse::TopicPartitions::min_size(int16_t version)
   return n;
 }
 
-void ConsumerGroupDescribeResponse::Assignment::encode(Writer& w, int16_t version) const {
+void consumer_group_describe_response_types::Assignment::encode(Writer& w, int16_t version) const {
   const bool flexible = true;
   (void)flexible;
   w.write_array_length(topic_partitions.size(), flexible);
@@ -62,7 +62,7 @@ void ConsumerGroupDescribeResponse::Assignment::encode(Writer& w, int16_t versio
   }
 }
 
-void ConsumerGroupDescribeResponse::Assignment::decode(Reader& r, int16_t version) {
+void consumer_group_describe_response_types::Assignment::decode(Reader& r, int16_t version) {
   const bool flexible = true;
   (void)flexible;
   {
@@ -81,14 +81,14 @@ void ConsumerGroupDescribeResponse::Assignment::decode(Reader& r, int16_t versio
   }
 }
 
-size_t ConsumerGroupDescribeResponse::Assignment::min_size(int16_t version) {
+size_t consumer_group_describe_response_types::Assignment::min_size(int16_t version) {
   const bool flexible = true;
   size_t n = flexible ? 1 : 0;
   n += (flexible ? 1 : 4);
   return n;
 }
 
-void ConsumerGroupDescribeResponse::Member::encode(Writer& w, int16_t version) const {
+void consumer_group_describe_response_types::Member::encode(Writer& w, int16_t version) const {
   const bool flexible = true;
   (void)flexible;
   w.write_string(member_id, flexible);
@@ -124,7 +124,7 @@ void ConsumerGroupDescribeResponse::Member::encode(Writer& w, int16_t version) c
   }
 }
 
-void ConsumerGroupDescribeResponse::Member::decode(Reader& r, int16_t version) {
+void consumer_group_describe_response_types::Member::decode(Reader& r, int16_t version) {
   const bool flexible = true;
   (void)flexible;
   member_id = r.read_string(flexible);
@@ -152,7 +152,7 @@ void ConsumerGroupDescribeResponse::Member::decode(Reader& r, int16_t version) {
   }
 }
 
-size_t ConsumerGroupDescribeResponse::Member::min_size(int16_t version) {
+size_t consumer_group_describe_response_types::Member::min_size(int16_t version) {
   const bool flexible = true;
   size_t n = flexible ? 1 : 0;
   n += (flexible ? 1 : 2);
@@ -168,7 +168,7 @@ size_t ConsumerGroupDescribeResponse::Member::min_size(int16_t version) {
   return n;
 }
 
-void ConsumerGroupDescribeResponse::DescribedGroup::encode(Writer& w, int16_t version) const {
+void consumer_group_describe_response_types::DescribedGroup::encode(Writer& w, int16_t version) const {
   const bool flexible = true;
   (void)flexible;
   w.write_int16(error_code);
@@ -193,7 +193,7 @@ void ConsumerGroupDescribeResponse::DescribedGroup::encode(Writer& w, int16_t ve
   }
 }
 
-void ConsumerGroupDescribeResponse::DescribedGroup::decode(Reader& r, int16_t version) {
+void consumer_group_describe_response_types::DescribedGroup::decode(Reader& r, int16_t version) {
   const bool flexible = true;
   (void)flexible;
   error_code = r.read_int16();
@@ -220,7 +220,7 @@ void ConsumerGroupDescribeResponse::DescribedGroup::decode(Reader& r, int16_t ve
   }
 }
 
-size_t ConsumerGroupDescribeResponse::DescribedGroup::min_size(int16_t version) {
+size_t consumer_group_describe_response_types::DescribedGroup::min_size(int16_t version) {
   const bool flexible = true;
   size_t n = flexible ? 1 : 0;
   n += 2;

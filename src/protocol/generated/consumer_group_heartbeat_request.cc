@@ -6,7 +6,7 @@
 
 namespace floe::protocol {
 
-void ConsumerGroupHeartbeatRequest::TopicPartitions::encode(Writer& w, int16_t version) const {
+void consumer_group_heartbeat_request_types::TopicPartitions::encode(Writer& w, int16_t version) const {
   const bool flexible = true;
   (void)flexible;
   w.write_uuid(topic_id);
@@ -19,7 +19,7 @@ void ConsumerGroupHeartbeatRequest::TopicPartitions::encode(Writer& w, int16_t v
   }
 }
 
-void ConsumerGroupHeartbeatRequest::TopicPartitions::decode(Reader& r, int16_t version) {
+void consumer_group_heartbeat_request_types::TopicPartitions::decode(Reader& r, int16_t version) {
   const bool flexible = true;
   (void)flexible;
   topic_id = r.read_uuid();
@@ -39,7 +39,7 @@ void ConsumerGroupHeartbeatRequest::TopicPartitions::decode(Reader& r, int16_t v
   }
 }
 
-size_t ConsumerGroupHeartbeatRequest::TopicPartitions::min_size(int16_t version) {
+size_t consumer_group_heartbeat_request_types::TopicPartitions::min_size(int16_t version) {
   const bool flexible = true;
   size_t n = flexible ? 1 : 0;
   n += 16;

@@ -10,6 +10,22 @@
 
 namespace floe::protocol {
 
+namespace consumer_group_heartbeat_request_types {
+
+struct TopicPartitions {
+  Uuid topic_id{};
+  std::vector<int32_t> partitions{};
+  UnknownTaggedFields unknown_tagged_fields;
+
+  void encode(Writer& w, int16_t version) const;
+  void decode(Reader& r, int16_t version);
+  // The fewest bytes one encoded value can take; bounds array counts.
+  static size_t min_size(int16_t version);
+  bool operator==(const TopicPartitions&) const = default;
+};
+
+}  // namespace consumer_group_heartbeat_request_types
+
 struct ConsumerGroupHeartbeatRequest {
   static constexpr const char* kName = "ConsumerGroupHeartbeatRequest";
   static constexpr int16_t kApiKey = 68;
@@ -18,18 +34,7 @@ struct ConsumerGroupHeartbeatRequest {
   // First flexible version, or -1 when no version is flexible.
   static constexpr int16_t kFirstFlexibleVersion = 0;
   static constexpr bool is_flexible(int16_t v) { return kFirstFlexibleVersion >= 0 && v >= kFirstFlexibleVersion; }
-  struct TopicPartitions {
-    Uuid topic_id{};
-    std::vector<int32_t> partitions{};
-    UnknownTaggedFields unknown_tagged_fields;
-
-    void encode(Writer& w, int16_t version) const;
-    void decode(Reader& r, int16_t version);
-    // The fewest bytes one encoded value can take; bounds array counts.
-    static size_t min_size(int16_t version);
-    bool operator==(const TopicPartitions&) const = default;
-  };
-
+  using TopicPartitions = consumer_group_heartbeat_request_types::TopicPartitions;
   std::string group_id{};
   std::string member_id{};
   int32_t member_epoch = 0;

@@ -6,7 +6,7 @@
 
 namespace floe::protocol {
 
-void ConsumerProtocolAssignment::TopicPartition::encode(Writer& w, int16_t version) const {
+void consumer_protocol_assignment_types::TopicPartition::encode(Writer& w, int16_t version) const {
   const bool flexible = false;
   (void)flexible;
   w.write_string(topic, flexible);
@@ -19,7 +19,7 @@ void ConsumerProtocolAssignment::TopicPartition::encode(Writer& w, int16_t versi
   }
 }
 
-void ConsumerProtocolAssignment::TopicPartition::decode(Reader& r, int16_t version) {
+void consumer_protocol_assignment_types::TopicPartition::decode(Reader& r, int16_t version) {
   const bool flexible = false;
   (void)flexible;
   topic = r.read_string(flexible);
@@ -39,7 +39,7 @@ void ConsumerProtocolAssignment::TopicPartition::decode(Reader& r, int16_t versi
   }
 }
 
-size_t ConsumerProtocolAssignment::TopicPartition::min_size(int16_t version) {
+size_t consumer_protocol_assignment_types::TopicPartition::min_size(int16_t version) {
   const bool flexible = false;
   size_t n = flexible ? 1 : 0;
   n += (flexible ? 1 : 2);

@@ -10,6 +10,22 @@
 
 namespace floe::protocol {
 
+namespace consumer_protocol_assignment_types {
+
+struct TopicPartition {
+  std::string topic{};
+  std::vector<int32_t> partitions{};
+  UnknownTaggedFields unknown_tagged_fields;
+
+  void encode(Writer& w, int16_t version) const;
+  void decode(Reader& r, int16_t version);
+  // The fewest bytes one encoded value can take; bounds array counts.
+  static size_t min_size(int16_t version);
+  bool operator==(const TopicPartition&) const = default;
+};
+
+}  // namespace consumer_protocol_assignment_types
+
 struct ConsumerProtocolAssignment {
   static constexpr const char* kName = "ConsumerProtocolAssignment";
   static constexpr int16_t kMinVersion = 0;
@@ -17,18 +33,7 @@ struct ConsumerProtocolAssignment {
   // First flexible version, or -1 when no version is flexible.
   static constexpr int16_t kFirstFlexibleVersion = -1;
   static constexpr bool is_flexible(int16_t v) { return kFirstFlexibleVersion >= 0 && v >= kFirstFlexibleVersion; }
-  struct TopicPartition {
-    std::string topic{};
-    std::vector<int32_t> partitions{};
-    UnknownTaggedFields unknown_tagged_fields;
-
-    void encode(Writer& w, int16_t version) const;
-    void decode(Reader& r, int16_t version);
-    // The fewest bytes one encoded value can take; bounds array counts.
-    static size_t min_size(int16_t version);
-    bool operator==(const TopicPartition&) const = default;
-  };
-
+  using TopicPartition = consumer_protocol_assignment_types::TopicPartition;
   std::vector<TopicPartition> assigned_partitions{};
   std::optional<Bytes> user_data = std::nullopt;
   UnknownTaggedFields unknown_tagged_fields;

@@ -6,7 +6,7 @@
 
 namespace floe::protocol {
 
-void ConsumerProtocolSubscription::TopicPartition::encode(Writer& w, int16_t version) const {
+void consumer_protocol_subscription_types::TopicPartition::encode(Writer& w, int16_t version) const {
   const bool flexible = false;
   (void)flexible;
   if (version >= 1) {
@@ -23,7 +23,7 @@ void ConsumerProtocolSubscription::TopicPartition::encode(Writer& w, int16_t ver
   }
 }
 
-void ConsumerProtocolSubscription::TopicPartition::decode(Reader& r, int16_t version) {
+void consumer_protocol_subscription_types::TopicPartition::decode(Reader& r, int16_t version) {
   const bool flexible = false;
   (void)flexible;
   if (version >= 1) {
@@ -47,7 +47,7 @@ void ConsumerProtocolSubscription::TopicPartition::decode(Reader& r, int16_t ver
   }
 }
 
-size_t ConsumerProtocolSubscription::TopicPartition::min_size(int16_t version) {
+size_t consumer_protocol_subscription_types::TopicPartition::min_size(int16_t version) {
   const bool flexible = false;
   size_t n = flexible ? 1 : 0;
   if (version >= 1) n += (flexible ? 1 : 2);

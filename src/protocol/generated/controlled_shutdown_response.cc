@@ -6,7 +6,7 @@
 
 namespace floe::protocol {
 
-void ControlledShutdownResponse::RemainingPartition::encode(Writer& w, int16_t version) const {
+void controlled_shutdown_response_types::RemainingPartition::encode(Writer& w, int16_t version) const {
   const bool flexible = version >= 3;
   (void)flexible;
   w.write_string(topic_name, flexible);
@@ -16,7 +16,7 @@ void ControlledShutdownResponse::RemainingPartition::encode(Writer& w, int16_t v
   }
 }
 
-void ControlledShutdownResponse::RemainingPartition::decode(Reader& r, int16_t version) {
+void controlled_shutdown_response_types::RemainingPartition::decode(Reader& r, int16_t version) {
   const bool flexible = version >= 3;
   (void)flexible;
   topic_name = r.read_string(flexible);
@@ -26,7 +26,7 @@ void ControlledShutdownResponse::RemainingPartition::decode(Reader& r, int16_t v
   }
 }
 
-size_t ControlledShutdownResponse::RemainingPartition::min_size(int16_t version) {
+size_t controlled_shutdown_response_types::RemainingPartition::min_size(int16_t version) {
   const bool flexible = version >= 3;
   size_t n = flexible ? 1 : 0;
   n += (flexible ? 1 : 2);

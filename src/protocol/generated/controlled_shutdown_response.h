@@ -10,6 +10,22 @@
 
 namespace floe::protocol {
 
+namespace controlled_shutdown_response_types {
+
+struct RemainingPartition {
+  std::string topic_name{};
+  int32_t partition_index = 0;
+  UnknownTaggedFields unknown_tagged_fields;
+
+  void encode(Writer& w, int16_t version) const;
+  void decode(Reader& r, int16_t version);
+  // The fewest bytes one encoded value can take; bounds array counts.
+  static size_t min_size(int16_t version);
+  bool operator==(const RemainingPartition&) const = default;
+};
+
+}  // namespace controlled_shutdown_response_types
+
 struct ControlledShutdownResponse {
   static constexpr const char* kName = "ControlledShutdownResponse";
   static constexpr int16_t kApiKey = 7;
@@ -18,18 +34,7 @@ struct ControlledShutdownResponse {
   // First flexible version, or -1 when no version is flexible.
   static constexpr int16_t kFirstFlexibleVersion = 3;
   static constexpr bool is_flexible(int16_t v) { return kFirstFlexibleVersion >= 0 && v >= kFirstFlexibleVersion; }
-  struct RemainingPartition {
-    std::string topic_name{};
-    int32_t partition_index = 0;
-    UnknownTaggedFields unknown_tagged_fields;
-
-    void encode(Writer& w, int16_t version) const;
-    void decode(Reader& r, int16_t version);
-    // The fewest bytes one encoded value can take; bounds array counts.
-    static size_t min_size(int16_t version);
-    bool operator==(const RemainingPartition&) const = default;
-  };
-
+  using RemainingPartition = controlled_shutdown_response_types::RemainingPartition;
   int16_t error_code = 0;
   std::vector<RemainingPartition> remaining_partitions{};
   UnknownTaggedFields unknown_tagged_fields;

@@ -6,7 +6,7 @@
 
 namespace floe::protocol {
 
-void ControllerRegistrationRequest::Listener::encode(Writer& w, int16_t version) const {
+void controller_registration_request_types::Listener::encode(Writer& w, int16_t version) const {
   const bool flexible = true;
   (void)flexible;
   w.write_string(name, flexible);
@@ -18,7 +18,7 @@ void ControllerRegistrationRequest::Listener::encode(Writer& w, int16_t version)
   }
 }
 
-void ControllerRegistrationRequest::Listener::decode(Reader& r, int16_t version) {
+void controller_registration_request_types::Listener::decode(Reader& r, int16_t version) {
   const bool flexible = true;
   (void)flexible;
   name = r.read_string(flexible);
@@ -30,7 +30,7 @@ void ControllerRegistrationRequest::Listener::decode(Reader& r, int16_t version)
   }
 }
 
-size_t ControllerRegistrationRequest::Listener::min_size(int16_t version) {
+size_t controller_registration_request_types::Listener::min_size(int16_t version) {
   const bool flexible = true;
   size_t n = flexible ? 1 : 0;
   n += (flexible ? 1 : 2);
@@ -40,7 +40,7 @@ size_t ControllerRegistrationRequest::Listener::min_size(int16_t version) {
   return n;
 }
 
-void ControllerRegistrationRequest::Feature::encode(Writer& w, int16_t version) const {
+void controller_registration_request_types::Feature::encode(Writer& w, int16_t version) const {
   const bool flexible = true;
   (void)flexible;
   w.write_string(name, flexible);
@@ -51,7 +51,7 @@ void ControllerRegistrationRequest::Feature::encode(Writer& w, int16_t version) 
   }
 }
 
-void ControllerRegistrationRequest::Feature::decode(Reader& r, int16_t version) {
+void controller_registration_request_types::Feature::decode(Reader& r, int16_t version) {
   const bool flexible = true;
   (void)flexible;
   name = r.read_string(flexible);
@@ -62,7 +62,7 @@ void ControllerRegistrationRequest::Feature::decode(Reader& r, int16_t version) 
   }
 }
 
-size_t ControllerRegistrationRequest::Feature::min_size(int16_t version) {
+size_t controller_registration_request_types::Feature::min_size(int16_t version) {
   const bool flexible = true;
   size_t n = flexible ? 1 : 0;
   n += (flexible ? 1 : 2);

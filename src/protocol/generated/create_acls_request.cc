@@ -6,7 +6,7 @@
 
 namespace floe::protocol {
 
-void CreateAclsRequest::AclCreation::encode(Writer& w, int16_t version) const {
+void create_acls_request_types::AclCreation::encode(Writer& w, int16_t version) const {
   const bool flexible = version >= 2;
   (void)flexible;
   w.write_int8(resource_type);
@@ -23,7 +23,7 @@ void CreateAclsRequest::AclCreation::encode(Writer& w, int16_t version) const {
   }
 }
 
-void CreateAclsRequest::AclCreation::decode(Reader& r, int16_t version) {
+void create_acls_request_types::AclCreation::decode(Reader& r, int16_t version) {
   const bool flexible = version >= 2;
   (void)flexible;
   resource_type = r.read_int8();
@@ -40,7 +40,7 @@ void CreateAclsRequest::AclCreation::decode(Reader& r, int16_t version) {
   }
 }
 
-size_t CreateAclsRequest::AclCreation::min_size(int16_t version) {
+size_t create_acls_request_types::AclCreation::min_size(int16_t version) {
   const bool flexible = version >= 2;
   size_t n = flexible ? 1 : 0;
   n += 1;

@@ -10,6 +10,27 @@
 
 namespace floe::protocol {
 
+namespace create_acls_request_types {
+
+struct AclCreation {
+  int8_t resource_type = 0;
+  std::string resource_name{};
+  int8_t resource_pattern_type = 3;
+  std::string principal{};
+  std::string host{};
+  int8_t operation = 0;
+  int8_t permission_type = 0;
+  UnknownTaggedFields unknown_tagged_fields;
+
+  void encode(Writer& w, int16_t version) const;
+  void decode(Reader& r, int16_t version);
+  // The fewest bytes one encoded value can take; bounds array counts.
+  static size_t min_size(int16_t version);
+  bool operator==(const AclCreation&) const = default;
+};
+
+}  // namespace create_acls_request_types
+
 struct CreateAclsRequest {
   static constexpr const char* kName = "CreateAclsRequest";
   static constexpr int16_t kApiKey = 30;
@@ -18,23 +39,7 @@ struct CreateAclsRequest {
   // First flexible version, or -1 when no version is flexible.
   static constexpr int16_t kFirstFlexibleVersion = 2;
   static constexpr bool is_flexible(int16_t v) { return kFirstFlexibleVersion >= 0 && v >= kFirstFlexibleVersion; }
-  struct AclCreation {
-    int8_t resource_type = 0;
-    std::string resource_name{};
-    int8_t resource_pattern_type = 3;
-    std::string principal{};
-    std::string host{};
-    int8_t operation = 0;
-    int8_t permission_type = 0;
-    UnknownTaggedFields unknown_tagged_fields;
-
-    void encode(Writer& w, int16_t version) const;
-    void decode(Reader& r, int16_t version);
-    // The fewest bytes one encoded value can take; bounds array counts.
-    static size_t min_size(int16_t version);
-    bool operator==(const AclCreation&) const = default;
-  };
-
+  using AclCreation = create_acls_request_types::AclCreation;
   std::vector<AclCreation> creations{};
   UnknownTaggedFields unknown_tagged_fields;
 

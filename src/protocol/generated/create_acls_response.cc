@@ -6,7 +6,7 @@
 
 namespace floe::protocol {
 
-void CreateAclsResponse::AclCreationResult::encode(Writer& w, int16_t version) const {
+void create_acls_response_types::AclCreationResult::encode(Writer& w, int16_t version) const {
   const bool flexible = version >= 2;
   (void)flexible;
   w.write_int16(error_code);
@@ -21,7 +21,7 @@ void CreateAclsResponse::AclCreationResult::encode(Writer& w, int16_t version) c
   }
 }
 
-void CreateAclsResponse::AclCreationResult::decode(Reader& r, int16_t version) {
+void create_acls_response_types::AclCreationResult::decode(Reader& r, int16_t version) {
   const bool flexible = version >= 2;
   (void)flexible;
   error_code = r.read_int16();
@@ -31,7 +31,7 @@ void CreateAclsResponse::AclCreationResult::decode(Reader& r, int16_t version) {
   }
 }
 
-size_t CreateAclsResponse::AclCreationResult::min_size(int16_t version) {
+size_t create_acls_response_types::AclCreationResult::min_size(int16_t version) {
   const bool flexible = version >= 2;
   size_t n = flexible ? 1 : 0;
   n += 2;

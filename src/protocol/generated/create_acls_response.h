@@ -10,6 +10,22 @@
 
 namespace floe::protocol {
 
+namespace create_acls_response_types {
+
+struct AclCreationResult {
+  int16_t error_code = 0;
+  std::optional<std::string> error_message{};
+  UnknownTaggedFields unknown_tagged_fields;
+
+  void encode(Writer& w, int16_t version) const;
+  void decode(Reader& r, int16_t version);
+  // The fewest bytes one encoded value can take; bounds array counts.
+  static size_t min_size(int16_t version);
+  bool operator==(const AclCreationResult&) const = default;
+};
+
+}  // namespace create_acls_response_types
+
 struct CreateAclsResponse {
   static constexpr const char* kName = "CreateAclsResponse";
   static constexpr int16_t kApiKey = 30;
@@ -18,18 +34,7 @@ struct CreateAclsResponse {
   // First flexible version, or -1 when no version is flexible.
   static constexpr int16_t kFirstFlexibleVersion = 2;
   static constexpr bool is_flexible(int16_t v) { return kFirstFlexibleVersion >= 0 && v >= kFirstFlexibleVersion; }
-  struct AclCreationResult {
-    int16_t error_code = 0;
-    std::optional<std::string> error_message{};
-    UnknownTaggedFields unknown_tagged_fields;
-
-    void encode(Writer& w, int16_t version) const;
-    void decode(Reader& r, int16_t version);
-    // The fewest bytes one encoded value can take; bounds array counts.
-    static size_t min_size(int16_t version);
-    bool operator==(const AclCreationResult&) const = default;
-  };
-
+  using AclCreationResult = create_acls_response_types::AclCreationResult;
   int32_t throttle_time_ms = 0;
   std::vector<AclCreationResult> results{};
   UnknownTaggedFields unknown_tagged_fields;

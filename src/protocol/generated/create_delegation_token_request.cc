@@ -6,7 +6,7 @@
 
 namespace floe::protocol {
 
-void CreateDelegationTokenRequest::CreatableRenewers::encode(Writer& w, int16_t version) const {
+void create_delegation_token_request_types::CreatableRenewers::encode(Writer& w, int16_t version) const {
   const bool flexible = version >= 2;
   (void)flexible;
   w.write_string(principal_type, flexible);
@@ -16,7 +16,7 @@ void CreateDelegationTokenRequest::CreatableRenewers::encode(Writer& w, int16_t 
   }
 }
 
-void CreateDelegationTokenRequest::CreatableRenewers::decode(Reader& r, int16_t version) {
+void create_delegation_token_request_types::CreatableRenewers::decode(Reader& r, int16_t version) {
   const bool flexible = version >= 2;
   (void)flexible;
   principal_type = r.read_string(flexible);
@@ -26,7 +26,7 @@ void CreateDelegationTokenRequest::CreatableRenewers::decode(Reader& r, int16_t 
   }
 }
 
-size_t CreateDelegationTokenRequest::CreatableRenewers::min_size(int16_t version) {
+size_t create_delegation_token_request_types::CreatableRenewers::min_size(int16_t version) {
   const bool flexible = version >= 2;
   size_t n = flexible ? 1 : 0;
   n += (flexible ? 1 : 2);

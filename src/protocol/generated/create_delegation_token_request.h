@@ -10,6 +10,22 @@
 
 namespace floe::protocol {
 
+namespace create_delegation_token_request_types {
+
+struct CreatableRenewers {
+  std::string principal_type{};
+  std::string principal_name{};
+  UnknownTaggedFields unknown_tagged_fields;
+
+  void encode(Writer& w, int16_t version) const;
+  void decode(Reader& r, int16_t version);
+  // The fewest bytes one encoded value can take; bounds array counts.
+  static size_t min_size(int16_t version);
+  bool operator==(const CreatableRenewers&) const = default;
+};
+
+}  // namespace create_delegation_token_request_types
+
 struct CreateDelegationTokenRequest {
   static constexpr const char* kName = "CreateDelegationTokenRequest";
   static constexpr int16_t kApiKey = 38;
@@ -18,18 +34,7 @@ struct CreateDelegationTokenRequest {
   // First flexible version, or -1 when no version is flexible.
   static constexpr int16_t kFirstFlexibleVersion = 2;
   static constexpr bool is_flexible(int16_t v) { return kFirstFlexibleVersion >= 0 && v >= kFirstFlexibleVersion; }
-  struct CreatableRenewers {
-    std::string principal_type{};
-    std::string principal_name{};
-    UnknownTaggedFields unknown_tagged_fields;
-
-    void encode(Writer& w, int16_t version) const;
-    void decode(Reader& r, int16_t version);
-    // The fewest bytes one encoded value can take; bounds array counts.
-    static size_t min_size(int16_t version);
-    bool operator==(const CreatableRenewers&) const = default;
-  };
-
+  using CreatableRenewers = create_delegation_token_request_types::CreatableRenewers;
   std::optional<std::string> owner_principal_type{};
   std::optional<std::string> owner_principal_name{};
   std::vector<CreatableRenewers> renewers{};

@@ -6,7 +6,7 @@
 
 namespace floe::protocol {
 
-void CreatePartitionsRequest::CreatePartitionsAssignment::encode(Writer& w, int16_t version) const {
+void create_partitions_request_types::CreatePartitionsAssignment::encode(Writer& w, int16_t version) const {
   const bool flexible = version >= 2;
   (void)flexible;
   w.write_array_length(broker_ids.size(), flexible);
@@ -18,7 +18,7 @@ void CreatePartitionsRequest::CreatePartitionsAssignment::encode(Writer& w, int1
   }
 }
 
-void CreatePartitionsRequest::CreatePartitionsAssignment::decode(Reader& r, int16_t version) {
+void create_partitions_request_types::CreatePartitionsAssignment::decode(Reader& r, int16_t version) {
   const bool flexible = version >= 2;
   (void)flexible;
   {
@@ -37,14 +37,14 @@ void CreatePartitionsRequest::CreatePartitionsAssignment::decode(Reader& r, int1
   }
 }
 
-size_t CreatePartitionsRequest::CreatePartitionsAssignment::min_size(int16_t version) {
+size_t create_partitions_request_types::CreatePartitionsAssignment::min_size(int16_t version) {
   const bool flexible = version >= 2;
   size_t n = flexible ? 1 : 0;
   n += (flexible ? 1 : 4);
   return n;
 }
 
-void CreatePartitionsRequest::CreatePartitionsTopic::encode(Writer& w, int16_t version) const {
+void create_partitions_request_types::CreatePartitionsTopic::encode(Writer& w, int16_t version) const {
   const bool flexible = version >= 2;
   (void)flexible;
   w.write_string(name, flexible);
@@ -63,7 +63,7 @@ void CreatePartitionsRequest::CreatePartitionsTopic::encode(Writer& w, int16_t v
   }
 }
 
-void CreatePartitionsRequest::CreatePartitionsTopic::decode(Reader& r, int16_t version) {
+void create_partitions_request_types::CreatePartitionsTopic::decode(Reader& r, int16_t version) {
   const bool flexible = version >= 2;
   (void)flexible;
   name = r.read_string(flexible);
@@ -86,7 +86,7 @@ void CreatePartitionsRequest::CreatePartitionsTopic::decode(Reader& r, int16_t v
   }
 }
 
-size_t CreatePartitionsRequest::CreatePartitionsTopic::min_size(int16_t version) {
+size_t create_partitions_request_types::CreatePartitionsTopic::min_size(int16_t version) {
   const bool flexible = version >= 2;
   size_t n = flexible ? 1 : 0;
   n += (flexible ? 1 : 2);

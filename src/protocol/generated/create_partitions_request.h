@@ -10,6 +10,34 @@
 
 namespace floe::protocol {
 
+namespace create_partitions_request_types {
+
+struct CreatePartitionsAssignment {
+  std::vector<int32_t> broker_ids{};
+  UnknownTaggedFields unknown_tagged_fields;
+
+  void encode(Writer& w, int16_t version) const;
+  void decode(Reader& r, int16_t version);
+  // The fewest bytes one encoded value can take; bounds array counts.
+  static size_t min_size(int16_t version);
+  bool operator==(const CreatePartitionsAssignment&) const = default;
+};
+
+struct CreatePartitionsTopic {
+  std::string name{};
+  int32_t count_ = 0;
+  std::optional<std::vector<CreatePartitionsAssignment>> assignments{};
+  UnknownTaggedFields unknown_tagged_fields;
+
+  void encode(Writer& w, int16_t version) const;
+  void decode(Reader& r, int16_t version);
+  // The fewest bytes one encoded value can take; bounds array counts.
+  static size_t min_size(int16_t version);
+  bool operator==(const CreatePartitionsTopic&) const = default;
+};
+
+}  // namespace create_partitions_request_types
+
 struct CreatePartitionsRequest {
   static constexpr const char* kName = "CreatePartitionsRequest";
   static constexpr int16_t kApiKey = 37;
@@ -18,30 +46,8 @@ struct CreatePartitionsRequest {
   // First flexible version, or -1 when no version is flexible.
   static constexpr int16_t kFirstFlexibleVersion = 2;
   static constexpr bool is_flexible(int16_t v) { return kFirstFlexibleVersion >= 0 && v >= kFirstFlexibleVersion; }
-  struct CreatePartitionsAssignment {
-    std::vector<int32_t> broker_ids{};
-    UnknownTaggedFields unknown_tagged_fields;
-
-    void encode(Writer& w, int16_t version) const;
-    void decode(Reader& r, int16_t version);
-    // The fewest bytes one encoded value can take; bounds array counts.
-    static size_t min_size(int16_t version);
-    bool operator==(const CreatePartitionsAssignment&) const = default;
-  };
-
-  struct CreatePartitionsTopic {
-    std::string name{};
-    int32_t count_ = 0;
-    std::optional<std::vector<CreatePartitionsAssignment>> assignments{};
-    UnknownTaggedFields unknown_tagged_fields;
-
-    void encode(Writer& w, int16_t version) const;
-    void decode(Reader& r, int16_t version);
-    // The fewest bytes one encoded value can take; bounds array counts.
-    static size_t min_size(int16_t version);
-    bool operator==(const CreatePartitionsTopic&) const = default;
-  };
-
+  using CreatePartitionsAssignment = create_partitions_request_types::CreatePartitionsAssignment;
+  using CreatePartitionsTopic = create_partitions_request_types::CreatePartitionsTopic;
   std::vector<CreatePartitionsTopic> topics{};
   int32_t timeout_ms = 0;
   bool validate_only = false;

@@ -6,7 +6,7 @@
 
 namespace floe::protocol {
 
-void CreatePartitionsResponse::CreatePartitionsTopicResult::encode(Writer& w, int16_t version) const {
+void create_partitions_response_types::CreatePartitionsTopicResult::encode(Writer& w, int16_t version) const {
   const bool flexible = version >= 2;
   (void)flexible;
   w.write_string(name, flexible);
@@ -22,7 +22,7 @@ void CreatePartitionsResponse::CreatePartitionsTopicResult::encode(Writer& w, in
   }
 }
 
-void CreatePartitionsResponse::CreatePartitionsTopicResult::decode(Reader& r, int16_t version) {
+void create_partitions_response_types::CreatePartitionsTopicResult::decode(Reader& r, int16_t version) {
   const bool flexible = version >= 2;
   (void)flexible;
   name = r.read_string(flexible);
@@ -33,7 +33,7 @@ void CreatePartitionsResponse::CreatePartitionsTopicResult::decode(Reader& r, in
   }
 }
 
-size_t CreatePartitionsResponse::CreatePartitionsTopicResult::min_size(int16_t version) {
+size_t create_partitions_response_types::CreatePartitionsTopicResult::min_size(int16_t version) {
   const bool flexible = version >= 2;
   size_t n = flexible ? 1 : 0;
   n += (flexible ? 1 : 2);

@@ -10,6 +10,23 @@
 
 namespace floe::protocol {
 
+namespace create_partitions_response_types {
+
+struct CreatePartitionsTopicResult {
+  std::string name{};
+  int16_t error_code = 0;
+  std::optional<std::string> error_message = std::nullopt;
+  UnknownTaggedFields unknown_tagged_fields;
+
+  void encode(Writer& w, int16_t version) const;
+  void decode(Reader& r, int16_t version);
+  // The fewest bytes one encoded value can take; bounds array counts.
+  static size_t min_size(int16_t version);
+  bool operator==(const CreatePartitionsTopicResult&) const = default;
+};
+
+}  // namespace create_partitions_response_types
+
 struct CreatePartitionsResponse {
   static constexpr const char* kName = "CreatePartitionsResponse";
   static constexpr int16_t kApiKey = 37;
@@ -18,19 +35,7 @@ struct CreatePartitionsResponse {
   // First flexible version, or -1 when no version is flexible.
   static constexpr int16_t kFirstFlexibleVersion = 2;
   static constexpr bool is_flexible(int16_t v) { return kFirstFlexibleVersion >= 0 && v >= kFirstFlexibleVersion; }
-  struct CreatePartitionsTopicResult {
-    std::string name{};
-    int16_t error_code = 0;
-    std::optional<std::string> error_message = std::nullopt;
-    UnknownTaggedFields unknown_tagged_fields;
-
-    void encode(Writer& w, int16_t version) const;
-    void decode(Reader& r, int16_t version);
-    // The fewest bytes one encoded value can take; bounds array counts.
-    static size_t min_size(int16_t version);
-    bool operator==(const CreatePartitionsTopicResult&) const = default;
-  };
-
+  using CreatePartitionsTopicResult = create_partitions_response_types::CreatePartitionsTopicResult;
   int32_t throttle_time_ms = 0;
   std::vector<CreatePartitionsTopicResult> results{};
   UnknownTaggedFields unknown_tagged_fields;

@@ -6,7 +6,7 @@
 
 namespace floe::protocol {
 
-void CreateTopicsRequest::CreatableReplicaAssignment::encode(Writer& w, int16_t version) const {
+void create_topics_request_types::CreatableReplicaAssignment::encode(Writer& w, int16_t version) const {
   const bool flexible = version >= 5;
   (void)flexible;
   w.write_int32(partition_index);
@@ -19,7 +19,7 @@ void CreateTopicsRequest::CreatableReplicaAssignment::encode(Writer& w, int16_t 
   }
 }
 
-void CreateTopicsRequest::CreatableReplicaAssignment::decode(Reader& r, int16_t version) {
+void create_topics_request_types::CreatableReplicaAssignment::decode(Reader& r, int16_t version) {
   const bool flexible = version >= 5;
   (void)flexible;
   partition_index = r.read_int32();
@@ -39,7 +39,7 @@ void CreateTopicsRequest::CreatableReplicaAssignment::decode(Reader& r, int16_t 
   }
 }
 
-size_t CreateTopicsRequest::CreatableReplicaAssignment::min_size(int16_t version) {
+size_t create_topics_request_types::CreatableReplicaAssignment::min_size(int16_t version) {
   const bool flexible = version >= 5;
   size_t n = flexible ? 1 : 0;
   n += 4;
@@ -47,7 +47,7 @@ size_t CreateTopicsRequest::CreatableReplicaAssignment::min_size(int16_t version
   return n;
 }
 
-void CreateTopicsRequest::CreatableTopicConfig::encode(Writer& w, int16_t version) const {
+void create_topics_request_types::CreatableTopicConfig::encode(Writer& w, int16_t version) const {
   const bool flexible = version >= 5;
   (void)flexible;
   w.write_string(name, flexible);
@@ -62,7 +62,7 @@ void CreateTopicsRequest::CreatableTopicConfig::encode(Writer& w, int16_t versio
   }
 }
 
-void CreateTopicsRequest::CreatableTopicConfig::decode(Reader& r, int16_t version) {
+void create_topics_request_types::CreatableTopicConfig::decode(Reader& r, int16_t version) {
   const bool flexible = version >= 5;
   (void)flexible;
   name = r.read_string(flexible);
@@ -72,7 +72,7 @@ void CreateTopicsRequest::CreatableTopicConfig::decode(Reader& r, int16_t versio
   }
 }
 
-size_t CreateTopicsRequest::CreatableTopicConfig::min_size(int16_t version) {
+size_t create_topics_request_types::CreatableTopicConfig::min_size(int16_t version) {
   const bool flexible = version >= 5;
   size_t n = flexible ? 1 : 0;
   n += (flexible ? 1 : 2);
@@ -80,7 +80,7 @@ size_t CreateTopicsRequest::CreatableTopicConfig::min_size(int16_t version) {
   return n;
 }
 
-void CreateTopicsRequest::CreatableTopic::encode(Writer& w, int16_t version) const {
+void create_topics_request_types::CreatableTopic::encode(Writer& w, int16_t version) const {
   const bool flexible = version >= 5;
   (void)flexible;
   w.write_string(name, flexible);
@@ -99,7 +99,7 @@ void CreateTopicsRequest::CreatableTopic::encode(Writer& w, int16_t version) con
   }
 }
 
-void CreateTopicsRequest::CreatableTopic::decode(Reader& r, int16_t version) {
+void create_topics_request_types::CreatableTopic::decode(Reader& r, int16_t version) {
   const bool flexible = version >= 5;
   (void)flexible;
   name = r.read_string(flexible);
@@ -132,7 +132,7 @@ void CreateTopicsRequest::CreatableTopic::decode(Reader& r, int16_t version) {
   }
 }
 
-size_t CreateTopicsRequest::CreatableTopic::min_size(int16_t version) {
+size_t create_topics_request_types::CreatableTopic::min_size(int16_t version) {
   const bool flexible = version >= 5;
   size_t n = flexible ? 1 : 0;
   n += (flexible ? 1 : 2);

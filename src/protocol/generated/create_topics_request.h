@@ -10,6 +10,49 @@
 
 namespace floe::protocol {
 
+namespace create_topics_request_types {
+
+struct CreatableReplicaAssignment {
+  int32_t partition_index = 0;
+  std::vector<int32_t> broker_ids{};
+  UnknownTaggedFields unknown_tagged_fields;
+
+  void encode(Writer& w, int16_t version) const;
+  void decode(Reader& r, int16_t version);
+  // The fewest bytes one encoded value can take; bounds array counts.
+  static size_t min_size(int16_t version);
+  bool operator==(const CreatableReplicaAssignment&) const = default;
+};
+
+struct CreatableTopicConfig {
+  std::string name{};
+  std::optional<std::string> value{};
+  UnknownTaggedFields unknown_tagged_fields;
+
+  void encode(Writer& w, int16_t version) const;
+  void decode(Reader& r, int16_t version);
+  // The fewest bytes one encoded value can take; bounds array counts.
+  static size_t min_size(int16_t version);
+  bool operator==(const CreatableTopicConfig&) const = default;
+};
+
+struct CreatableTopic {
+  std::string name{};
+  int32_t num_partitions = 0;
+  int16_t replication_factor = 0;
+  std::vector<CreatableReplicaAssignment> assignments{};
+  std::vector<CreatableTopicConfig> configs{};
+  UnknownTaggedFields unknown_tagged_fields;
+
+  void encode(Writer& w, int16_t version) const;
+  void decode(Reader& r, int16_t version);
+  // The fewest bytes one encoded value can take; bounds array counts.
+  static size_t min_size(int16_t version);
+  bool operator==(const CreatableTopic&) const = default;
+};
+
+}  // namespace create_topics_request_types
+
 struct CreateTopicsRequest {
   static constexpr const char* kName = "CreateTopicsRequest";
   static constexpr int16_t kApiKey = 19;
@@ -18,45 +61,9 @@ struct CreateTopicsRequest {
   // First flexible version, or -1 when no version is flexible.
   static constexpr int16_t kFirstFlexibleVersion = 5;
   static constexpr bool is_flexible(int16_t v) { return kFirstFlexibleVersion >= 0 && v >= kFirstFlexibleVersion; }
-  struct CreatableReplicaAssignment {
-    int32_t partition_index = 0;
-    std::vector<int32_t> broker_ids{};
-    UnknownTaggedFields unknown_tagged_fields;
-
-    void encode(Writer& w, int16_t version) const;
-    void decode(Reader& r, int16_t version);
-    // The fewest bytes one encoded value can take; bounds array counts.
-    static size_t min_size(int16_t version);
-    bool operator==(const CreatableReplicaAssignment&) const = default;
-  };
-
-  struct CreatableTopicConfig {
-    std::string name{};
-    std::optional<std::string> value{};
-    UnknownTaggedFields unknown_tagged_fields;
-
-    void encode(Writer& w, int16_t version) const;
-    void decode(Reader& r, int16_t version);
-    // The fewest bytes one encoded value can take; bounds array counts.
-    static size_t min_size(int16_t version);
-    bool operator==(const CreatableTopicConfig&) const = default;
-  };
-
-  struct CreatableTopic {
-    std::string name{};
-    int32_t num_partitions = 0;
-    int16_t replication_factor = 0;
-    std::vector<CreatableReplicaAssignment> assignments{};
-    std::vector<CreatableTopicConfig> configs{};
-    UnknownTaggedFields unknown_tagged_fields;
-
-    void encode(Writer& w, int16_t version) const;
-    void decode(Reader& r, int16_t version);
-    // The fewest bytes one encoded value can take; bounds array counts.
-    static size_t min_size(int16_t version);
-    bool operator==(const CreatableTopic&) const = default;
-  };
-
+  using CreatableReplicaAssignment = create_topics_request_types::CreatableReplicaAssignment;
+  using CreatableTopicConfig = create_topics_request_types::CreatableTopicConfig;
+  using CreatableTopic = create_topics_request_types::CreatableTopic;
   std::vector<CreatableTopic> topics{};
   int32_t timeout_ms = 60000;
   bool validate_only = false;

@@ -6,7 +6,7 @@
 
 namespace floe::protocol {
 
-void CreateTopicsResponse::CreatableTopicConfigs::encode(Writer& w, int16_t version) const {
+void create_topics_response_types::CreatableTopicConfigs::encode(Writer& w, int16_t version) const {
   const bool flexible = version >= 5;
   (void)flexible;
   if (version >= 5) {
@@ -34,7 +34,7 @@ void CreateTopicsResponse::CreatableTopicConfigs::encode(Writer& w, int16_t vers
   }
 }
 
-void CreateTopicsResponse::CreatableTopicConfigs::decode(Reader& r, int16_t version) {
+void create_topics_response_types::CreatableTopicConfigs::decode(Reader& r, int16_t version) {
   const bool flexible = version >= 5;
   (void)flexible;
   if (version >= 5) {
@@ -61,7 +61,7 @@ void CreateTopicsResponse::CreatableTopicConfigs::decode(Reader& r, int16_t vers
   }
 }
 
-size_t CreateTopicsResponse::CreatableTopicConfigs::min_size(int16_t version) {
+size_t create_topics_response_types::CreatableTopicConfigs::min_size(int16_t version) {
   const bool flexible = version >= 5;
   size_t n = flexible ? 1 : 0;
   if (version >= 5) n += (flexible ? 1 : 2);
@@ -72,7 +72,7 @@ size_t CreateTopicsResponse::CreatableTopicConfigs::min_size(int16_t version) {
   return n;
 }
 
-void CreateTopicsResponse::CreatableTopicResult::encode(Writer& w, int16_t version) const {
+void create_topics_response_types::CreatableTopicResult::encode(Writer& w, int16_t version) const {
   const bool flexible = version >= 5;
   (void)flexible;
   w.write_string(name, flexible);
@@ -121,7 +121,7 @@ void CreateTopicsResponse::CreatableTopicResult::encode(Writer& w, int16_t versi
   }
 }
 
-void CreateTopicsResponse::CreatableTopicResult::decode(Reader& r, int16_t version) {
+void create_topics_response_types::CreatableTopicResult::decode(Reader& r, int16_t version) {
   const bool flexible = version >= 5;
   (void)flexible;
   name = r.read_string(flexible);
@@ -180,7 +180,7 @@ void CreateTopicsResponse::CreatableTopicResult::decode(Reader& r, int16_t versi
   }
 }
 
-size_t CreateTopicsResponse::CreatableTopicResult::min_size(int16_t version) {
+size_t create_topics_response_types::CreatableTopicResult::min_size(int16_t version) {
   const bool flexible = version >= 5;
   size_t n = flexible ? 1 : 0;
   n += (flexible ? 1 : 2);

@@ -10,6 +10,43 @@
 
 namespace floe::protocol {
 
+namespace create_topics_response_types {
+
+struct CreatableTopicConfigs {
+  std::string name{};
+  std::optional<std::string> value{};
+  bool read_only = false;
+  int8_t config_source = -1;
+  bool is_sensitive = false;
+  UnknownTaggedFields unknown_tagged_fields;
+
+  void encode(Writer& w, int16_t version) const;
+  void decode(Reader& r, int16_t version);
+  // The fewest bytes one encoded value can take; bounds array counts.
+  static size_t min_size(int16_t version);
+  bool operator==(const CreatableTopicConfigs&) const = default;
+};
+
+struct CreatableTopicResult {
+  std::string name{};
+  Uuid topic_id{};
+  int16_t error_code = 0;
+  std::optional<std::string> error_message{};
+  int16_t topic_config_error_code = 0;
+  int32_t num_partitions = -1;
+  int16_t replication_factor = -1;
+  std::optional<std::vector<CreatableTopicConfigs>> configs{};
+  UnknownTaggedFields unknown_tagged_fields;
+
+  void encode(Writer& w, int16_t version) const;
+  void decode(Reader& r, int16_t version);
+  // The fewest bytes one encoded value can take; bounds array counts.
+  static size_t min_size(int16_t version);
+  bool operator==(const CreatableTopicResult&) const = default;
+};
+
+}  // namespace create_topics_response_types
+
 struct CreateTopicsResponse {
   static constexpr const char* kName = "CreateTopicsResponse";
   static constexpr int16_t kApiKey = 19;
@@ -18,39 +55,8 @@ struct CreateTopicsResponse {
   // First flexible version, or -1 when no version is flexible.
   static constexpr int16_t kFirstFlexibleVersion = 5;
   static constexpr bool is_flexible(int16_t v) { return kFirstFlexibleVersion >= 0 && v >= kFirstFlexibleVersion; }
-  struct CreatableTopicConfigs {
-    std::string name{};
-    std::optional<std::string> value{};
-    bool read_only = false;
-    int8_t config_source = -1;
-    bool is_sensitive = false;
-    UnknownTaggedFields unknown_tagged_fields;
-
-    void encode(Writer& w, int16_t version) const;
-    void decode(Reader& r, int16_t version);
-    // The fewest bytes one encoded value can take; bounds array counts.
-    static size_t min_size(int16_t version);
-    bool operator==(const CreatableTopicConfigs&) const = default;
-  };
-
-  struct CreatableTopicResult {
-    std::string name{};
-    Uuid topic_id{};
-    int16_t error_code = 0;
-    std::optional<std::string> error_message{};
-    int16_t topic_config_error_code = 0;
-    int32_t num_partitions = -1;
-    int16_t replication_factor = -1;
-    std::optional<std::vector<CreatableTopicConfigs>> configs{};
-    UnknownTaggedFields unknown_tagged_fields;
-
-    void encode(Writer& w, int16_t version) const;
-    void decode(Reader& r, int16_t version);
-    // The fewest bytes one encoded value can take; bounds array counts.
-    static size_t min_size(int16_t version);
-    bool operator==(const CreatableTopicResult&) const = default;
-  };
-
+  using CreatableTopicConfigs = create_topics_response_types::CreatableTopicConfigs;
+  using CreatableTopicResult = create_topics_response_types::CreatableTopicResult;
   int32_t throttle_time_ms = 0;
   std::vector<CreatableTopicResult> topics{};
   UnknownTaggedFields unknown_tagged_fields;

@@ -6,7 +6,7 @@
 
 namespace floe::protocol {
 
-void DeleteAclsRequest::DeleteAclsFilter::encode(Writer& w, int16_t version) const {
+void delete_acls_request_types::DeleteAclsFilter::encode(Writer& w, int16_t version) const {
   const bool flexible = version >= 2;
   (void)flexible;
   w.write_int8(resource_type_filter);
@@ -38,7 +38,7 @@ void DeleteAclsRequest::DeleteAclsFilter::encode(Writer& w, int16_t version) con
   }
 }
 
-void DeleteAclsRequest::DeleteAclsFilter::decode(Reader& r, int16_t version) {
+void delete_acls_request_types::DeleteAclsFilter::decode(Reader& r, int16_t version) {
   const bool flexible = version >= 2;
   (void)flexible;
   resource_type_filter = r.read_int8();
@@ -55,7 +55,7 @@ void DeleteAclsRequest::DeleteAclsFilter::decode(Reader& r, int16_t version) {
   }
 }
 
-size_t DeleteAclsRequest::DeleteAclsFilter::min_size(int16_t version) {
+size_t delete_acls_request_types::DeleteAclsFilter::min_size(int16_t version) {
   const bool flexible = version >= 2;
   size_t n = flexible ? 1 : 0;
   n += 1;

@@ -10,6 +10,27 @@
 
 namespace floe::protocol {
 
+namespace delete_acls_request_types {
+
+struct DeleteAclsFilter {
+  int8_t resource_type_filter = 0;
+  std::optional<std::string> resource_name_filter{};
+  int8_t pattern_type_filter = 3;
+  std::optional<std::string> principal_filter{};
+  std::optional<std::string> host_filter{};
+  int8_t operation = 0;
+  int8_t permission_type = 0;
+  UnknownTaggedFields unknown_tagged_fields;
+
+  void encode(Writer& w, int16_t version) const;
+  void decode(Reader& r, int16_t version);
+  // The fewest bytes one encoded value can take; bounds array counts.
+  static size_t min_size(int16_t version);
+  bool operator==(const DeleteAclsFilter&) const = default;
+};
+
+}  // namespace delete_acls_request_types
+
 struct DeleteAclsRequest {
   static constexpr const char* kName = "DeleteAclsRequest";
   static constexpr int16_t kApiKey = 31;
@@ -18,23 +39,7 @@ struct DeleteAclsRequest {
   // First flexible version, or -1 when no version is flexible.
   static constexpr int16_t kFirstFlexibleVersion = 2;
   static constexpr bool is_flexible(int16_t v) { return kFirstFlexibleVersion >= 0 && v >= kFirstFlexibleVersion; }
-  struct DeleteAclsFilter {
-    int8_t resource_type_filter = 0;
-    std::optional<std::string> resource_name_filter{};
-    int8_t pattern_type_filter = 3;
-    std::optional<std::string> principal_filter{};
-    std::optional<std::string> host_filter{};
-    int8_t operation = 0;
-    int8_t permission_type = 0;
-    UnknownTaggedFields unknown_tagged_fields;
-
-    void encode(Writer& w, int16_t version) const;
-    void decode(Reader& r, int16_t version);
-    // The fewest bytes one encoded value can take; bounds array counts.
-    static size_t min_size(int16_t version);
-    bool operator==(const DeleteAclsFilter&) const = default;
-  };
-
+  using DeleteAclsFilter = delete_acls_request_types::DeleteAclsFilter;
   std::vector<DeleteAclsFilter> filters{};
   UnknownTaggedFields unknown_tagged_fields;
 

@@ -6,7 +6,7 @@
 
 namespace floe::protocol {
 
-void DeleteAclsResponse::DeleteAclsMatchingAcl::encode(Writer& w, int16_t version) const {
+void delete_acls_response_types::DeleteAclsMatchingAcl::encode(Writer& w, int16_t version) const {
   const bool flexible = version >= 2;
   (void)flexible;
   w.write_int16(error_code);
@@ -30,7 +30,7 @@ void DeleteAclsResponse::DeleteAclsMatchingAcl::encode(Writer& w, int16_t versio
   }
 }
 
-void DeleteAclsResponse::DeleteAclsMatchingAcl::decode(Reader& r, int16_t version) {
+void delete_acls_response_types::DeleteAclsMatchingAcl::decode(Reader& r, int16_t version) {
   const bool flexible = version >= 2;
   (void)flexible;
   error_code = r.read_int16();
@@ -49,7 +49,7 @@ void DeleteAclsResponse::DeleteAclsMatchingAcl::decode(Reader& r, int16_t versio
   }
 }
 
-size_t DeleteAclsResponse::DeleteAclsMatchingAcl::min_size(int16_t version) {
+size_t delete_acls_response_types::DeleteAclsMatchingAcl::min_size(int16_t version) {
   const bool flexible = version >= 2;
   size_t n = flexible ? 1 : 0;
   n += 2;
@@ -64,7 +64,7 @@ size_t DeleteAclsResponse::DeleteAclsMatchingAcl::min_size(int16_t version) {
   return n;
 }
 
-void DeleteAclsResponse::DeleteAclsFilterResult::encode(Writer& w, int16_t version) const {
+void delete_acls_response_types::DeleteAclsFilterResult::encode(Writer& w, int16_t version) const {
   const bool flexible = version >= 2;
   (void)flexible;
   w.write_int16(error_code);
@@ -83,7 +83,7 @@ void DeleteAclsResponse::DeleteAclsFilterResult::encode(Writer& w, int16_t versi
   }
 }
 
-void DeleteAclsResponse::DeleteAclsFilterResult::decode(Reader& r, int16_t version) {
+void delete_acls_response_types::DeleteAclsFilterResult::decode(Reader& r, int16_t version) {
   const bool flexible = version >= 2;
   (void)flexible;
   error_code = r.read_int16();
@@ -104,7 +104,7 @@ void DeleteAclsResponse::DeleteAclsFilterResult::decode(Reader& r, int16_t versi
   }
 }
 
-size_t DeleteAclsResponse::DeleteAclsFilterResult::min_size(int16_t version) {
+size_t delete_acls_response_types::DeleteAclsFilterResult::min_size(int16_t version) {
   const bool flexible = version >= 2;
   size_t n = flexible ? 1 : 0;
   n += 2;

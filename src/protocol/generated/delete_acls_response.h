@@ -10,6 +10,42 @@
 
 namespace floe::protocol {
 
+namespace delete_acls_response_types {
+
+struct DeleteAclsMatchingAcl {
+  int16_t error_code = 0;
+  std::optional<std::string> error_message{};
+  int8_t resource_type = 0;
+  std::string resource_name{};
+  int8_t pattern_type = 3;
+  std::string principal{};
+  std::string host{};
+  int8_t operation = 0;
+  int8_t permission_type = 0;
+  UnknownTaggedFields unknown_tagged_fields;
+
+  void encode(Writer& w, int16_t version) const;
+  void decode(Reader& r, int16_t version);
+  // The fewest bytes one encoded value can take; bounds array counts.
+  static size_t min_size(int16_t version);
+  bool operator==(const DeleteAclsMatchingAcl&) const = default;
+};
+
+struct DeleteAclsFilterResult {
+  int16_t error_code = 0;
+  std::optional<std::string> error_message{};
+  std::vector<DeleteAclsMatchingAcl> matching_acls{};
+  UnknownTaggedFields unknown_tagged_fields;
+
+  void encode(Writer& w, int16_t version) const;
+  void decode(Reader& r, int16_t version);
+  // The fewest bytes one encoded value can take; bounds array counts.
+  static size_t min_size(int16_t version);
+  bool operator==(const DeleteAclsFilterResult&) const = default;
+};
+
+}  // namespace delete_acls_response_types
+
 struct DeleteAclsResponse {
   static constexpr const char* kName = "DeleteAclsResponse";
   static constexpr int16_t kApiKey = 31;
@@ -18,38 +54,8 @@ struct DeleteAclsResponse {
   // First flexible version, or -1 when no version is flexible.
   static constexpr int16_t kFirstFlexibleVersion = 2;
   static constexpr bool is_flexible(int16_t v) { return kFirstFlexibleVersion >= 0 && v >= kFirstFlexibleVersion; }
-  struct DeleteAclsMatchingAcl {
-    int16_t error_code = 0;
-    std::optional<std::string> error_message{};
-    int8_t resource_type = 0;
-    std::string resource_name{};
-    int8_t pattern_type = 3;
-    std::string principal{};
-    std::string host{};
-    int8_t operation = 0;
-    int8_t permission_type = 0;
-    UnknownTaggedFields unknown_tagged_fields;
-
-    void encode(Writer& w, int16_t version) const;
-    void decode(Reader& r, int16_t version);
-    // The fewest bytes one encoded value can take; bounds array counts.
-    static size_t min_size(int16_t version);
-    bool operator==(const DeleteAclsMatchingAcl&) const = default;
-  };
-
-  struct DeleteAclsFilterResult {
-    int16_t error_code = 0;
-    std::optional<std::string> error_message{};
-    std::vector<DeleteAclsMatchingAcl> matching_acls{};
-    UnknownTaggedFields unknown_tagged_fields;
-
-    void encode(Writer& w, int16_t version) const;
-    void decode(Reader& r, int16_t version);
-    // The fewest bytes one encoded value can take; bounds array counts.
-    static size_t min_size(int16_t version);
-    bool operator==(const DeleteAclsFilterResult&) const = default;
-  };
-
+  using DeleteAclsMatchingAcl = delete_acls_response_types::DeleteAclsMatchingAcl;
+  using DeleteAclsFilterResult = delete_acls_response_types::DeleteAclsFilterResult;
   int32_t throttle_time_ms = 0;
   std::vector<DeleteAclsFilterResult> filter_results{};
   UnknownTaggedFields unknown_tagged_fields;

@@ -6,7 +6,7 @@
 
 namespace floe::protocol {
 
-void DeleteGroupsResponse::DeletableGroupResult::encode(Writer& w, int16_t version) const {
+void delete_groups_response_types::DeletableGroupResult::encode(Writer& w, int16_t version) const {
   const bool flexible = version >= 2;
   (void)flexible;
   w.write_string(group_id, flexible);
@@ -16,7 +16,7 @@ void DeleteGroupsResponse::DeletableGroupResult::encode(Writer& w, int16_t versi
   }
 }
 
-void DeleteGroupsResponse::DeletableGroupResult::decode(Reader& r, int16_t version) {
+void delete_groups_response_types::DeletableGroupResult::decode(Reader& r, int16_t version) {
   const bool flexible = version >= 2;
   (void)flexible;
   group_id = r.read_string(flexible);
@@ -26,7 +26,7 @@ void DeleteGroupsResponse::DeletableGroupResult::decode(Reader& r, int16_t versi
   }
 }
 
-size_t DeleteGroupsResponse::DeletableGroupResult::min_size(int16_t version) {
+size_t delete_groups_response_types::DeletableGroupResult::min_size(int16_t version) {
   const bool flexible = version >= 2;
   size_t n = flexible ? 1 : 0;
   n += (flexible ? 1 : 2);

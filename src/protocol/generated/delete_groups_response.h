@@ -10,6 +10,22 @@
 
 namespace floe::protocol {
 
+namespace delete_groups_response_types {
+
+struct DeletableGroupResult {
+  std::string group_id{};
+  int16_t error_code = 0;
+  UnknownTaggedFields unknown_tagged_fields;
+
+  void encode(Writer& w, int16_t version) const;
+  void decode(Reader& r, int16_t version);
+  // The fewest bytes one encoded value can take; bounds array counts.
+  static size_t min_size(int16_t version);
+  bool operator==(const DeletableGroupResult&) const = default;
+};
+
+}  // namespace delete_groups_response_types
+
 struct DeleteGroupsResponse {
   static constexpr const char* kName = "DeleteGroupsResponse";
   static constexpr int16_t kApiKey = 42;
@@ -18,18 +34,7 @@ struct DeleteGroupsResponse {
   // First flexible version, or -1 when no version is flexible.
   static constexpr int16_t kFirstFlexibleVersion = 2;
   static constexpr bool is_flexible(int16_t v) { return kFirstFlexibleVersion >= 0 && v >= kFirstFlexibleVersion; }
-  struct DeletableGroupResult {
-    std::string group_id{};
-    int16_t error_code = 0;
-    UnknownTaggedFields unknown_tagged_fields;
-
-    void encode(Writer& w, int16_t version) const;
-    void decode(Reader& r, int16_t version);
-    // The fewest bytes one encoded value can take; bounds array counts.
-    static size_t min_size(int16_t version);
-    bool operator==(const DeletableGroupResult&) const = default;
-  };
-
+  using DeletableGroupResult = delete_groups_response_types::DeletableGroupResult;
   int32_t throttle_time_ms = 0;
   std::vector<DeletableGroupResult> results{};
   UnknownTaggedFields unknown_tagged_fields;

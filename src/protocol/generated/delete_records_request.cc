@@ -6,7 +6,7 @@
 
 namespace floe::protocol {
 
-void DeleteRecordsRequest::DeleteRecordsPartition::encode(Writer& w, int16_t version) const {
+void delete_records_request_types::DeleteRecordsPartition::encode(Writer& w, int16_t version) const {
   const bool flexible = version >= 2;
   (void)flexible;
   w.write_int32(partition_index);
@@ -16,7 +16,7 @@ void DeleteRecordsRequest::DeleteRecordsPartition::encode(Writer& w, int16_t ver
   }
 }
 
-void DeleteRecordsRequest::DeleteRecordsPartition::decode(Reader& r, int16_t version) {
+void delete_records_request_types::DeleteRecordsPartition::decode(Reader& r, int16_t version) {
   const bool flexible = version >= 2;
   (void)flexible;
   partition_index = r.read_int32();
@@ -26,7 +26,7 @@ void DeleteRecordsRequest::DeleteRecordsPartition::decode(Reader& r, int16_t ver
   }
 }
 
-size_t DeleteRecordsRequest::DeleteRecordsPartition::min_size(int16_t version) {
+size_t delete_records_request_types::DeleteRecordsPartition::min_size(int16_t version) {
   const bool flexible = version >= 2;
   size_t n = flexible ? 1 : 0;
   n += 4;
@@ -34,7 +34,7 @@ size_t DeleteRecordsRequest::DeleteRecordsPartition::min_size(int16_t version) {
   return n;
 }
 
-void DeleteRecordsRequest::DeleteRecordsTopic::encode(Writer& w, int16_t version) const {
+void delete_records_request_types::DeleteRecordsTopic::encode(Writer& w, int16_t version) const {
   const bool flexible = version >= 2;
   (void)flexible;
   w.write_string(name, flexible);
@@ -47,7 +47,7 @@ void DeleteRecordsRequest::DeleteRecordsTopic::encode(Writer& w, int16_t version
   }
 }
 
-void DeleteRecordsRequest::DeleteRecordsTopic::decode(Reader& r, int16_t version) {
+void delete_records_request_types::DeleteRecordsTopic::decode(Reader& r, int16_t version) {
   const bool flexible = version >= 2;
   (void)flexible;
   name = r.read_string(flexible);
@@ -67,7 +67,7 @@ void DeleteRecordsRequest::DeleteRecordsTopic::decode(Reader& r, int16_t version
   }
 }
 
-size_t DeleteRecordsRequest::DeleteRecordsTopic::min_size(int16_t version) {
+size_t delete_records_request_types::DeleteRecordsTopic::min_size(int16_t version) {
   const bool flexible = version >= 2;
   size_t n = flexible ? 1 : 0;
   n += (flexible ? 1 : 2);

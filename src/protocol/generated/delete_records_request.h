@@ -10,6 +10,34 @@
 
 namespace floe::protocol {
 
+namespace delete_records_request_types {
+
+struct DeleteRecordsPartition {
+  int32_t partition_index = 0;
+  int64_t offset = 0;
+  UnknownTaggedFields unknown_tagged_fields;
+
+  void encode(Writer& w, int16_t version) const;
+  void decode(Reader& r, int16_t version);
+  // The fewest bytes one encoded value can take; bounds array counts.
+  static size_t min_size(int16_t version);
+  bool operator==(const DeleteRecordsPartition&) const = default;
+};
+
+struct DeleteRecordsTopic {
+  std::string name{};
+  std::vector<DeleteRecordsPartition> partitions{};
+  UnknownTaggedFields unknown_tagged_fields;
+
+  void encode(Writer& w, int16_t version) const;
+  void decode(Reader& r, int16_t version);
+  // The fewest bytes one encoded value can take; bounds array counts.
+  static size_t min_size(int16_t version);
+  bool operator==(const DeleteRecordsTopic&) const = default;
+};
+
+}  // namespace delete_records_request_types
+
 struct DeleteRecordsRequest {
   static constexpr const char* kName = "DeleteRecordsRequest";
   static constexpr int16_t kApiKey = 21;
@@ -18,30 +46,8 @@ struct DeleteRecordsRequest {
   // First flexible version, or -1 when no version is flexible.
   static constexpr int16_t kFirstFlexibleVersion = 2;
   static constexpr bool is_flexible(int16_t v) { return kFirstFlexibleVersion >= 0 && v >= kFirstFlexibleVersion; }
-  struct DeleteRecordsPartition {
-    int32_t partition_index = 0;
-    int64_t offset = 0;
-    UnknownTaggedFields unknown_tagged_fields;
-
-    void encode(Writer& w, int16_t version) const;
-    void decode(Reader& r, int16_t version);
-    // The fewest bytes one encoded value can take; bounds array counts.
-    static size_t min_size(int16_t version);
-    bool operator==(const DeleteRecordsPartition&) const = default;
-  };
-
-  struct DeleteRecordsTopic {
-    std::string name{};
-    std::vector<DeleteRecordsPartition> partitions{};
-    UnknownTaggedFields unknown_tagged_fields;
-
-    void encode(Writer& w, int16_t version) const;
-    void decode(Reader& r, int16_t version);
-    // The fewest bytes one encoded value can take; bounds array counts.
-    static size_t min_size(int16_t version);
-    bool operator==(const DeleteRecordsTopic&) const = default;
-  };
-
+  using DeleteRecordsPartition = delete_records_request_types::DeleteRecordsPartition;
+  using DeleteRecordsTopic = delete_records_request_types::DeleteRecordsTopic;
   std::vector<DeleteRecordsTopic> topics{};
   int32_t timeout_ms = 0;
   UnknownTaggedFields unknown_tagged_fields;

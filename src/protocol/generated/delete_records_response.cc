@@ -6,7 +6,7 @@
 
 namespace floe::protocol {
 
-void DeleteRecordsResponse::DeleteRecordsPartitionResult::encode(Writer& w, int16_t version) const {
+void delete_records_response_types::DeleteRecordsPartitionResult::encode(Writer& w, int16_t version) const {
   const bool flexible = version >= 2;
   (void)flexible;
   w.write_int32(partition_index);
@@ -17,7 +17,7 @@ void DeleteRecordsResponse::DeleteRecordsPartitionResult::encode(Writer& w, int1
   }
 }
 
-void DeleteRecordsResponse::DeleteRecordsPartitionResult::decode(Reader& r, int16_t version) {
+void delete_records_response_types::DeleteRecordsPartitionResult::decode(Reader& r, int16_t version) {
   const bool flexible = version >= 2;
   (void)flexible;
   partition_index = r.read_int32();
@@ -28,7 +28,7 @@ void DeleteRecordsResponse::DeleteRecordsPartitionResult::decode(Reader& r, int1
   }
 }
 
-size_t DeleteRecordsResponse::DeleteRecordsPartitionResult::min_size(int16_t version) {
+size_t delete_records_response_types::DeleteRecordsPartitionResult::min_size(int16_t version) {
   const bool flexible = version >= 2;
   size_t n = flexible ? 1 : 0;
   n += 4;
@@ -37,7 +37,7 @@ size_t DeleteRecordsResponse::DeleteRecordsPartitionResult::min_size(int16_t ver
   return n;
 }
 
-void DeleteRecordsResponse::DeleteRecordsTopicResult::encode(Writer& w, int16_t version) const {
+void delete_records_response_types::DeleteRecordsTopicResult::encode(Writer& w, int16_t version) const {
   const bool flexible = version >= 2;
   (void)flexible;
   w.write_string(name, flexible);
@@ -50,7 +50,7 @@ void DeleteRecordsResponse::DeleteRecordsTopicResult::encode(Writer& w, int16_t 
   }
 }
 
-void DeleteRecordsResponse::DeleteRecordsTopicResult::decode(Reader& r, int16_t version) {
+void delete_records_response_types::DeleteRecordsTopicResult::decode(Reader& r, int16_t version) {
   const bool flexible = version >= 2;
   (void)flexible;
   name = r.read_string(flexible);
@@ -70,7 +70,7 @@ void DeleteRecordsResponse::DeleteRecordsTopicResult::decode(Reader& r, int16_t 
   }
 }
 
-size_t DeleteRecordsResponse::DeleteRecordsTopicResult::min_size(int16_t version) {
+size_t delete_records_response_types::DeleteRecordsTopicResult::min_size(int16_t version) {
   const bool flexible = version >= 2;
   size_t n = flexible ? 1 : 0;
   n += (flexible ? 1 : 2);

@@ -10,6 +10,35 @@
 
 namespace floe::protocol {
 
+namespace delete_records_response_types {
+
+struct DeleteRecordsPartitionResult {
+  int32_t partition_index = 0;
+  int64_t low_watermark = 0;
+  int16_t error_code = 0;
+  UnknownTaggedFields unknown_tagged_fields;
+
+  void encode(Writer& w, int16_t version) const;
+  void decode(Reader& r, int16_t version);
+  // The fewest bytes one encoded value can take; bounds array counts.
+  static size_t min_size(int16_t version);
+  bool operator==(const DeleteRecordsPartitionResult&) const = default;
+};
+
+struct DeleteRecordsTopicResult {
+  std::string name{};
+  std::vector<DeleteRecordsPartitionResult> partitions{};
+  UnknownTaggedFields unknown_tagged_fields;
+
+  void encode(Writer& w, int16_t version) const;
+  void decode(Reader& r, int16_t version);
+  // The fewest bytes one encoded value can take; bounds array counts.
+  static size_t min_size(int16_t version);
+  bool operator==(const DeleteRecordsTopicResult&) const = default;
+};
+
+}  // namespace delete_records_response_types
+
 struct DeleteRecordsResponse {
   static constexpr const char* kName = "DeleteRecordsResponse";
   static constexpr int16_t kApiKey = 21;
@@ -18,31 +47,8 @@ struct DeleteRecordsResponse {
   // First flexible version, or -1 when no version is flexible.
   static constexpr int16_t kFirstFlexibleVersion = 2;
   static constexpr bool is_flexible(int16_t v) { return kFirstFlexibleVersion >= 0 && v >= kFirstFlexibleVersion; }
-  struct DeleteRecordsPartitionResult {
-    int32_t partition_index = 0;
-    int64_t low_watermark = 0;
-    int16_t error_code = 0;
-    UnknownTaggedFields unknown_tagged_fields;
-
-    void encode(Writer& w, int16_t version) const;
-    void decode(Reader& r, int16_t version);
-    // The fewest bytes one encoded value can take; bounds array counts.
-    static size_t min_size(int16_t version);
-    bool operator==(const DeleteRecordsPartitionResult&) const = default;
-  };
-
-  struct DeleteRecordsTopicResult {
-    std::string name{};
-    std::vector<DeleteRecordsPartitionResult> partitions{};
-    UnknownTaggedFields unknown_tagged_fields;
-
-    void encode(Writer& w, int16_t version) const;
-    void decode(Reader& r, int16_t version);
-    // The fewest bytes one encoded value can take; bounds array counts.
-    static size_t min_size(int16_t version);
-    bool operator==(const DeleteRecordsTopicResult&) const = default;
-  };
-
+  using DeleteRecordsPartitionResult = delete_records_response_types::DeleteRecordsPartitionResult;
+  using DeleteRecordsTopicResult = delete_records_response_types::DeleteRecordsTopicResult;
   int32_t throttle_time_ms = 0;
   std::vector<DeleteRecordsTopicResult> topics{};
   UnknownTaggedFields unknown_tagged_fields;

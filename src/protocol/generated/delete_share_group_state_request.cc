@@ -6,7 +6,7 @@
 
 namespace floe::protocol {
 
-void DeleteShareGroupStateRequest::PartitionData::encode(Writer& w, int16_t version) const {
+void delete_share_group_state_request_types::PartitionData::encode(Writer& w, int16_t version) const {
   const bool flexible = true;
   (void)flexible;
   w.write_int32(partition);
@@ -15,7 +15,7 @@ void DeleteShareGroupStateRequest::PartitionData::encode(Writer& w, int16_t vers
   }
 }
 
-void DeleteShareGroupStateRequest::PartitionData::decode(Reader& r, int16_t version) {
+void delete_share_group_state_request_types::PartitionData::decode(Reader& r, int16_t version) {
   const bool flexible = true;
   (void)flexible;
   partition = r.read_int32();
@@ -24,14 +24,14 @@ void DeleteShareGroupStateRequest::PartitionData::decode(Reader& r, int16_t vers
   }
 }
 
-size_t DeleteShareGroupStateRequest::PartitionData::min_size(int16_t version) {
+size_t delete_share_group_state_request_types::PartitionData::min_size(int16_t version) {
   const bool flexible = true;
   size_t n = flexible ? 1 : 0;
   n += 4;
   return n;
 }
 
-void DeleteShareGroupStateRequest::DeleteStateData::encode(Writer& w, int16_t version) const {
+void delete_share_group_state_request_types::DeleteStateData::encode(Writer& w, int16_t version) const {
   const bool flexible = true;
   (void)flexible;
   w.write_uuid(topic_id);
@@ -44,7 +44,7 @@ void DeleteShareGroupStateRequest::DeleteStateData::encode(Writer& w, int16_t ve
   }
 }
 
-void DeleteShareGroupStateRequest::DeleteStateData::decode(Reader& r, int16_t version) {
+void delete_share_group_state_request_types::DeleteStateData::decode(Reader& r, int16_t version) {
   const bool flexible = true;
   (void)flexible;
   topic_id = r.read_uuid();
@@ -64,7 +64,7 @@ void DeleteShareGroupStateRequest::DeleteStateData::decode(Reader& r, int16_t ve
   }
 }
 
-size_t DeleteShareGroupStateRequest::DeleteStateData::min_size(int16_t version) {
+size_t delete_share_group_state_request_types::DeleteStateData::min_size(int16_t version) {
   const bool flexible = true;
   size_t n = flexible ? 1 : 0;
   n += 16;

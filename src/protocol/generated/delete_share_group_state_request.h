@@ -10,6 +10,33 @@
 
 namespace floe::protocol {
 
+namespace delete_share_group_state_request_types {
+
+struct PartitionData {
+  int32_t partition = 0;
+  UnknownTaggedFields unknown_tagged_fields;
+
+  void encode(Writer& w, int16_t version) const;
+  void decode(Reader& r, int16_t version);
+  // The fewest bytes one encoded value can take; bounds array counts.
+  static size_t min_size(int16_t version);
+  bool operator==(const PartitionData&) const = default;
+};
+
+struct DeleteStateData {
+  Uuid topic_id{};
+  std::vector<PartitionData> partitions{};
+  UnknownTaggedFields unknown_tagged_fields;
+
+  void encode(Writer& w, int16_t version) const;
+  void decode(Reader& r, int16_t version);
+  // The fewest bytes one encoded value can take; bounds array counts.
+  static size_t min_size(int16_t version);
+  bool operator==(const DeleteStateData&) const = default;
+};
+
+}  // namespace delete_share_group_state_request_types
+
 struct DeleteShareGroupStateRequest {
   static constexpr const char* kName = "DeleteShareGroupStateRequest";
   static constexpr int16_t kApiKey = 86;
@@ -18,29 +45,8 @@ struct DeleteShareGroupStateRequest {
   // First flexible version, or -1 when no version is flexible.
   static constexpr int16_t kFirstFlexibleVersion = 0;
   static constexpr bool is_flexible(int16_t v) { return kFirstFlexibleVersion >= 0 && v >= kFirstFlexibleVersion; }
-  struct PartitionData {
-    int32_t partition = 0;
-    UnknownTaggedFields unknown_tagged_fields;
-
-    void encode(Writer& w, int16_t version) const;
-    void decode(Reader& r, int16_t version);
-    // The fewest bytes one encoded value can take; bounds array counts.
-    static size_t min_size(int16_t version);
-    bool operator==(const PartitionData&) const = default;
-  };
-
-  struct DeleteStateData {
-    Uuid topic_id{};
-    std::vector<PartitionData> partitions{};
-    UnknownTaggedFields unknown_tagged_fields;
-
-    void encode(Writer& w, int16_t version) const;
-    void decode(Reader& r, int16_t version);
-    // The fewest bytes one encoded value can take; bounds array counts.
-    static size_t min_size(int16_t version);
-    bool operator==(const DeleteStateData&) const = default;
-  };
-
+  using PartitionData = delete_share_group_state_request_types::PartitionData;
+  using DeleteStateData = delete_share_group_state_request_types::DeleteStateData;
   std::string group_id{};
   std::vector<DeleteStateData> topics{};
   UnknownTaggedFields unknown_tagged_fields;

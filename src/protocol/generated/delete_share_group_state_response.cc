@@ -6,7 +6,7 @@
 
 namespace floe::protocol {
 
-void DeleteShareGroupStateResponse::PartitionResult::encode(Writer& w, int16_t version) const {
+void delete_share_group_state_response_types::PartitionResult::encode(Writer& w, int16_t version) const {
   const bool flexible = true;
   (void)flexible;
   w.write_int32(partition);
@@ -22,7 +22,7 @@ void DeleteShareGroupStateResponse::PartitionResult::encode(Writer& w, int16_t v
   }
 }
 
-void DeleteShareGroupStateResponse::PartitionResult::decode(Reader& r, int16_t version) {
+void delete_share_group_state_response_types::PartitionResult::decode(Reader& r, int16_t version) {
   const bool flexible = true;
   (void)flexible;
   partition = r.read_int32();
@@ -33,7 +33,7 @@ void DeleteShareGroupStateResponse::PartitionResult::decode(Reader& r, int16_t v
   }
 }
 
-size_t DeleteShareGroupStateResponse::PartitionResult::min_size(int16_t version) {
+size_t delete_share_group_state_response_types::PartitionResult::min_size(int16_t version) {
   const bool flexible = true;
   size_t n = flexible ? 1 : 0;
   n += 4;
@@ -42,7 +42,7 @@ size_t DeleteShareGroupStateResponse::PartitionResult::min_size(int16_t version)
   return n;
 }
 
-void DeleteShareGroupStateResponse::DeleteStateResult::encode(Writer& w, int16_t version) const {
+void delete_share_group_state_response_types::DeleteStateResult::encode(Writer& w, int16_t version) const {
   const bool flexible = true;
   (void)flexible;
   w.write_uuid(topic_id);
@@ -55,7 +55,7 @@ void DeleteShareGroupStateResponse::DeleteStateResult::encode(Writer& w, int16_t
   }
 }
 
-void DeleteShareGroupStateResponse::DeleteStateResult::decode(Reader& r, int16_t version) {
+void delete_share_group_state_response_types::DeleteStateResult::decode(Reader& r, int16_t version) {
   const bool flexible = true;
   (void)flexible;
   topic_id = r.read_uuid();
@@ -75,7 +75,7 @@ void DeleteShareGroupStateResponse::DeleteStateResult::decode(Reader& r, int16_t
   }
 }
 
-size_t DeleteShareGroupStateResponse::DeleteStateResult::min_size(int16_t version) {
+size_t delete_share_group_state_response_types::DeleteStateResult::min_size(int16_t version) {
   const bool flexible = true;
   size_t n = flexible ? 1 : 0;
   n += 16;

@@ -10,6 +10,35 @@
 
 namespace floe::protocol {
 
+namespace delete_share_group_state_response_types {
+
+struct PartitionResult {
+  int32_t partition = 0;
+  int16_t error_code = 0;
+  std::optional<std::string> error_message = std::nullopt;
+  UnknownTaggedFields unknown_tagged_fields;
+
+  void encode(Writer& w, int16_t version) const;
+  void decode(Reader& r, int16_t version);
+  // The fewest bytes one encoded value can take; bounds array counts.
+  static size_t min_size(int16_t version);
+  bool operator==(const PartitionResult&) const = default;
+};
+
+struct DeleteStateResult {
+  Uuid topic_id{};
+  std::vector<PartitionResult> partitions{};
+  UnknownTaggedFields unknown_tagged_fields;
+
+  void encode(Writer& w, int16_t version) const;
+  void decode(Reader& r, int16_t version);
+  // The fewest bytes one encoded value can take; bounds array counts.
+  static size_t min_size(int16_t version);
+  bool operator==(const DeleteStateResult&) const = default;
+};
+
+}  // namespace delete_share_group_state_response_types
+
 struct DeleteShareGroupStateResponse {
   static constexpr const char* kName = "DeleteShareGroupStateResponse";
   static constexpr int16_t kApiKey = 86;
@@ -18,31 +47,8 @@ struct DeleteShareGroupStateResponse {
   // First flexible version, or -1 when no version is flexible.
   static constexpr int16_t kFirstFlexibleVersion = 0;
   static constexpr bool is_flexible(int16_t v) { return kFirstFlexibleVersion >= 0 && v >= kFirstFlexibleVersion; }
-  struct PartitionResult {
-    int32_t partition = 0;
-    int16_t error_code = 0;
-    std::optional<std::string> error_message = std::nullopt;
-    UnknownTaggedFields unknown_tagged_fields;
-
-    void encode(Writer& w, int16_t version) const;
-    void decode(Reader& r, int16_t version);
-    // The fewest bytes one encoded value can take; bounds array counts.
-    static size_t min_size(int16_t version);
-    bool operator==(const PartitionResult&) const = default;
-  };
-
-  struct DeleteStateResult {
-    Uuid topic_id{};
-    std::vector<PartitionResult> partitions{};
-    UnknownTaggedFields unknown_tagged_fields;
-
-    void encode(Writer& w, int16_t version) const;
-    void decode(Reader& r, int16_t version);
-    // The fewest bytes one encoded value can take; bounds array counts.
-    static size_t min_size(int16_t version);
-    bool operator==(const DeleteStateResult&) const = default;
-  };
-
+  using PartitionResult = delete_share_group_state_response_types::PartitionResult;
+  using DeleteStateResult = delete_share_group_state_response_types::DeleteStateResult;
   std::vector<DeleteStateResult> results{};
   UnknownTaggedFields unknown_tagged_fields;
 

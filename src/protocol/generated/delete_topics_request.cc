@@ -6,7 +6,7 @@
 
 namespace floe::protocol {
 
-void DeleteTopicsRequest::DeleteTopicState::encode(Writer& w, int16_t version) const {
+void delete_topics_request_types::DeleteTopicState::encode(Writer& w, int16_t version) const {
   const bool flexible = version >= 4;
   (void)flexible;
   if (version >= 6) {
@@ -25,7 +25,7 @@ void DeleteTopicsRequest::DeleteTopicState::encode(Writer& w, int16_t version) c
   }
 }
 
-void DeleteTopicsRequest::DeleteTopicState::decode(Reader& r, int16_t version) {
+void delete_topics_request_types::DeleteTopicState::decode(Reader& r, int16_t version) {
   const bool flexible = version >= 4;
   (void)flexible;
   if (version >= 6) {
@@ -43,7 +43,7 @@ void DeleteTopicsRequest::DeleteTopicState::decode(Reader& r, int16_t version) {
   }
 }
 
-size_t DeleteTopicsRequest::DeleteTopicState::min_size(int16_t version) {
+size_t delete_topics_request_types::DeleteTopicState::min_size(int16_t version) {
   const bool flexible = version >= 4;
   size_t n = flexible ? 1 : 0;
   if (version >= 6) n += (flexible ? 1 : 2);

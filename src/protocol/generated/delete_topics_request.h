@@ -10,6 +10,22 @@
 
 namespace floe::protocol {
 
+namespace delete_topics_request_types {
+
+struct DeleteTopicState {
+  std::optional<std::string> name = std::nullopt;
+  Uuid topic_id{};
+  UnknownTaggedFields unknown_tagged_fields;
+
+  void encode(Writer& w, int16_t version) const;
+  void decode(Reader& r, int16_t version);
+  // The fewest bytes one encoded value can take; bounds array counts.
+  static size_t min_size(int16_t version);
+  bool operator==(const DeleteTopicState&) const = default;
+};
+
+}  // namespace delete_topics_request_types
+
 struct DeleteTopicsRequest {
   static constexpr const char* kName = "DeleteTopicsRequest";
   static constexpr int16_t kApiKey = 20;
@@ -18,18 +34,7 @@ struct DeleteTopicsRequest {
   // First flexible version, or -1 when no version is flexible.
   static constexpr int16_t kFirstFlexibleVersion = 4;
   static constexpr bool is_flexible(int16_t v) { return kFirstFlexibleVersion >= 0 && v >= kFirstFlexibleVersion; }
-  struct DeleteTopicState {
-    std::optional<std::string> name = std::nullopt;
-    Uuid topic_id{};
-    UnknownTaggedFields unknown_tagged_fields;
-
-    void encode(Writer& w, int16_t version) const;
-    void decode(Reader& r, int16_t version);
-    // The fewest bytes one encoded value can take; bounds array counts.
-    static size_t min_size(int16_t version);
-    bool operator==(const DeleteTopicState&) const = default;
-  };
-
+  using DeleteTopicState = delete_topics_request_types::DeleteTopicState;
   std::vector<DeleteTopicState> topics{};
   std::vector<std::string> topic_names{};
   int32_t timeout_ms = 0;

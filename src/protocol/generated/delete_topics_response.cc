@@ -6,7 +6,7 @@
 
 namespace floe::protocol {
 
-void DeleteTopicsResponse::DeletableTopicResult::encode(Writer& w, int16_t version) const {
+void delete_topics_response_types::DeletableTopicResult::encode(Writer& w, int16_t version) const {
   const bool flexible = version >= 4;
   (void)flexible;
   if (!name.has_value()) {
@@ -32,7 +32,7 @@ void DeleteTopicsResponse::DeletableTopicResult::encode(Writer& w, int16_t versi
   }
 }
 
-void DeleteTopicsResponse::DeletableTopicResult::decode(Reader& r, int16_t version) {
+void delete_topics_response_types::DeletableTopicResult::decode(Reader& r, int16_t version) {
   const bool flexible = version >= 4;
   (void)flexible;
   if (version >= 6) {
@@ -56,7 +56,7 @@ void DeleteTopicsResponse::DeletableTopicResult::decode(Reader& r, int16_t versi
   }
 }
 
-size_t DeleteTopicsResponse::DeletableTopicResult::min_size(int16_t version) {
+size_t delete_topics_response_types::DeletableTopicResult::min_size(int16_t version) {
   const bool flexible = version >= 4;
   size_t n = flexible ? 1 : 0;
   n += (flexible ? 1 : 2);

@@ -10,6 +10,24 @@
 
 namespace floe::protocol {
 
+namespace delete_topics_response_types {
+
+struct DeletableTopicResult {
+  std::optional<std::string> name{};
+  Uuid topic_id{};
+  int16_t error_code = 0;
+  std::optional<std::string> error_message = std::nullopt;
+  UnknownTaggedFields unknown_tagged_fields;
+
+  void encode(Writer& w, int16_t version) const;
+  void decode(Reader& r, int16_t version);
+  // The fewest bytes one encoded value can take; bounds array counts.
+  static size_t min_size(int16_t version);
+  bool operator==(const DeletableTopicResult&) const = default;
+};
+
+}  // namespace delete_topics_response_types
+
 struct DeleteTopicsResponse {
   static constexpr const char* kName = "DeleteTopicsResponse";
   static constexpr int16_t kApiKey = 20;
@@ -18,20 +36,7 @@ struct DeleteTopicsResponse {
   // First flexible version, or -1 when no version is flexible.
   static constexpr int16_t kFirstFlexibleVersion = 4;
   static constexpr bool is_flexible(int16_t v) { return kFirstFlexibleVersion >= 0 && v >= kFirstFlexibleVersion; }
-  struct DeletableTopicResult {
-    std::optional<std::string> name{};
-    Uuid topic_id{};
-    int16_t error_code = 0;
-    std::optional<std::string> error_message = std::nullopt;
-    UnknownTaggedFields unknown_tagged_fields;
-
-    void encode(Writer& w, int16_t version) const;
-    void decode(Reader& r, int16_t version);
-    // The fewest bytes one encoded value can take; bounds array counts.
-    static size_t min_size(int16_t version);
-    bool operator==(const DeletableTopicResult&) const = default;
-  };
-
+  using DeletableTopicResult = delete_topics_response_types::DeletableTopicResult;
   int32_t throttle_time_ms = 0;
   std::vector<DeletableTopicResult> responses{};
   UnknownTaggedFields unknown_tagged_fields;

@@ -6,7 +6,7 @@
 
 namespace floe::protocol {
 
-void DescribeAclsResponse::AclDescription::encode(Writer& w, int16_t version) const {
+void describe_acls_response_types::AclDescription::encode(Writer& w, int16_t version) const {
   const bool flexible = version >= 2;
   (void)flexible;
   w.write_string(principal, flexible);
@@ -18,7 +18,7 @@ void DescribeAclsResponse::AclDescription::encode(Writer& w, int16_t version) co
   }
 }
 
-void DescribeAclsResponse::AclDescription::decode(Reader& r, int16_t version) {
+void describe_acls_response_types::AclDescription::decode(Reader& r, int16_t version) {
   const bool flexible = version >= 2;
   (void)flexible;
   principal = r.read_string(flexible);
@@ -30,7 +30,7 @@ void DescribeAclsResponse::AclDescription::decode(Reader& r, int16_t version) {
   }
 }
 
-size_t DescribeAclsResponse::AclDescription::min_size(int16_t version) {
+size_t describe_acls_response_types::AclDescription::min_size(int16_t version) {
   const bool flexible = version >= 2;
   size_t n = flexible ? 1 : 0;
   n += (flexible ? 1 : 2);
@@ -40,7 +40,7 @@ size_t DescribeAclsResponse::AclDescription::min_size(int16_t version) {
   return n;
 }
 
-void DescribeAclsResponse::DescribeAclsResource::encode(Writer& w, int16_t version) const {
+void describe_acls_response_types::DescribeAclsResource::encode(Writer& w, int16_t version) const {
   const bool flexible = version >= 2;
   (void)flexible;
   w.write_int8(resource_type);
@@ -57,7 +57,7 @@ void DescribeAclsResponse::DescribeAclsResource::encode(Writer& w, int16_t versi
   }
 }
 
-void DescribeAclsResponse::DescribeAclsResource::decode(Reader& r, int16_t version) {
+void describe_acls_response_types::DescribeAclsResource::decode(Reader& r, int16_t version) {
   const bool flexible = version >= 2;
   (void)flexible;
   resource_type = r.read_int8();
@@ -81,7 +81,7 @@ void DescribeAclsResponse::DescribeAclsResource::decode(Reader& r, int16_t versi
   }
 }
 
-size_t DescribeAclsResponse::DescribeAclsResource::min_size(int16_t version) {
+size_t describe_acls_response_types::DescribeAclsResource::min_size(int16_t version) {
   const bool flexible = version >= 2;
   size_t n = flexible ? 1 : 0;
   n += 1;

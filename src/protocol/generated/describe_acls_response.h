@@ -10,6 +10,38 @@
 
 namespace floe::protocol {
 
+namespace describe_acls_response_types {
+
+struct AclDescription {
+  std::string principal{};
+  std::string host{};
+  int8_t operation = 0;
+  int8_t permission_type = 0;
+  UnknownTaggedFields unknown_tagged_fields;
+
+  void encode(Writer& w, int16_t version) const;
+  void decode(Reader& r, int16_t version);
+  // The fewest bytes one encoded value can take; bounds array counts.
+  static size_t min_size(int16_t version);
+  bool operator==(const AclDescription&) const = default;
+};
+
+struct DescribeAclsResource {
+  int8_t resource_type = 0;
+  std::string resource_name{};
+  int8_t pattern_type = 3;
+  std::vector<AclDescription> acls{};
+  UnknownTaggedFields unknown_tagged_fields;
+
+  void encode(Writer& w, int16_t version) const;
+  void decode(Reader& r, int16_t version);
+  // The fewest bytes one encoded value can take; bounds array counts.
+  static size_t min_size(int16_t version);
+  bool operator==(const DescribeAclsResource&) const = default;
+};
+
+}  // namespace describe_acls_response_types
+
 struct DescribeAclsResponse {
   static constexpr const char* kName = "DescribeAclsResponse";
   static constexpr int16_t kApiKey = 29;
@@ -18,34 +50,8 @@ struct DescribeAclsResponse {
   // First flexible version, or -1 when no version is flexible.
   static constexpr int16_t kFirstFlexibleVersion = 2;
   static constexpr bool is_flexible(int16_t v) { return kFirstFlexibleVersion >= 0 && v >= kFirstFlexibleVersion; }
-  struct AclDescription {
-    std::string principal{};
-    std::string host{};
-    int8_t operation = 0;
-    int8_t permission_type = 0;
-    UnknownTaggedFields unknown_tagged_fields;
-
-    void encode(Writer& w, int16_t version) const;
-    void decode(Reader& r, int16_t version);
-    // The fewest bytes one encoded value can take; bounds array counts.
-    static size_t min_size(int16_t version);
-    bool operator==(const AclDescription&) const = default;
-  };
-
-  struct DescribeAclsResource {
-    int8_t resource_type = 0;
-    std::string resource_name{};
-    int8_t pattern_type = 3;
-    std::vector<AclDescription> acls{};
-    UnknownTaggedFields unknown_tagged_fields;
-
-    void encode(Writer& w, int16_t version) const;
-    void decode(Reader& r, int16_t version);
-    // The fewest bytes one encoded value can take; bounds array counts.
-    static size_t min_size(int16_t version);
-    bool operator==(const DescribeAclsResource&) const = default;
-  };
-
+  using AclDescription = describe_acls_response_types::AclDescription;
+  using DescribeAclsResource = describe_acls_response_types::DescribeAclsResource;
   int32_t throttle_time_ms = 0;
   int16_t error_code = 0;
   std::optional<std::string> error_message{};

@@ -6,7 +6,7 @@
 
 namespace floe::protocol {
 
-void DescribeClientQuotasRequest::ComponentData::encode(Writer& w, int16_t version) const {
+void describe_client_quotas_request_types::ComponentData::encode(Writer& w, int16_t version) const {
   const bool flexible = version >= 1;
   (void)flexible;
   w.write_string(entity_type, flexible);
@@ -22,7 +22,7 @@ void DescribeClientQuotasRequest::ComponentData::encode(Writer& w, int16_t versi
   }
 }
 
-void DescribeClientQuotasRequest::ComponentData::decode(Reader& r, int16_t version) {
+void describe_client_quotas_request_types::ComponentData::decode(Reader& r, int16_t version) {
   const bool flexible = version >= 1;
   (void)flexible;
   entity_type = r.read_string(flexible);
@@ -33,7 +33,7 @@ void DescribeClientQuotasRequest::ComponentData::decode(Reader& r, int16_t versi
   }
 }
 
-size_t DescribeClientQuotasRequest::ComponentData::min_size(int16_t version) {
+size_t describe_client_quotas_request_types::ComponentData::min_size(int16_t version) {
   const bool flexible = version >= 1;
   size_t n = flexible ? 1 : 0;
   n += (flexible ? 1 : 2);

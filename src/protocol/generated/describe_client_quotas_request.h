@@ -10,6 +10,23 @@
 
 namespace floe::protocol {
 
+namespace describe_client_quotas_request_types {
+
+struct ComponentData {
+  std::string entity_type{};
+  int8_t match_type = 0;
+  std::optional<std::string> match{};
+  UnknownTaggedFields unknown_tagged_fields;
+
+  void encode(Writer& w, int16_t version) const;
+  void decode(Reader& r, int16_t version);
+  // The fewest bytes one encoded value can take; bounds array counts.
+  static size_t min_size(int16_t version);
+  bool operator==(const ComponentData&) const = default;
+};
+
+}  // namespace describe_client_quotas_request_types
+
 struct DescribeClientQuotasRequest {
   static constexpr const char* kName = "DescribeClientQuotasRequest";
   static constexpr int16_t kApiKey = 48;
@@ -18,19 +35,7 @@ struct DescribeClientQuotasRequest {
   // First flexible version, or -1 when no version is flexible.
   static constexpr int16_t kFirstFlexibleVersion = 1;
   static constexpr bool is_flexible(int16_t v) { return kFirstFlexibleVersion >= 0 && v >= kFirstFlexibleVersion; }
-  struct ComponentData {
-    std::string entity_type{};
-    int8_t match_type = 0;
-    std::optional<std::string> match{};
-    UnknownTaggedFields unknown_tagged_fields;
-
-    void encode(Writer& w, int16_t version) const;
-    void decode(Reader& r, int16_t version);
-    // The fewest bytes one encoded value can take; bounds array counts.
-    static size_t min_size(int16_t version);
-    bool operator==(const ComponentData&) const = default;
-  };
-
+  using ComponentData = describe_client_quotas_request_types::ComponentData;
   std::vector<ComponentData> components{};
   bool strict = false;
   UnknownTaggedFields unknown_tagged_fields;

@@ -6,7 +6,7 @@
 
 namespace floe::protocol {
 
-void DescribeClientQuotasResponse::EntityData::encode(Writer& w, int16_t version) const {
+void describe_client_quotas_response_types::EntityData::encode(Writer& w, int16_t version) const {
   const bool flexible = version >= 1;
   (void)flexible;
   w.write_string(entity_type, flexible);
@@ -21,7 +21,7 @@ void DescribeClientQuotasResponse::EntityData::encode(Writer& w, int16_t version
   }
 }
 
-void DescribeClientQuotasResponse::EntityData::decode(Reader& r, int16_t version) {
+void describe_client_quotas_response_types::EntityData::decode(Reader& r, int16_t version) {
   const bool flexible = version >= 1;
   (void)flexible;
   entity_type = r.read_string(flexible);
@@ -31,7 +31,7 @@ void DescribeClientQuotasResponse::EntityData::decode(Reader& r, int16_t version
   }
 }
 
-size_t DescribeClientQuotasResponse::EntityData::min_size(int16_t version) {
+size_t describe_client_quotas_response_types::EntityData::min_size(int16_t version) {
   const bool flexible = version >= 1;
   size_t n = flexible ? 1 : 0;
   n += (flexible ? 1 : 2);
@@ -39,7 +39,7 @@ size_t DescribeClientQuotasResponse::EntityData::min_size(int16_t version) {
   return n;
 }
 
-void DescribeClientQuotasResponse::ValueData::encode(Writer& w, int16_t version) const {
+void describe_client_quotas_response_types::ValueData::encode(Writer& w, int16_t version) const {
   const bool flexible = version >= 1;
   (void)flexible;
   w.write_string(key, flexible);
@@ -49,7 +49,7 @@ void DescribeClientQuotasResponse::ValueData::encode(Writer& w, int16_t version)
   }
 }
 
-void DescribeClientQuotasResponse::ValueData::decode(Reader& r, int16_t version) {
+void describe_client_quotas_response_types::ValueData::decode(Reader& r, int16_t version) {
   const bool flexible = version >= 1;
   (void)flexible;
   key = r.read_string(flexible);
@@ -59,7 +59,7 @@ void DescribeClientQuotasResponse::ValueData::decode(Reader& r, int16_t version)
   }
 }
 
-size_t DescribeClientQuotasResponse::ValueData::min_size(int16_t version) {
+size_t describe_client_quotas_response_types::ValueData::min_size(int16_t version) {
   const bool flexible = version >= 1;
   size_t n = flexible ? 1 : 0;
   n += (flexible ? 1 : 2);
@@ -67,7 +67,7 @@ size_t DescribeClientQuotasResponse::ValueData::min_size(int16_t version) {
   return n;
 }
 
-void DescribeClientQuotasResponse::EntryData::encode(Writer& w, int16_t version) const {
+void describe_client_quotas_response_types::EntryData::encode(Writer& w, int16_t version) const {
   const bool flexible = version >= 1;
   (void)flexible;
   w.write_array_length(entity.size(), flexible);
@@ -83,7 +83,7 @@ void DescribeClientQuotasResponse::EntryData::encode(Writer& w, int16_t version)
   }
 }
 
-void DescribeClientQuotasResponse::EntryData::decode(Reader& r, int16_t version) {
+void describe_client_quotas_response_types::EntryData::decode(Reader& r, int16_t version) {
   const bool flexible = version >= 1;
   (void)flexible;
   {
@@ -113,7 +113,7 @@ void DescribeClientQuotasResponse::EntryData::decode(Reader& r, int16_t version)
   }
 }
 
-size_t DescribeClientQuotasResponse::EntryData::min_size(int16_t version) {
+size_t describe_client_quotas_response_types::EntryData::min_size(int16_t version) {
   const bool flexible = version >= 1;
   size_t n = flexible ? 1 : 0;
   n += (flexible ? 1 : 4);

@@ -10,6 +10,46 @@
 
 namespace floe::protocol {
 
+namespace describe_client_quotas_response_types {
+
+struct EntityData {
+  std::string entity_type{};
+  std::optional<std::string> entity_name{};
+  UnknownTaggedFields unknown_tagged_fields;
+
+  void encode(Writer& w, int16_t version) const;
+  void decode(Reader& r, int16_t version);
+  // The fewest bytes one encoded value can take; bounds array counts.
+  static size_t min_size(int16_t version);
+  bool operator==(const EntityData&) const = default;
+};
+
+struct ValueData {
+  std::string key{};
+  double value = 0.0;
+  UnknownTaggedFields unknown_tagged_fields;
+
+  void encode(Writer& w, int16_t version) const;
+  void decode(Reader& r, int16_t version);
+  // The fewest bytes one encoded value can take; bounds array counts.
+  static size_t min_size(int16_t version);
+  bool operator==(const ValueData&) const = default;
+};
+
+struct EntryData {
+  std::vector<EntityData> entity{};
+  std::vector<ValueData> values{};
+  UnknownTaggedFields unknown_tagged_fields;
+
+  void encode(Writer& w, int16_t version) const;
+  void decode(Reader& r, int16_t version);
+  // The fewest bytes one encoded value can take; bounds array counts.
+  static size_t min_size(int16_t version);
+  bool operator==(const EntryData&) const = default;
+};
+
+}  // namespace describe_client_quotas_response_types
+
 struct DescribeClientQuotasResponse {
   static constexpr const char* kName = "DescribeClientQuotasResponse";
   static constexpr int16_t kApiKey = 48;
@@ -18,42 +58,9 @@ struct DescribeClientQuotasResponse {
   // First flexible version, or -1 when no version is flexible.
   static constexpr int16_t kFirstFlexibleVersion = 1;
   static constexpr bool is_flexible(int16_t v) { return kFirstFlexibleVersion >= 0 && v >= kFirstFlexibleVersion; }
-  struct EntityData {
-    std::string entity_type{};
-    std::optional<std::string> entity_name{};
-    UnknownTaggedFields unknown_tagged_fields;
-
-    void encode(Writer& w, int16_t version) const;
-    void decode(Reader& r, int16_t version);
-    // The fewest bytes one encoded value can take; bounds array counts.
-    static size_t min_size(int16_t version);
-    bool operator==(const EntityData&) const = default;
-  };
-
-  struct ValueData {
-    std::string key{};
-    double value = 0.0;
-    UnknownTaggedFields unknown_tagged_fields;
-
-    void encode(Writer& w, int16_t version) const;
-    void decode(Reader& r, int16_t version);
-    // The fewest bytes one encoded value can take; bounds array counts.
-    static size_t min_size(int16_t version);
-    bool operator==(const ValueData&) const = default;
-  };
-
-  struct EntryData {
-    std::vector<EntityData> entity{};
-    std::vector<ValueData> values{};
-    UnknownTaggedFields unknown_tagged_fields;
-
-    void encode(Writer& w, int16_t version) const;
-    void decode(Reader& r, int16_t version);
-    // The fewest bytes one encoded value can take; bounds array counts.
-    static size_t min_size(int16_t version);
-    bool operator==(const EntryData&) const = default;
-  };
-
+  using EntityData = describe_client_quotas_response_types::EntityData;
+  using ValueData = describe_client_quotas_response_types::ValueData;
+  using EntryData = describe_client_quotas_response_types::EntryData;
   int32_t throttle_time_ms = 0;
   int16_t error_code = 0;
   std::optional<std::string> error_message{};

@@ -6,7 +6,7 @@
 
 namespace floe::protocol {
 
-void DescribeClusterResponse::DescribeClusterBroker::encode(Writer& w, int16_t version) const {
+void describe_cluster_response_types::DescribeClusterBroker::encode(Writer& w, int16_t version) const {
   const bool flexible = true;
   (void)flexible;
   w.write_int32(broker_id);
@@ -23,7 +23,7 @@ void DescribeClusterResponse::DescribeClusterBroker::encode(Writer& w, int16_t v
   }
 }
 
-void DescribeClusterResponse::DescribeClusterBroker::decode(Reader& r, int16_t version) {
+void describe_cluster_response_types::DescribeClusterBroker::decode(Reader& r, int16_t version) {
   const bool flexible = true;
   (void)flexible;
   broker_id = r.read_int32();
@@ -35,7 +35,7 @@ void DescribeClusterResponse::DescribeClusterBroker::decode(Reader& r, int16_t v
   }
 }
 
-size_t DescribeClusterResponse::DescribeClusterBroker::min_size(int16_t version) {
+size_t describe_cluster_response_types::DescribeClusterBroker::min_size(int16_t version) {
   const bool flexible = true;
   size_t n = flexible ? 1 : 0;
   n += 4;

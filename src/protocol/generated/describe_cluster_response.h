@@ -10,6 +10,24 @@
 
 namespace floe::protocol {
 
+namespace describe_cluster_response_types {
+
+struct DescribeClusterBroker {
+  int32_t broker_id = 0;
+  std::string host{};
+  int32_t port = 0;
+  std::optional<std::string> rack = std::nullopt;
+  UnknownTaggedFields unknown_tagged_fields;
+
+  void encode(Writer& w, int16_t version) const;
+  void decode(Reader& r, int16_t version);
+  // The fewest bytes one encoded value can take; bounds array counts.
+  static size_t min_size(int16_t version);
+  bool operator==(const DescribeClusterBroker&) const = default;
+};
+
+}  // namespace describe_cluster_response_types
+
 struct DescribeClusterResponse {
   static constexpr const char* kName = "DescribeClusterResponse";
   static constexpr int16_t kApiKey = 60;
@@ -18,20 +36,7 @@ struct DescribeClusterResponse {
   // First flexible version, or -1 when no version is flexible.
   static constexpr int16_t kFirstFlexibleVersion = 0;
   static constexpr bool is_flexible(int16_t v) { return kFirstFlexibleVersion >= 0 && v >= kFirstFlexibleVersion; }
-  struct DescribeClusterBroker {
-    int32_t broker_id = 0;
-    std::string host{};
-    int32_t port = 0;
-    std::optional<std::string> rack = std::nullopt;
-    UnknownTaggedFields unknown_tagged_fields;
-
-    void encode(Writer& w, int16_t version) const;
-    void decode(Reader& r, int16_t version);
-    // The fewest bytes one encoded value can take; bounds array counts.
-    static size_t min_size(int16_t version);
-    bool operator==(const DescribeClusterBroker&) const = default;
-  };
-
+  using DescribeClusterBroker = describe_cluster_response_types::DescribeClusterBroker;
   int32_t throttle_time_ms = 0;
   int16_t error_code = 0;
   std::optional<std::string> error_message = std::nullopt;

@@ -6,7 +6,7 @@
 
 namespace floe::protocol {
 
-void DescribeConfigsRequest::DescribeConfigsResource::encode(Writer& w, int16_t version) const {
+void describe_configs_request_types::DescribeConfigsResource::encode(Writer& w, int16_t version) const {
   const bool flexible = version >= 4;
   (void)flexible;
   w.write_int8(resource_type);
@@ -25,7 +25,7 @@ void DescribeConfigsRequest::DescribeConfigsResource::encode(Writer& w, int16_t 
   }
 }
 
-void DescribeConfigsRequest::DescribeConfigsResource::decode(Reader& r, int16_t version) {
+void describe_configs_request_types::DescribeConfigsResource::decode(Reader& r, int16_t version) {
   const bool flexible = version >= 4;
   (void)flexible;
   resource_type = r.read_int8();
@@ -48,7 +48,7 @@ void DescribeConfigsRequest::DescribeConfigsResource::decode(Reader& r, int16_t 
   }
 }
 
-size_t DescribeConfigsRequest::DescribeConfigsResource::min_size(int16_t version) {
+size_t describe_configs_request_types::DescribeConfigsResource::min_size(int16_t version) {
   const bool flexible = version >= 4;
   size_t n = flexible ? 1 : 0;
   n += 1;

@@ -10,6 +10,23 @@
 
 namespace floe::protocol {
 
+namespace describe_configs_request_types {
+
+struct DescribeConfigsResource {
+  int8_t resource_type = 0;
+  std::string resource_name{};
+  std::optional<std::vector<std::string>> configuration_keys{};
+  UnknownTaggedFields unknown_tagged_fields;
+
+  void encode(Writer& w, int16_t version) const;
+  void decode(Reader& r, int16_t version);
+  // The fewest bytes one encoded value can take; bounds array counts.
+  static size_t min_size(int16_t version);
+  bool operator==(const DescribeConfigsResource&) const = default;
+};
+
+}  // namespace describe_configs_request_types
+
 struct DescribeConfigsRequest {
   static constexpr const char* kName = "DescribeConfigsRequest";
   static constexpr int16_t kApiKey = 32;
@@ -18,19 +35,7 @@ struct DescribeConfigsRequest {
   // First flexible version, or -1 when no version is flexible.
   static constexpr int16_t kFirstFlexibleVersion = 4;
   static constexpr bool is_flexible(int16_t v) { return kFirstFlexibleVersion >= 0 && v >= kFirstFlexibleVersion; }
-  struct DescribeConfigsResource {
-    int8_t resource_type = 0;
-    std::string resource_name{};
-    std::optional<std::vector<std::string>> configuration_keys{};
-    UnknownTaggedFields unknown_tagged_fields;
-
-    void encode(Writer& w, int16_t version) const;
-    void decode(Reader& r, int16_t version);
-    // The fewest bytes one encoded value can take; bounds array counts.
-    static size_t min_size(int16_t version);
-    bool operator==(const DescribeConfigsResource&) const = default;
-  };
-
+  using DescribeConfigsResource = describe_configs_request_types::DescribeConfigsResource;
   std::vector<DescribeConfigsResource> resources{};
   bool include_synonyms = false;
   bool include_documentation = false;

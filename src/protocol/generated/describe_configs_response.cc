@@ -6,7 +6,7 @@
 
 namespace floe::protocol {
 
-void DescribeConfigsResponse::DescribeConfigsSynonym::encode(Writer& w, int16_t version) const {
+void describe_configs_response_types::DescribeConfigsSynonym::encode(Writer& w, int16_t version) const {
   const bool flexible = version >= 4;
   (void)flexible;
   if (version >= 1) {
@@ -28,7 +28,7 @@ void DescribeConfigsResponse::DescribeConfigsSynonym::encode(Writer& w, int16_t 
   }
 }
 
-void DescribeConfigsResponse::DescribeConfigsSynonym::decode(Reader& r, int16_t version) {
+void describe_configs_response_types::DescribeConfigsSynonym::decode(Reader& r, int16_t version) {
   const bool flexible = version >= 4;
   (void)flexible;
   if (version >= 1) {
@@ -45,7 +45,7 @@ void DescribeConfigsResponse::DescribeConfigsSynonym::decode(Reader& r, int16_t 
   }
 }
 
-size_t DescribeConfigsResponse::DescribeConfigsSynonym::min_size(int16_t version) {
+size_t describe_configs_response_types::DescribeConfigsSynonym::min_size(int16_t version) {
   const bool flexible = version >= 4;
   size_t n = flexible ? 1 : 0;
   if (version >= 1) n += (flexible ? 1 : 2);
@@ -54,7 +54,7 @@ size_t DescribeConfigsResponse::DescribeConfigsSynonym::min_size(int16_t version
   return n;
 }
 
-void DescribeConfigsResponse::DescribeConfigsResourceResult::encode(Writer& w, int16_t version) const {
+void describe_configs_response_types::DescribeConfigsResourceResult::encode(Writer& w, int16_t version) const {
   const bool flexible = version >= 4;
   (void)flexible;
   w.write_string(name, flexible);
@@ -94,7 +94,7 @@ void DescribeConfigsResponse::DescribeConfigsResourceResult::encode(Writer& w, i
   }
 }
 
-void DescribeConfigsResponse::DescribeConfigsResourceResult::decode(Reader& r, int16_t version) {
+void describe_configs_response_types::DescribeConfigsResourceResult::decode(Reader& r, int16_t version) {
   const bool flexible = version >= 4;
   (void)flexible;
   name = r.read_string(flexible);
@@ -131,7 +131,7 @@ void DescribeConfigsResponse::DescribeConfigsResourceResult::decode(Reader& r, i
   }
 }
 
-size_t DescribeConfigsResponse::DescribeConfigsResourceResult::min_size(int16_t version) {
+size_t describe_configs_response_types::DescribeConfigsResourceResult::min_size(int16_t version) {
   const bool flexible = version >= 4;
   size_t n = flexible ? 1 : 0;
   n += (flexible ? 1 : 2);
@@ -146,7 +146,7 @@ size_t DescribeConfigsResponse::DescribeConfigsResourceResult::min_size(int16_t 
   return n;
 }
 
-void DescribeConfigsResponse::DescribeConfigsResult::encode(Writer& w, int16_t version) const {
+void describe_configs_response_types::DescribeConfigsResult::encode(Writer& w, int16_t version) const {
   const bool flexible = version >= 4;
   (void)flexible;
   w.write_int16(error_code);
@@ -167,7 +167,7 @@ void DescribeConfigsResponse::DescribeConfigsResult::encode(Writer& w, int16_t v
   }
 }
 
-void DescribeConfigsResponse::DescribeConfigsResult::decode(Reader& r, int16_t version) {
+void describe_configs_response_types::DescribeConfigsResult::decode(Reader& r, int16_t version) {
   const bool flexible = version >= 4;
   (void)flexible;
   error_code = r.read_int16();
@@ -190,7 +190,7 @@ void DescribeConfigsResponse::DescribeConfigsResult::decode(Reader& r, int16_t v
   }
 }
 
-size_t DescribeConfigsResponse::DescribeConfigsResult::min_size(int16_t version) {
+size_t describe_configs_response_types::DescribeConfigsResult::min_size(int16_t version) {
   const bool flexible = version >= 4;
   size_t n = flexible ? 1 : 0;
   n += 2;

@@ -10,6 +10,57 @@
 
 namespace floe::protocol {
 
+namespace describe_configs_response_types {
+
+struct DescribeConfigsSynonym {
+  std::string name{};
+  std::optional<std::string> value{};
+  int8_t source = 0;
+  UnknownTaggedFields unknown_tagged_fields;
+
+  void encode(Writer& w, int16_t version) const;
+  void decode(Reader& r, int16_t version);
+  // The fewest bytes one encoded value can take; bounds array counts.
+  static size_t min_size(int16_t version);
+  bool operator==(const DescribeConfigsSynonym&) const = default;
+};
+
+struct DescribeConfigsResourceResult {
+  std::string name{};
+  std::optional<std::string> value{};
+  bool read_only = false;
+  bool is_default = false;
+  int8_t config_source = -1;
+  bool is_sensitive = false;
+  std::vector<DescribeConfigsSynonym> synonyms{};
+  int8_t config_type = 0;
+  std::optional<std::string> documentation{};
+  UnknownTaggedFields unknown_tagged_fields;
+
+  void encode(Writer& w, int16_t version) const;
+  void decode(Reader& r, int16_t version);
+  // The fewest bytes one encoded value can take; bounds array counts.
+  static size_t min_size(int16_t version);
+  bool operator==(const DescribeConfigsResourceResult&) const = default;
+};
+
+struct DescribeConfigsResult {
+  int16_t error_code = 0;
+  std::optional<std::string> error_message{};
+  int8_t resource_type = 0;
+  std::string resource_name{};
+  std::vector<DescribeConfigsResourceResult> configs{};
+  UnknownTaggedFields unknown_tagged_fields;
+
+  void encode(Writer& w, int16_t version) const;
+  void decode(Reader& r, int16_t version);
+  // The fewest bytes one encoded value can take; bounds array counts.
+  static size_t min_size(int16_t version);
+  bool operator==(const DescribeConfigsResult&) const = default;
+};
+
+}  // namespace describe_configs_response_types
+
 struct DescribeConfigsResponse {
   static constexpr const char* kName = "DescribeConfigsResponse";
   static constexpr int16_t kApiKey = 32;
@@ -18,53 +69,9 @@ struct DescribeConfigsResponse {
   // First flexible version, or -1 when no version is flexible.
   static constexpr int16_t kFirstFlexibleVersion = 4;
   static constexpr bool is_flexible(int16_t v) { return kFirstFlexibleVersion >= 0 && v >= kFirstFlexibleVersion; }
-  struct DescribeConfigsSynonym {
-    std::string name{};
-    std::optional<std::string> value{};
-    int8_t source = 0;
-    UnknownTaggedFields unknown_tagged_fields;
-
-    void encode(Writer& w, int16_t version) const;
-    void decode(Reader& r, int16_t version);
-    // The fewest bytes one encoded value can take; bounds array counts.
-    static size_t min_size(int16_t version);
-    bool operator==(const DescribeConfigsSynonym&) const = default;
-  };
-
-  struct DescribeConfigsResourceResult {
-    std::string name{};
-    std::optional<std::string> value{};
-    bool read_only = false;
-    bool is_default = false;
-    int8_t config_source = -1;
-    bool is_sensitive = false;
-    std::vector<DescribeConfigsSynonym> synonyms{};
-    int8_t config_type = 0;
-    std::optional<std::string> documentation{};
-    UnknownTaggedFields unknown_tagged_fields;
-
-    void encode(Writer& w, int16_t version) const;
-    void decode(Reader& r, int16_t version);
-    // The fewest bytes one encoded value can take; bounds array counts.
-    static size_t min_size(int16_t version);
-    bool operator==(const DescribeConfigsResourceResult&) const = default;
-  };
-
-  struct DescribeConfigsResult {
-    int16_t error_code = 0;
-    std::optional<std::string> error_message{};
-    int8_t resource_type = 0;
-    std::string resource_name{};
-    std::vector<DescribeConfigsResourceResult> configs{};
-    UnknownTaggedFields unknown_tagged_fields;
-
-    void encode(Writer& w, int16_t version) const;
-    void decode(Reader& r, int16_t version);
-    // The fewest bytes one encoded value can take; bounds array counts.
-    static size_t min_size(int16_t version);
-    bool operator==(const DescribeConfigsResult&) const = default;
-  };
-
+  using DescribeConfigsSynonym = describe_configs_response_types::DescribeConfigsSynonym;
+  using DescribeConfigsResourceResult = describe_configs_response_types::DescribeConfigsResourceResult;
+  using DescribeConfigsResult = describe_configs_response_types::DescribeConfigsResult;
   int32_t throttle_time_ms = 0;
   std::vector<DescribeConfigsResult> results{};
   UnknownTaggedFields unknown_tagged_fields;

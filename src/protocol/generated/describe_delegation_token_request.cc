@@ -6,7 +6,7 @@
 
 namespace floe::protocol {
 
-void DescribeDelegationTokenRequest::DescribeDelegationTokenOwner::encode(Writer& w, int16_t version) const {
+void describe_delegation_token_request_types::DescribeDelegationTokenOwner::encode(Writer& w, int16_t version) const {
   const bool flexible = version >= 2;
   (void)flexible;
   w.write_string(principal_type, flexible);
@@ -16,7 +16,7 @@ void DescribeDelegationTokenRequest::DescribeDelegationTokenOwner::encode(Writer
   }
 }
 
-void DescribeDelegationTokenRequest::DescribeDelegationTokenOwner::decode(Reader& r, int16_t version) {
+void describe_delegation_token_request_types::DescribeDelegationTokenOwner::decode(Reader& r, int16_t version) {
   const bool flexible = version >= 2;
   (void)flexible;
   principal_type = r.read_string(flexible);
@@ -26,7 +26,7 @@ void DescribeDelegationTokenRequest::DescribeDelegationTokenOwner::decode(Reader
   }
 }
 
-size_t DescribeDelegationTokenRequest::DescribeDelegationTokenOwner::min_size(int16_t version) {
+size_t describe_delegation_token_request_types::DescribeDelegationTokenOwner::min_size(int16_t version) {
   const bool flexible = version >= 2;
   size_t n = flexible ? 1 : 0;
   n += (flexible ? 1 : 2);

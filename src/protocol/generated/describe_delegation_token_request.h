@@ -10,6 +10,22 @@
 
 namespace floe::protocol {
 
+namespace describe_delegation_token_request_types {
+
+struct DescribeDelegationTokenOwner {
+  std::string principal_type{};
+  std::string principal_name{};
+  UnknownTaggedFields unknown_tagged_fields;
+
+  void encode(Writer& w, int16_t version) const;
+  void decode(Reader& r, int16_t version);
+  // The fewest bytes one encoded value can take; bounds array counts.
+  static size_t min_size(int16_t version);
+  bool operator==(const DescribeDelegationTokenOwner&) const = default;
+};
+
+}  // namespace describe_delegation_token_request_types
+
 struct DescribeDelegationTokenRequest {
   static constexpr const char* kName = "DescribeDelegationTokenRequest";
   static constexpr int16_t kApiKey = 41;
@@ -18,18 +34,7 @@ struct DescribeDelegationTokenRequest {
   // First flexible version, or -1 when no version is flexible.
   static constexpr int16_t kFirstFlexibleVersion = 2;
   static constexpr bool is_flexible(int16_t v) { return kFirstFlexibleVersion >= 0 && v >= kFirstFlexibleVersion; }
-  struct DescribeDelegationTokenOwner {
-    std::string principal_type{};
-    std::string principal_name{};
-    UnknownTaggedFields unknown_tagged_fields;
-
-    void encode(Writer& w, int16_t version) const;
-    void decode(Reader& r, int16_t version);
-    // The fewest bytes one encoded value can take; bounds array counts.
-    static size_t min_size(int16_t version);
-    bool operator==(const DescribeDelegationTokenOwner&) const = default;
-  };
-
+  using DescribeDelegationTokenOwner = describe_delegation_token_request_types::DescribeDelegationTokenOwner;
   std::optional<std::vector<DescribeDelegationTokenOwner>> owners{};
   UnknownTaggedFields unknown_tagged_fields;
 

@@ -6,7 +6,7 @@
 
 namespace floe::protocol {
 
-void DescribeDelegationTokenResponse::DescribedDelegationTokenRenewer::encode(Writer& w, int16_t version) const {
+void describe_delegation_token_response_types::DescribedDelegationTokenRenewer::encode(Writer& w, int16_t version) const {
   const bool flexible = version >= 2;
   (void)flexible;
   w.write_string(principal_type, flexible);
@@ -16,7 +16,7 @@ void DescribeDelegationTokenResponse::DescribedDelegationTokenRenewer::encode(Wr
   }
 }
 
-void DescribeDelegationTokenResponse::DescribedDelegationTokenRenewer::decode(Reader& r, int16_t version) {
+void describe_delegation_token_response_types::DescribedDelegationTokenRenewer::decode(Reader& r, int16_t version) {
   const bool flexible = version >= 2;
   (void)flexible;
   principal_type = r.read_string(flexible);
@@ -26,7 +26,7 @@ void DescribeDelegationTokenResponse::DescribedDelegationTokenRenewer::decode(Re
   }
 }
 
-size_t DescribeDelegationTokenResponse::DescribedDelegationTokenRenewer::min_size(int16_t version) {
+size_t describe_delegation_token_response_types::DescribedDelegationTokenRenewer::min_size(int16_t version) {
   const bool flexible = version >= 2;
   size_t n = flexible ? 1 : 0;
   n += (flexible ? 1 : 2);
@@ -34,7 +34,7 @@ size_t DescribeDelegationTokenResponse::DescribedDelegationTokenRenewer::min_siz
   return n;
 }
 
-void DescribeDelegationTokenResponse::DescribedDelegationToken::encode(Writer& w, int16_t version) const {
+void describe_delegation_token_response_types::DescribedDelegationToken::encode(Writer& w, int16_t version) const {
   const bool flexible = version >= 2;
   (void)flexible;
   w.write_string(principal_type, flexible);
@@ -59,7 +59,7 @@ void DescribeDelegationTokenResponse::DescribedDelegationToken::encode(Writer& w
   }
 }
 
-void DescribeDelegationTokenResponse::DescribedDelegationToken::decode(Reader& r, int16_t version) {
+void describe_delegation_token_response_types::DescribedDelegationToken::decode(Reader& r, int16_t version) {
   const bool flexible = version >= 2;
   (void)flexible;
   principal_type = r.read_string(flexible);
@@ -91,7 +91,7 @@ void DescribeDelegationTokenResponse::DescribedDelegationToken::decode(Reader& r
   }
 }
 
-size_t DescribeDelegationTokenResponse::DescribedDelegationToken::min_size(int16_t version) {
+size_t describe_delegation_token_response_types::DescribedDelegationToken::min_size(int16_t version) {
   const bool flexible = version >= 2;
   size_t n = flexible ? 1 : 0;
   n += (flexible ? 1 : 2);

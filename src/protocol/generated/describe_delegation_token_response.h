@@ -10,6 +10,42 @@
 
 namespace floe::protocol {
 
+namespace describe_delegation_token_response_types {
+
+struct DescribedDelegationTokenRenewer {
+  std::string principal_type{};
+  std::string principal_name{};
+  UnknownTaggedFields unknown_tagged_fields;
+
+  void encode(Writer& w, int16_t version) const;
+  void decode(Reader& r, int16_t version);
+  // The fewest bytes one encoded value can take; bounds array counts.
+  static size_t min_size(int16_t version);
+  bool operator==(const DescribedDelegationTokenRenewer&) const = default;
+};
+
+struct DescribedDelegationToken {
+  std::string principal_type{};
+  std::string principal_name{};
+  std::string token_requester_principal_type{};
+  std::string token_requester_principal_name{};
+  int64_t issue_timestamp = 0;
+  int64_t expiry_timestamp = 0;
+  int64_t max_timestamp = 0;
+  std::string token_id{};
+  Bytes hmac{};
+  std::vector<DescribedDelegationTokenRenewer> renewers{};
+  UnknownTaggedFields unknown_tagged_fields;
+
+  void encode(Writer& w, int16_t version) const;
+  void decode(Reader& r, int16_t version);
+  // The fewest bytes one encoded value can take; bounds array counts.
+  static size_t min_size(int16_t version);
+  bool operator==(const DescribedDelegationToken&) const = default;
+};
+
+}  // namespace describe_delegation_token_response_types
+
 struct DescribeDelegationTokenResponse {
   static constexpr const char* kName = "DescribeDelegationTokenResponse";
   static constexpr int16_t kApiKey = 41;
@@ -18,38 +54,8 @@ struct DescribeDelegationTokenResponse {
   // First flexible version, or -1 when no version is flexible.
   static constexpr int16_t kFirstFlexibleVersion = 2;
   static constexpr bool is_flexible(int16_t v) { return kFirstFlexibleVersion >= 0 && v >= kFirstFlexibleVersion; }
-  struct DescribedDelegationTokenRenewer {
-    std::string principal_type{};
-    std::string principal_name{};
-    UnknownTaggedFields unknown_tagged_fields;
-
-    void encode(Writer& w, int16_t version) const;
-    void decode(Reader& r, int16_t version);
-    // The fewest bytes one encoded value can take; bounds array counts.
-    static size_t min_size(int16_t version);
-    bool operator==(const DescribedDelegationTokenRenewer&) const = default;
-  };
-
-  struct DescribedDelegationToken {
-    std::string principal_type{};
-    std::string principal_name{};
-    std::string token_requester_principal_type{};
-    std::string token_requester_principal_name{};
-    int64_t issue_timestamp = 0;
-    int64_t expiry_timestamp = 0;
-    int64_t max_timestamp = 0;
-    std::string token_id{};
-    Bytes hmac{};
-    std::vector<DescribedDelegationTokenRenewer> renewers{};
-    UnknownTaggedFields unknown_tagged_fields;
-
-    void encode(Writer& w, int16_t version) const;
-    void decode(Reader& r, int16_t version);
-    // The fewest bytes one encoded value can take; bounds array counts.
-    static size_t min_size(int16_t version);
-    bool operator==(const DescribedDelegationToken&) const = default;
-  };
-
+  using DescribedDelegationTokenRenewer = describe_delegation_token_response_types::DescribedDelegationTokenRenewer;
+  using DescribedDelegationToken = describe_delegation_token_response_types::DescribedDelegationToken;
   int16_t error_code = 0;
   std::vector<DescribedDelegationToken> tokens{};
   int32_t throttle_time_ms = 0;

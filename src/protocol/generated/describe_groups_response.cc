@@ -6,7 +6,7 @@
 
 namespace floe::protocol {
 
-void DescribeGroupsResponse::DescribedGroupMember::encode(Writer& w, int16_t version) const {
+void describe_groups_response_types::DescribedGroupMember::encode(Writer& w, int16_t version) const {
   const bool flexible = version >= 5;
   (void)flexible;
   w.write_string(member_id, flexible);
@@ -27,7 +27,7 @@ void DescribeGroupsResponse::DescribedGroupMember::encode(Writer& w, int16_t ver
   }
 }
 
-void DescribeGroupsResponse::DescribedGroupMember::decode(Reader& r, int16_t version) {
+void describe_groups_response_types::DescribedGroupMember::decode(Reader& r, int16_t version) {
   const bool flexible = version >= 5;
   (void)flexible;
   member_id = r.read_string(flexible);
@@ -47,7 +47,7 @@ void DescribeGroupsResponse::DescribedGroupMember::decode(Reader& r, int16_t ver
   }
 }
 
-size_t DescribeGroupsResponse::DescribedGroupMember::min_size(int16_t version) {
+size_t describe_groups_response_types::DescribedGroupMember::min_size(int16_t version) {
   const bool flexible = version >= 5;
   size_t n = flexible ? 1 : 0;
   n += (flexible ? 1 : 2);
@@ -59,7 +59,7 @@ size_t DescribeGroupsResponse::DescribedGroupMember::min_size(int16_t version) {
   return n;
 }
 
-void DescribeGroupsResponse::DescribedGroup::encode(Writer& w, int16_t version) const {
+void describe_groups_response_types::DescribedGroup::encode(Writer& w, int16_t version) const {
   const bool flexible = version >= 5;
   (void)flexible;
   w.write_int16(error_code);
@@ -79,7 +79,7 @@ void DescribeGroupsResponse::DescribedGroup::encode(Writer& w, int16_t version) 
   }
 }
 
-void DescribeGroupsResponse::DescribedGroup::decode(Reader& r, int16_t version) {
+void describe_groups_response_types::DescribedGroup::decode(Reader& r, int16_t version) {
   const bool flexible = version >= 5;
   (void)flexible;
   error_code = r.read_int16();
@@ -106,7 +106,7 @@ void DescribeGroupsResponse::DescribedGroup::decode(Reader& r, int16_t version) 
   }
 }
 
-size_t DescribeGroupsResponse::DescribedGroup::min_size(int16_t version) {
+size_t describe_groups_response_types::DescribedGroup::min_size(int16_t version) {
   const bool flexible = version >= 5;
   size_t n = flexible ? 1 : 0;
   n += 2;

@@ -10,6 +10,43 @@
 
 namespace floe::protocol {
 
+namespace describe_groups_response_types {
+
+struct DescribedGroupMember {
+  std::string member_id{};
+  std::optional<std::string> group_instance_id = std::nullopt;
+  std::string client_id{};
+  std::string client_host{};
+  Bytes member_metadata{};
+  Bytes member_assignment{};
+  UnknownTaggedFields unknown_tagged_fields;
+
+  void encode(Writer& w, int16_t version) const;
+  void decode(Reader& r, int16_t version);
+  // The fewest bytes one encoded value can take; bounds array counts.
+  static size_t min_size(int16_t version);
+  bool operator==(const DescribedGroupMember&) const = default;
+};
+
+struct DescribedGroup {
+  int16_t error_code = 0;
+  std::string group_id{};
+  std::string group_state{};
+  std::string protocol_type{};
+  std::string protocol_data{};
+  std::vector<DescribedGroupMember> members{};
+  int32_t authorized_operations = INT32_MIN;
+  UnknownTaggedFields unknown_tagged_fields;
+
+  void encode(Writer& w, int16_t version) const;
+  void decode(Reader& r, int16_t version);
+  // The fewest bytes one encoded value can take; bounds array counts.
+  static size_t min_size(int16_t version);
+  bool operator==(const DescribedGroup&) const = default;
+};
+
+}  // namespace describe_groups_response_types
+
 struct DescribeGroupsResponse {
   static constexpr const char* kName = "DescribeGroupsResponse";
   static constexpr int16_t kApiKey = 15;
@@ -18,39 +55,8 @@ struct DescribeGroupsResponse {
   // First flexible version, or -1 when no version is flexible.
   static constexpr int16_t kFirstFlexibleVersion = 5;
   static constexpr bool is_flexible(int16_t v) { return kFirstFlexibleVersion >= 0 && v >= kFirstFlexibleVersion; }
-  struct DescribedGroupMember {
-    std::string member_id{};
-    std::optional<std::string> group_instance_id = std::nullopt;
-    std::string client_id{};
-    std::string client_host{};
-    Bytes member_metadata{};
-    Bytes member_assignment{};
-    UnknownTaggedFields unknown_tagged_fields;
-
-    void encode(Writer& w, int16_t version) const;
-    void decode(Reader& r, int16_t version);
-    // The fewest bytes one encoded value can take; bounds array counts.
-    static size_t min_size(int16_t version);
-    bool operator==(const DescribedGroupMember&) const = default;
-  };
-
-  struct DescribedGroup {
-    int16_t error_code = 0;
-    std::string group_id{};
-    std::string group_state{};
-    std::string protocol_type{};
-    std::string protocol_data{};
-    std::vector<DescribedGroupMember> members{};
-    int32_t authorized_operations = INT32_MIN;
-    UnknownTaggedFields unknown_tagged_fields;
-
-    void encode(Writer& w, int16_t version) const;
-    void decode(Reader& r, int16_t version);
-    // The fewest bytes one encoded value can take; bounds array counts.
-    static size_t min_size(int16_t version);
-    bool operator==(const DescribedGroup&) const = default;
-  };
-
+  using DescribedGroupMember = describe_groups_response_types::DescribedGroupMember;
+  using DescribedGroup = describe_groups_response_types::DescribedGroup;
   int32_t throttle_time_ms = 0;
   std::vector<DescribedGroup> groups{};
   UnknownTaggedFields unknown_tagged_fields;

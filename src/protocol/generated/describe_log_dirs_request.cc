@@ -6,7 +6,7 @@
 
 namespace floe::protocol {
 
-void DescribeLogDirsRequest::DescribableLogDirTopic::encode(Writer& w, int16_t version) const {
+void describe_log_dirs_request_types::DescribableLogDirTopic::encode(Writer& w, int16_t version) const {
   const bool flexible = version >= 2;
   (void)flexible;
   w.write_string(topic, flexible);
@@ -19,7 +19,7 @@ void DescribeLogDirsRequest::DescribableLogDirTopic::encode(Writer& w, int16_t v
   }
 }
 
-void DescribeLogDirsRequest::DescribableLogDirTopic::decode(Reader& r, int16_t version) {
+void describe_log_dirs_request_types::DescribableLogDirTopic::decode(Reader& r, int16_t version) {
   const bool flexible = version >= 2;
   (void)flexible;
   topic = r.read_string(flexible);
@@ -39,7 +39,7 @@ void DescribeLogDirsRequest::DescribableLogDirTopic::decode(Reader& r, int16_t v
   }
 }
 
-size_t DescribeLogDirsRequest::DescribableLogDirTopic::min_size(int16_t version) {
+size_t describe_log_dirs_request_types::DescribableLogDirTopic::min_size(int16_t version) {
   const bool flexible = version >= 2;
   size_t n = flexible ? 1 : 0;
   n += (flexible ? 1 : 2);

@@ -10,6 +10,22 @@
 
 namespace floe::protocol {
 
+namespace describe_log_dirs_request_types {
+
+struct DescribableLogDirTopic {
+  std::string topic{};
+  std::vector<int32_t> partitions{};
+  UnknownTaggedFields unknown_tagged_fields;
+
+  void encode(Writer& w, int16_t version) const;
+  void decode(Reader& r, int16_t version);
+  // The fewest bytes one encoded value can take; bounds array counts.
+  static size_t min_size(int16_t version);
+  bool operator==(const DescribableLogDirTopic&) const = default;
+};
+
+}  // namespace describe_log_dirs_request_types
+
 struct DescribeLogDirsRequest {
   static constexpr const char* kName = "DescribeLogDirsRequest";
   static constexpr int16_t kApiKey = 35;
@@ -18,18 +34,7 @@ struct DescribeLogDirsRequest {
   // First flexible version, or -1 when no version is flexible.
   static constexpr int16_t kFirstFlexibleVersion = 2;
   static constexpr bool is_flexible(int16_t v) { return kFirstFlexibleVersion >= 0 && v >= kFirstFlexibleVersion; }
-  struct DescribableLogDirTopic {
-    std::string topic{};
-    std::vector<int32_t> partitions{};
-    UnknownTaggedFields unknown_tagged_fields;
-
-    void encode(Writer& w, int16_t version) const;
-    void decode(Reader& r, int16_t version);
-    // The fewest bytes one encoded value can take; bounds array counts.
-    static size_t min_size(int16_t version);
-    bool operator==(const DescribableLogDirTopic&) const = default;
-  };
-
+  using DescribableLogDirTopic = describe_log_dirs_request_types::DescribableLogDirTopic;
   std::optional<std::vector<DescribableLogDirTopic>> topics{};
   UnknownTaggedFields unknown_tagged_fields;
 

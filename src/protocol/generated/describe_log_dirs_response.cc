@@ -6,7 +6,7 @@
 
 namespace floe::protocol {
 
-void DescribeLogDirsResponse::DescribeLogDirsPartition::encode(Writer& w, int16_t version) const {
+void describe_log_dirs_response_types::DescribeLogDirsPartition::encode(Writer& w, int16_t version) const {
   const bool flexible = version >= 2;
   (void)flexible;
   w.write_int32(partition_index);
@@ -18,7 +18,7 @@ void DescribeLogDirsResponse::DescribeLogDirsPartition::encode(Writer& w, int16_
   }
 }
 
-void DescribeLogDirsResponse::DescribeLogDirsPartition::decode(Reader& r, int16_t version) {
+void describe_log_dirs_response_types::DescribeLogDirsPartition::decode(Reader& r, int16_t version) {
   const bool flexible = version >= 2;
   (void)flexible;
   partition_index = r.read_int32();
@@ -30,7 +30,7 @@ void DescribeLogDirsResponse::DescribeLogDirsPartition::decode(Reader& r, int16_
   }
 }
 
-size_t DescribeLogDirsResponse::DescribeLogDirsPartition::min_size(int16_t version) {
+size_t describe_log_dirs_response_types::DescribeLogDirsPartition::min_size(int16_t version) {
   const bool flexible = version >= 2;
   size_t n = flexible ? 1 : 0;
   n += 4;
@@ -40,7 +40,7 @@ size_t DescribeLogDirsResponse::DescribeLogDirsPartition::min_size(int16_t versi
   return n;
 }
 
-void DescribeLogDirsResponse::DescribeLogDirsTopic::encode(Writer& w, int16_t version) const {
+void describe_log_dirs_response_types::DescribeLogDirsTopic::encode(Writer& w, int16_t version) const {
   const bool flexible = version >= 2;
   (void)flexible;
   w.write_string(name, flexible);
@@ -53,7 +53,7 @@ void DescribeLogDirsResponse::DescribeLogDirsTopic::encode(Writer& w, int16_t ve
   }
 }
 
-void DescribeLogDirsResponse::DescribeLogDirsTopic::decode(Reader& r, int16_t version) {
+void describe_log_dirs_response_types::DescribeLogDirsTopic::decode(Reader& r, int16_t version) {
   const bool flexible = version >= 2;
   (void)flexible;
   name = r.read_string(flexible);
@@ -73,7 +73,7 @@ void DescribeLogDirsResponse::DescribeLogDirsTopic::decode(Reader& r, int16_t ve
   }
 }
 
-size_t DescribeLogDirsResponse::DescribeLogDirsTopic::min_size(int16_t version) {
+size_t describe_log_dirs_response_types::DescribeLogDirsTopic::min_size(int16_t version) {
   const bool flexible = version >= 2;
   size_t n = flexible ? 1 : 0;
   n += (flexible ? 1 : 2);
@@ -81,7 +81,7 @@ size_t DescribeLogDirsResponse::DescribeLogDirsTopic::min_size(int16_t version) 
   return n;
 }
 
-void DescribeLogDirsResponse::DescribeLogDirsResult::encode(Writer& w, int16_t version) const {
+void describe_log_dirs_response_types::DescribeLogDirsResult::encode(Writer& w, int16_t version) const {
   const bool flexible = version >= 2;
   (void)flexible;
   w.write_int16(error_code);
@@ -101,7 +101,7 @@ void DescribeLogDirsResponse::DescribeLogDirsResult::encode(Writer& w, int16_t v
   }
 }
 
-void DescribeLogDirsResponse::DescribeLogDirsResult::decode(Reader& r, int16_t version) {
+void describe_log_dirs_response_types::DescribeLogDirsResult::decode(Reader& r, int16_t version) {
   const bool flexible = version >= 2;
   (void)flexible;
   error_code = r.read_int16();
@@ -128,7 +128,7 @@ void DescribeLogDirsResponse::DescribeLogDirsResult::decode(Reader& r, int16_t v
   }
 }
 
-size_t DescribeLogDirsResponse::DescribeLogDirsResult::min_size(int16_t version) {
+size_t describe_log_dirs_response_types::DescribeLogDirsResult::min_size(int16_t version) {
   const bool flexible = version >= 2;
   size_t n = flexible ? 1 : 0;
   n += 2;

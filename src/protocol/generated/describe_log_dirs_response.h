@@ -10,6 +10,51 @@
 
 namespace floe::protocol {
 
+namespace describe_log_dirs_response_types {
+
+struct DescribeLogDirsPartition {
+  int32_t partition_index = 0;
+  int64_t partition_size = 0;
+  int64_t offset_lag = 0;
+  bool is_future_key = false;
+  UnknownTaggedFields unknown_tagged_fields;
+
+  void encode(Writer& w, int16_t version) const;
+  void decode(Reader& r, int16_t version);
+  // The fewest bytes one encoded value can take; bounds array counts.
+  static size_t min_size(int16_t version);
+  bool operator==(const DescribeLogDirsPartition&) const = default;
+};
+
+struct DescribeLogDirsTopic {
+  std::string name{};
+  std::vector<DescribeLogDirsPartition> partitions{};
+  UnknownTaggedFields unknown_tagged_fields;
+
+  void encode(Writer& w, int16_t version) const;
+  void decode(Reader& r, int16_t version);
+  // The fewest bytes one encoded value can take; bounds array counts.
+  static size_t min_size(int16_t version);
+  bool operator==(const DescribeLogDirsTopic&) const = default;
+};
+
+struct DescribeLogDirsResult {
+  int16_t error_code = 0;
+  std::string log_dir{};
+  std::vector<DescribeLogDirsTopic> topics{};
+  int64_t total_bytes = int64_t{-1};
+  int64_t usable_bytes = int64_t{-1};
+  UnknownTaggedFields unknown_tagged_fields;
+
+  void encode(Writer& w, int16_t version) const;
+  void decode(Reader& r, int16_t version);
+  // The fewest bytes one encoded value can take; bounds array counts.
+  static size_t min_size(int16_t version);
+  bool operator==(const DescribeLogDirsResult&) const = default;
+};
+
+}  // namespace describe_log_dirs_response_types
+
 struct DescribeLogDirsResponse {
   static constexpr const char* kName = "DescribeLogDirsResponse";
   static constexpr int16_t kApiKey = 35;
@@ -18,47 +63,9 @@ struct DescribeLogDirsResponse {
   // First flexible version, or -1 when no version is flexible.
   static constexpr int16_t kFirstFlexibleVersion = 2;
   static constexpr bool is_flexible(int16_t v) { return kFirstFlexibleVersion >= 0 && v >= kFirstFlexibleVersion; }
-  struct DescribeLogDirsPartition {
-    int32_t partition_index = 0;
-    int64_t partition_size = 0;
-    int64_t offset_lag = 0;
-    bool is_future_key = false;
-    UnknownTaggedFields unknown_tagged_fields;
-
-    void encode(Writer& w, int16_t version) const;
-    void decode(Reader& r, int16_t version);
-    // The fewest bytes one encoded value can take; bounds array counts.
-    static size_t min_size(int16_t version);
-    bool operator==(const DescribeLogDirsPartition&) const = default;
-  };
-
-  struct DescribeLogDirsTopic {
-    std::string name{};
-    std::vector<DescribeLogDirsPartition> partitions{};
-    UnknownTaggedFields unknown_tagged_fields;
-
-    void encode(Writer& w, int16_t version) const;
-    void decode(Reader& r, int16_t version);
-    // The fewest bytes one encoded value can take; bounds array counts.
-    static size_t min_size(int16_t version);
-    bool operator==(const DescribeLogDirsTopic&) const = default;
-  };
-
-  struct DescribeLogDirsResult {
-    int16_t error_code = 0;
-    std::string log_dir{};
-    std::vector<DescribeLogDirsTopic> topics{};
-    int64_t total_bytes = int64_t{-1};
-    int64_t usable_bytes = int64_t{-1};
-    UnknownTaggedFields unknown_tagged_fields;
-
-    void encode(Writer& w, int16_t version) const;
-    void decode(Reader& r, int16_t version);
-    // The fewest bytes one encoded value can take; bounds array counts.
-    static size_t min_size(int16_t version);
-    bool operator==(const DescribeLogDirsResult&) const = default;
-  };
-
+  using DescribeLogDirsPartition = describe_log_dirs_response_types::DescribeLogDirsPartition;
+  using DescribeLogDirsTopic = describe_log_dirs_response_types::DescribeLogDirsTopic;
+  using DescribeLogDirsResult = describe_log_dirs_response_types::DescribeLogDirsResult;
   int32_t throttle_time_ms = 0;
   int16_t error_code = 0;
   std::vector<DescribeLogDirsResult> results{};

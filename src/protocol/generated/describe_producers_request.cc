@@ -6,7 +6,7 @@
 
 namespace floe::protocol {
 
-void DescribeProducersRequest::TopicRequest::encode(Writer& w, int16_t version) const {
+void describe_producers_request_types::TopicRequest::encode(Writer& w, int16_t version) const {
   const bool flexible = true;
   (void)flexible;
   w.write_string(name, flexible);
@@ -19,7 +19,7 @@ void DescribeProducersRequest::TopicRequest::encode(Writer& w, int16_t version) 
   }
 }
 
-void DescribeProducersRequest::TopicRequest::decode(Reader& r, int16_t version) {
+void describe_producers_request_types::TopicRequest::decode(Reader& r, int16_t version) {
   const bool flexible = true;
   (void)flexible;
   name = r.read_string(flexible);
@@ -39,7 +39,7 @@ void DescribeProducersRequest::TopicRequest::decode(Reader& r, int16_t version) 
   }
 }
 
-size_t DescribeProducersRequest::TopicRequest::min_size(int16_t version) {
+size_t describe_producers_request_types::TopicRequest::min_size(int16_t version) {
   const bool flexible = true;
   size_t n = flexible ? 1 : 0;
   n += (flexible ? 1 : 2);

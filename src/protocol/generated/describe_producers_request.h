@@ -10,6 +10,22 @@
 
 namespace floe::protocol {
 
+namespace describe_producers_request_types {
+
+struct TopicRequest {
+  std::string name{};
+  std::vector<int32_t> partition_indexes{};
+  UnknownTaggedFields unknown_tagged_fields;
+
+  void encode(Writer& w, int16_t version) const;
+  void decode(Reader& r, int16_t version);
+  // The fewest bytes one encoded value can take; bounds array counts.
+  static size_t min_size(int16_t version);
+  bool operator==(const TopicRequest&) const = default;
+};
+
+}  // namespace describe_producers_request_types
+
 struct DescribeProducersRequest {
   static constexpr const char* kName = "DescribeProducersRequest";
   static constexpr int16_t kApiKey = 61;
@@ -18,18 +34,7 @@ struct DescribeProducersRequest {
   // First flexible version, or -1 when no version is flexible.
   static constexpr int16_t kFirstFlexibleVersion = 0;
   static constexpr bool is_flexible(int16_t v) { return kFirstFlexibleVersion >= 0 && v >= kFirstFlexibleVersion; }
-  struct TopicRequest {
-    std::string name{};
-    std::vector<int32_t> partition_indexes{};
-    UnknownTaggedFields unknown_tagged_fields;
-
-    void encode(Writer& w, int16_t version) const;
-    void decode(Reader& r, int16_t version);
-    // The fewest bytes one encoded value can take; bounds array counts.
-    static size_t min_size(int16_t version);
-    bool operator==(const TopicRequest&) const = default;
-  };
-
+  using TopicRequest = describe_producers_request_types::TopicRequest;
   std::vector<TopicRequest> topics{};
   UnknownTaggedFields unknown_tagged_fields;
 

@@ -6,7 +6,7 @@
 
 namespace floe::protocol {
 
-void DescribeProducersResponse::ProducerState::encode(Writer& w, int16_t version) const {
+void describe_producers_response_types::ProducerState::encode(Writer& w, int16_t version) const {
   const bool flexible = true;
   (void)flexible;
   w.write_int64(producer_id);
@@ -20,7 +20,7 @@ void DescribeProducersResponse::ProducerState::encode(Writer& w, int16_t version
   }
 }
 
-void DescribeProducersResponse::ProducerState::decode(Reader& r, int16_t version) {
+void describe_producers_response_types::ProducerState::decode(Reader& r, int16_t version) {
   const bool flexible = true;
   (void)flexible;
   producer_id = r.read_int64();
@@ -34,7 +34,7 @@ void DescribeProducersResponse::ProducerState::decode(Reader& r, int16_t version
   }
 }
 
-size_t DescribeProducersResponse::ProducerState::min_size(int16_t version) {
+size_t describe_producers_response_types::ProducerState::min_size(int16_t version) {
   const bool flexible = true;
   size_t n = flexible ? 1 : 0;
   n += 8;
@@ -46,7 +46,7 @@ size_t DescribeProducersResponse::ProducerState::min_size(int16_t version) {
   return n;
 }
 
-void DescribeProducersResponse::PartitionResponse::encode(Writer& w, int16_t version) const {
+void describe_producers_response_types::PartitionResponse::encode(Writer& w, int16_t version) const {
   const bool flexible = true;
   (void)flexible;
   w.write_int32(partition_index);
@@ -66,7 +66,7 @@ void DescribeProducersResponse::PartitionResponse::encode(Writer& w, int16_t ver
   }
 }
 
-void DescribeProducersResponse::PartitionResponse::decode(Reader& r, int16_t version) {
+void describe_producers_response_types::PartitionResponse::decode(Reader& r, int16_t version) {
   const bool flexible = true;
   (void)flexible;
   partition_index = r.read_int32();
@@ -88,7 +88,7 @@ void DescribeProducersResponse::PartitionResponse::decode(Reader& r, int16_t ver
   }
 }
 
-size_t DescribeProducersResponse::PartitionResponse::min_size(int16_t version) {
+size_t describe_producers_response_types::PartitionResponse::min_size(int16_t version) {
   const bool flexible = true;
   size_t n = flexible ? 1 : 0;
   n += 4;
@@ -98,7 +98,7 @@ size_t DescribeProducersResponse::PartitionResponse::min_size(int16_t version) {
   return n;
 }
 
-void DescribeProducersResponse::TopicResponse::encode(Writer& w, int16_t version) const {
+void describe_producers_response_types::TopicResponse::encode(Writer& w, int16_t version) const {
   const bool flexible = true;
   (void)flexible;
   w.write_string(name, flexible);
@@ -111,7 +111,7 @@ void DescribeProducersResponse::TopicResponse::encode(Writer& w, int16_t version
   }
 }
 
-void DescribeProducersResponse::TopicResponse::decode(Reader& r, int16_t version) {
+void describe_producers_response_types::TopicResponse::decode(Reader& r, int16_t version) {
   const bool flexible = true;
   (void)flexible;
   name = r.read_string(flexible);
@@ -131,7 +131,7 @@ void DescribeProducersResponse::TopicResponse::decode(Reader& r, int16_t version
   }
 }
 
-size_t DescribeProducersResponse::TopicResponse::min_size(int16_t version) {
+size_t describe_producers_response_types::TopicResponse::min_size(int16_t version) {
   const bool flexible = true;
   size_t n = flexible ? 1 : 0;
   n += (flexible ? 1 : 2);

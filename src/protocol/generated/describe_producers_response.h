@@ -10,6 +10,52 @@
 
 namespace floe::protocol {
 
+namespace describe_producers_response_types {
+
+struct ProducerState {
+  int64_t producer_id = 0;
+  int32_t producer_epoch = 0;
+  int32_t last_sequence = -1;
+  int64_t last_timestamp = int64_t{-1};
+  int32_t coordinator_epoch = 0;
+  int64_t current_txn_start_offset = int64_t{-1};
+  UnknownTaggedFields unknown_tagged_fields;
+
+  void encode(Writer& w, int16_t version) const;
+  void decode(Reader& r, int16_t version);
+  // The fewest bytes one encoded value can take; bounds array counts.
+  static size_t min_size(int16_t version);
+  bool operator==(const ProducerState&) const = default;
+};
+
+struct PartitionResponse {
+  int32_t partition_index = 0;
+  int16_t error_code = 0;
+  std::optional<std::string> error_message = std::nullopt;
+  std::vector<ProducerState> active_producers{};
+  UnknownTaggedFields unknown_tagged_fields;
+
+  void encode(Writer& w, int16_t version) const;
+  void decode(Reader& r, int16_t version);
+  // The fewest bytes one encoded value can take; bounds array counts.
+  static size_t min_size(int16_t version);
+  bool operator==(const PartitionResponse&) const = default;
+};
+
+struct TopicResponse {
+  std::string name{};
+  std::vector<PartitionResponse> partitions{};
+  UnknownTaggedFields unknown_tagged_fields;
+
+  void encode(Writer& w, int16_t version) const;
+  void decode(Reader& r, int16_t version);
+  // The fewest bytes one encoded value can take; bounds array counts.
+  static size_t min_size(int16_t version);
+  bool operator==(const TopicResponse&) const = default;
+};
+
+}  // namespace describe_producers_response_types
+
 struct DescribeProducersResponse {
   static constexpr const char* kName = "DescribeProducersResponse";
   static constexpr int16_t kApiKey = 61;
@@ -18,48 +64,9 @@ struct DescribeProducersResponse {
   // First flexible version, or -1 when no version is flexible.
   static constexpr int16_t kFirstFlexibleVersion = 0;
   static constexpr bool is_flexible(int16_t v) { return kFirstFlexibleVersion >= 0 && v >= kFirstFlexibleVersion; }
-  struct ProducerState {
-    int64_t producer_id = 0;
-    int32_t producer_epoch = 0;
-    int32_t last_sequence = -1;
-    int64_t last_timestamp = int64_t{-1};
-    int32_t coordinator_epoch = 0;
-    int64_t current_txn_start_offset = int64_t{-1};
-    UnknownTaggedFields unknown_tagged_fields;
-
-    void encode(Writer& w, int16_t version) const;
-    void decode(Reader& r, int16_t version);
-    // The fewest bytes one encoded value can take; bounds array counts.
-    static size_t min_size(int16_t version);
-    bool operator==(const ProducerState&) const = default;
-  };
-
-  struct PartitionResponse {
-    int32_t partition_index = 0;
-    int16_t error_code = 0;
-    std::optional<std::string> error_message = std::nullopt;
-    std::vector<ProducerState> active_producers{};
-    UnknownTaggedFields unknown_tagged_fields;
-
-    void encode(Writer& w, int16_t version) const;
-    void decode(Reader& r, int16_t version);
-    // The fewest bytes one encoded value can take; bounds array counts.
-    static size_t min_size(int16_t version);
-    bool operator==(const PartitionResponse&) const = default;
-  };
-
-  struct TopicResponse {
-    std::string name{};
-    std::vector<PartitionResponse> partitions{};
-    UnknownTaggedFields unknown_tagged_fields;
-
-    void encode(Writer& w, int16_t version) const;
-    void decode(Reader& r, int16_t version);
-    // The fewest bytes one encoded value can take; bounds array counts.
-    static size_t min_size(int16_t version);
-    bool operator==(const TopicResponse&) const = default;
-  };
-
+  using ProducerState = describe_producers_response_types::ProducerState;
+  using PartitionResponse = describe_producers_response_types::PartitionResponse;
+  using TopicResponse = describe_producers_response_types::TopicResponse;
   int32_t throttle_time_ms = 0;
   std::vector<TopicResponse> topics{};
   UnknownTaggedFields unknown_tagged_fields;

@@ -6,7 +6,7 @@
 
 namespace floe::protocol {
 
-void DescribeQuorumRequest::PartitionData::encode(Writer& w, int16_t version) const {
+void describe_quorum_request_types::PartitionData::encode(Writer& w, int16_t version) const {
   const bool flexible = true;
   (void)flexible;
   w.write_int32(partition_index);
@@ -15,7 +15,7 @@ void DescribeQuorumRequest::PartitionData::encode(Writer& w, int16_t version) co
   }
 }
 
-void DescribeQuorumRequest::PartitionData::decode(Reader& r, int16_t version) {
+void describe_quorum_request_types::PartitionData::decode(Reader& r, int16_t version) {
   const bool flexible = true;
   (void)flexible;
   partition_index = r.read_int32();
@@ -24,14 +24,14 @@ void DescribeQuorumRequest::PartitionData::decode(Reader& r, int16_t version) {
   }
 }
 
-size_t DescribeQuorumRequest::PartitionData::min_size(int16_t version) {
+size_t describe_quorum_request_types::PartitionData::min_size(int16_t version) {
   const bool flexible = true;
   size_t n = flexible ? 1 : 0;
   n += 4;
   return n;
 }
 
-void DescribeQuorumRequest::TopicData::encode(Writer& w, int16_t version) const {
+void describe_quorum_request_types::TopicData::encode(Writer& w, int16_t version) const {
   const bool flexible = true;
   (void)flexible;
   w.write_string(topic_name, flexible);
@@ -44,7 +44,7 @@ void DescribeQuorumRequest::TopicData::encode(Writer& w, int16_t version) const 
   }
 }
 
-void DescribeQuorumRequest::TopicData::decode(Reader& r, int16_t version) {
+void describe_quorum_request_types::TopicData::decode(Reader& r, int16_t version) {
   const bool flexible = true;
   (void)flexible;
   topic_name = r.read_string(flexible);
@@ -64,7 +64,7 @@ void DescribeQuorumRequest::TopicData::decode(Reader& r, int16_t version) {
   }
 }
 
-size_t DescribeQuorumRequest::TopicData::min_size(int16_t version) {
+size_t describe_quorum_request_types::TopicData::min_size(int16_t version) {
   const bool flexible = true;
   size_t n = flexible ? 1 : 0;
   n += (flexible ? 1 : 2);

@@ -10,6 +10,33 @@
 
 namespace floe::protocol {
 
+namespace describe_quorum_request_types {
+
+struct PartitionData {
+  int32_t partition_index = 0;
+  UnknownTaggedFields unknown_tagged_fields;
+
+  void encode(Writer& w, int16_t version) const;
+  void decode(Reader& r, int16_t version);
+  // The fewest bytes one encoded value can take; bounds array counts.
+  static size_t min_size(int16_t version);
+  bool operator==(const PartitionData&) const = default;
+};
+
+struct TopicData {
+  std::string topic_name{};
+  std::vector<PartitionData> partitions{};
+  UnknownTaggedFields unknown_tagged_fields;
+
+  void encode(Writer& w, int16_t version) const;
+  void decode(Reader& r, int16_t version);
+  // The fewest bytes one encoded value can take; bounds array counts.
+  static size_t min_size(int16_t version);
+  bool operator==(const TopicData&) const = default;
+};
+
+}  // namespace describe_quorum_request_types
+
 struct DescribeQuorumRequest {
   static constexpr const char* kName = "DescribeQuorumRequest";
   static constexpr int16_t kApiKey = 55;
@@ -18,29 +45,8 @@ struct DescribeQuorumRequest {
   // First flexible version, or -1 when no version is flexible.
   static constexpr int16_t kFirstFlexibleVersion = 0;
   static constexpr bool is_flexible(int16_t v) { return kFirstFlexibleVersion >= 0 && v >= kFirstFlexibleVersion; }
-  struct PartitionData {
-    int32_t partition_index = 0;
-    UnknownTaggedFields unknown_tagged_fields;
-
-    void encode(Writer& w, int16_t version) const;
-    void decode(Reader& r, int16_t version);
-    // The fewest bytes one encoded value can take; bounds array counts.
-    static size_t min_size(int16_t version);
-    bool operator==(const PartitionData&) const = default;
-  };
-
-  struct TopicData {
-    std::string topic_name{};
-    std::vector<PartitionData> partitions{};
-    UnknownTaggedFields unknown_tagged_fields;
-
-    void encode(Writer& w, int16_t version) const;
-    void decode(Reader& r, int16_t version);
-    // The fewest bytes one encoded value can take; bounds array counts.
-    static size_t min_size(int16_t version);
-    bool operator==(const TopicData&) const = default;
-  };
-
+  using PartitionData = describe_quorum_request_types::PartitionData;
+  using TopicData = describe_quorum_request_types::TopicData;
   std::vector<TopicData> topics{};
   UnknownTaggedFields unknown_tagged_fields;
 

@@ -6,7 +6,7 @@
 
 namespace floe::protocol {
 
-void DescribeQuorumResponse::ReplicaState::encode(Writer& w, int16_t version) const {
+void describe_quorum_response_types::ReplicaState::encode(Writer& w, int16_t version) const {
   const bool flexible = true;
   (void)flexible;
   w.write_int32(replica_id);
@@ -25,7 +25,7 @@ void DescribeQuorumResponse::ReplicaState::encode(Writer& w, int16_t version) co
   }
 }
 
-void DescribeQuorumResponse::ReplicaState::decode(Reader& r, int16_t version) {
+void describe_quorum_response_types::ReplicaState::decode(Reader& r, int16_t version) {
   const bool flexible = true;
   (void)flexible;
   replica_id = r.read_int32();
@@ -44,7 +44,7 @@ void DescribeQuorumResponse::ReplicaState::decode(Reader& r, int16_t version) {
   }
 }
 
-size_t DescribeQuorumResponse::ReplicaState::min_size(int16_t version) {
+size_t describe_quorum_response_types::ReplicaState::min_size(int16_t version) {
   const bool flexible = true;
   size_t n = flexible ? 1 : 0;
   n += 4;
@@ -55,7 +55,7 @@ size_t DescribeQuorumResponse::ReplicaState::min_size(int16_t version) {
   return n;
 }
 
-void DescribeQuorumResponse::PartitionData::encode(Writer& w, int16_t version) const {
+void describe_quorum_response_types::PartitionData::encode(Writer& w, int16_t version) const {
   const bool flexible = true;
   (void)flexible;
   w.write_int32(partition_index);
@@ -84,7 +84,7 @@ void DescribeQuorumResponse::PartitionData::encode(Writer& w, int16_t version) c
   }
 }
 
-void DescribeQuorumResponse::PartitionData::decode(Reader& r, int16_t version) {
+void describe_quorum_response_types::PartitionData::decode(Reader& r, int16_t version) {
   const bool flexible = true;
   (void)flexible;
   partition_index = r.read_int32();
@@ -126,7 +126,7 @@ void DescribeQuorumResponse::PartitionData::decode(Reader& r, int16_t version) {
   }
 }
 
-size_t DescribeQuorumResponse::PartitionData::min_size(int16_t version) {
+size_t describe_quorum_response_types::PartitionData::min_size(int16_t version) {
   const bool flexible = true;
   size_t n = flexible ? 1 : 0;
   n += 4;
@@ -140,7 +140,7 @@ size_t DescribeQuorumResponse::PartitionData::min_size(int16_t version) {
   return n;
 }
 
-void DescribeQuorumResponse::TopicData::encode(Writer& w, int16_t version) const {
+void describe_quorum_response_types::TopicData::encode(Writer& w, int16_t version) const {
   const bool flexible = true;
   (void)flexible;
   w.write_string(topic_name, flexible);
@@ -153,7 +153,7 @@ void DescribeQuorumResponse::TopicData::encode(Writer& w, int16_t version) const
   }
 }
 
-void DescribeQuorumResponse::TopicData::decode(Reader& r, int16_t version) {
+void describe_quorum_response_types::TopicData::decode(Reader& r, int16_t version) {
   const bool flexible = true;
   (void)flexible;
   topic_name = r.read_string(flexible);
@@ -173,7 +173,7 @@ void DescribeQuorumResponse::TopicData::decode(Reader& r, int16_t version) {
   }
 }
 
-size_t DescribeQuorumResponse::TopicData::min_size(int16_t version) {
+size_t describe_quorum_response_types::TopicData::min_size(int16_t version) {
   const bool flexible = true;
   size_t n = flexible ? 1 : 0;
   n += (flexible ? 1 : 2);
@@ -181,7 +181,7 @@ size_t DescribeQuorumResponse::TopicData::min_size(int16_t version) {
   return n;
 }
 
-void DescribeQuorumResponse::Listener::encode(Writer& w, int16_t version) const {
+void describe_quorum_response_types::Listener::encode(Writer& w, int16_t version) const {
   const bool flexible = true;
   (void)flexible;
   if (version >= 2) {
@@ -198,7 +198,7 @@ void DescribeQuorumResponse::Listener::encode(Writer& w, int16_t version) const 
   }
 }
 
-void DescribeQuorumResponse::Listener::decode(Reader& r, int16_t version) {
+void describe_quorum_response_types::Listener::decode(Reader& r, int16_t version) {
   const bool flexible = true;
   (void)flexible;
   if (version >= 2) {
@@ -215,7 +215,7 @@ void DescribeQuorumResponse::Listener::decode(Reader& r, int16_t version) {
   }
 }
 
-size_t DescribeQuorumResponse::Listener::min_size(int16_t version) {
+size_t describe_quorum_response_types::Listener::min_size(int16_t version) {
   const bool flexible = true;
   size_t n = flexible ? 1 : 0;
   if (version >= 2) n += (flexible ? 1 : 2);
@@ -224,7 +224,7 @@ size_t DescribeQuorumResponse::Listener::min_size(int16_t version) {
   return n;
 }
 
-void DescribeQuorumResponse::Node::encode(Writer& w, int16_t version) const {
+void describe_quorum_response_types::Node::encode(Writer& w, int16_t version) const {
   const bool flexible = true;
   (void)flexible;
   if (version >= 2) {
@@ -241,7 +241,7 @@ void DescribeQuorumResponse::Node::encode(Writer& w, int16_t version) const {
   }
 }
 
-void DescribeQuorumResponse::Node::decode(Reader& r, int16_t version) {
+void describe_quorum_response_types::Node::decode(Reader& r, int16_t version) {
   const bool flexible = true;
   (void)flexible;
   if (version >= 2) {
@@ -265,7 +265,7 @@ void DescribeQuorumResponse::Node::decode(Reader& r, int16_t version) {
   }
 }
 
-size_t DescribeQuorumResponse::Node::min_size(int16_t version) {
+size_t describe_quorum_response_types::Node::min_size(int16_t version) {
   const bool flexible = true;
   size_t n = flexible ? 1 : 0;
   if (version >= 2) n += 4;

@@ -10,6 +10,80 @@
 
 namespace floe::protocol {
 
+namespace describe_quorum_response_types {
+
+struct ReplicaState {
+  int32_t replica_id = 0;
+  Uuid replica_directory_id{};
+  int64_t log_end_offset = 0;
+  int64_t last_fetch_timestamp = int64_t{-1};
+  int64_t last_caught_up_timestamp = int64_t{-1};
+  UnknownTaggedFields unknown_tagged_fields;
+
+  void encode(Writer& w, int16_t version) const;
+  void decode(Reader& r, int16_t version);
+  // The fewest bytes one encoded value can take; bounds array counts.
+  static size_t min_size(int16_t version);
+  bool operator==(const ReplicaState&) const = default;
+};
+
+struct PartitionData {
+  int32_t partition_index = 0;
+  int16_t error_code = 0;
+  std::optional<std::string> error_message{};
+  int32_t leader_id = 0;
+  int32_t leader_epoch = 0;
+  int64_t high_watermark = 0;
+  std::vector<ReplicaState> current_voters{};
+  std::vector<ReplicaState> observers{};
+  UnknownTaggedFields unknown_tagged_fields;
+
+  void encode(Writer& w, int16_t version) const;
+  void decode(Reader& r, int16_t version);
+  // The fewest bytes one encoded value can take; bounds array counts.
+  static size_t min_size(int16_t version);
+  bool operator==(const PartitionData&) const = default;
+};
+
+struct TopicData {
+  std::string topic_name{};
+  std::vector<PartitionData> partitions{};
+  UnknownTaggedFields unknown_tagged_fields;
+
+  void encode(Writer& w, int16_t version) const;
+  void decode(Reader& r, int16_t version);
+  // The fewest bytes one encoded value can take; bounds array counts.
+  static size_t min_size(int16_t version);
+  bool operator==(const TopicData&) const = default;
+};
+
+struct Listener {
+  std::string name{};
+  std::string host{};
+  uint16_t port = 0;
+  UnknownTaggedFields unknown_tagged_fields;
+
+  void encode(Writer& w, int16_t version) const;
+  void decode(Reader& r, int16_t version);
+  // The fewest bytes one encoded value can take; bounds array counts.
+  static size_t min_size(int16_t version);
+  bool operator==(const Listener&) const = default;
+};
+
+struct Node {
+  int32_t node_id = 0;
+  std::vector<Listener> listeners{};
+  UnknownTaggedFields unknown_tagged_fields;
+
+  void encode(Writer& w, int16_t version) const;
+  void decode(Reader& r, int16_t version);
+  // The fewest bytes one encoded value can take; bounds array counts.
+  static size_t min_size(int16_t version);
+  bool operator==(const Node&) const = default;
+};
+
+}  // namespace describe_quorum_response_types
+
 struct DescribeQuorumResponse {
   static constexpr const char* kName = "DescribeQuorumResponse";
   static constexpr int16_t kApiKey = 55;
@@ -18,76 +92,11 @@ struct DescribeQuorumResponse {
   // First flexible version, or -1 when no version is flexible.
   static constexpr int16_t kFirstFlexibleVersion = 0;
   static constexpr bool is_flexible(int16_t v) { return kFirstFlexibleVersion >= 0 && v >= kFirstFlexibleVersion; }
-  struct ReplicaState {
-    int32_t replica_id = 0;
-    Uuid replica_directory_id{};
-    int64_t log_end_offset = 0;
-    int64_t last_fetch_timestamp = int64_t{-1};
-    int64_t last_caught_up_timestamp = int64_t{-1};
-    UnknownTaggedFields unknown_tagged_fields;
-
-    void encode(Writer& w, int16_t version) const;
-    void decode(Reader& r, int16_t version);
-    // The fewest bytes one encoded value can take; bounds array counts.
-    static size_t min_size(int16_t version);
-    bool operator==(const ReplicaState&) const = default;
-  };
-
-  struct PartitionData {
-    int32_t partition_index = 0;
-    int16_t error_code = 0;
-    std::optional<std::string> error_message{};
-    int32_t leader_id = 0;
-    int32_t leader_epoch = 0;
-    int64_t high_watermark = 0;
-    std::vector<ReplicaState> current_voters{};
-    std::vector<ReplicaState> observers{};
-    UnknownTaggedFields unknown_tagged_fields;
-
-    void encode(Writer& w, int16_t version) const;
-    void decode(Reader& r, int16_t version);
-    // The fewest bytes one encoded value can take; bounds array counts.
-    static size_t min_size(int16_t version);
-    bool operator==(const PartitionData&) const = default;
-  };
-
-  struct TopicData {
-    std::string topic_name{};
-    std::vector<PartitionData> partitions{};
-    UnknownTaggedFields unknown_tagged_fields;
-
-    void encode(Writer& w, int16_t version) const;
-    void decode(Reader& r, int16_t version);
-    // The fewest bytes one encoded value can take; bounds array counts.
-    static size_t min_size(int16_t version);
-    bool operator==(const TopicData&) const = default;
-  };
-
-  struct Listener {
-    std::string name{};
-    std::string host{};
-    uint16_t port = 0;
-    UnknownTaggedFields unknown_tagged_fields;
-
-    void encode(Writer& w, int16_t version) const;
-    void decode(Reader& r, int16_t version);
-    // The fewest bytes one encoded value can take; bounds array counts.
-    static size_t min_size(int16_t version);
-    bool operator==(const Listener&) const = default;
-  };
-
-  struct Node {
-    int32_t node_id = 0;
-    std::vector<Listener> listeners{};
-    UnknownTaggedFields unknown_tagged_fields;
-
-    void encode(Writer& w, int16_t version) const;
-    void decode(Reader& r, int16_t version);
-    // The fewest bytes one encoded value can take; bounds array counts.
-    static size_t min_size(int16_t version);
-    bool operator==(const Node&) const = default;
-  };
-
+  using ReplicaState = describe_quorum_response_types::ReplicaState;
+  using PartitionData = describe_quorum_response_types::PartitionData;
+  using TopicData = describe_quorum_response_types::TopicData;
+  using Listener = describe_quorum_response_types::Listener;
+  using Node = describe_quorum_response_types::Node;
   int16_t error_code = 0;
   std::optional<std::string> error_message{};
   std::vector<TopicData> topics{};

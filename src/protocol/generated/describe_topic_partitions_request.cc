@@ -6,7 +6,7 @@
 
 namespace floe::protocol {
 
-void DescribeTopicPartitionsRequest::TopicRequest::encode(Writer& w, int16_t version) const {
+void describe_topic_partitions_request_types::TopicRequest::encode(Writer& w, int16_t version) const {
   const bool flexible = true;
   (void)flexible;
   w.write_string(name, flexible);
@@ -15,7 +15,7 @@ void DescribeTopicPartitionsRequest::TopicRequest::encode(Writer& w, int16_t ver
   }
 }
 
-void DescribeTopicPartitionsRequest::TopicRequest::decode(Reader& r, int16_t version) {
+void describe_topic_partitions_request_types::TopicRequest::decode(Reader& r, int16_t version) {
   const bool flexible = true;
   (void)flexible;
   name = r.read_string(flexible);
@@ -24,14 +24,14 @@ void DescribeTopicPartitionsRequest::TopicRequest::decode(Reader& r, int16_t ver
   }
 }
 
-size_t DescribeTopicPartitionsRequest::TopicRequest::min_size(int16_t version) {
+size_t describe_topic_partitions_request_types::TopicRequest::min_size(int16_t version) {
   const bool flexible = true;
   size_t n = flexible ? 1 : 0;
   n += (flexible ? 1 : 2);
   return n;
 }
 
-void DescribeTopicPartitionsRequest::Cursor::encode(Writer& w, int16_t version) const {
+void describe_topic_partitions_request_types::Cursor::encode(Writer& w, int16_t version) const {
   const bool flexible = true;
   (void)flexible;
   w.write_string(topic_name, flexible);
@@ -41,7 +41,7 @@ void DescribeTopicPartitionsRequest::Cursor::encode(Writer& w, int16_t version) 
   }
 }
 
-void DescribeTopicPartitionsRequest::Cursor::decode(Reader& r, int16_t version) {
+void describe_topic_partitions_request_types::Cursor::decode(Reader& r, int16_t version) {
   const bool flexible = true;
   (void)flexible;
   topic_name = r.read_string(flexible);
@@ -51,7 +51,7 @@ void DescribeTopicPartitionsRequest::Cursor::decode(Reader& r, int16_t version) 
   }
 }
 
-size_t DescribeTopicPartitionsRequest::Cursor::min_size(int16_t version) {
+size_t describe_topic_partitions_request_types::Cursor::min_size(int16_t version) {
   const bool flexible = true;
   size_t n = flexible ? 1 : 0;
   n += (flexible ? 1 : 2);

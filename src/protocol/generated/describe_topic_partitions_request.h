@@ -10,6 +10,33 @@
 
 namespace floe::protocol {
 
+namespace describe_topic_partitions_request_types {
+
+struct TopicRequest {
+  std::string name{};
+  UnknownTaggedFields unknown_tagged_fields;
+
+  void encode(Writer& w, int16_t version) const;
+  void decode(Reader& r, int16_t version);
+  // The fewest bytes one encoded value can take; bounds array counts.
+  static size_t min_size(int16_t version);
+  bool operator==(const TopicRequest&) const = default;
+};
+
+struct Cursor {
+  std::string topic_name{};
+  int32_t partition_index = 0;
+  UnknownTaggedFields unknown_tagged_fields;
+
+  void encode(Writer& w, int16_t version) const;
+  void decode(Reader& r, int16_t version);
+  // The fewest bytes one encoded value can take; bounds array counts.
+  static size_t min_size(int16_t version);
+  bool operator==(const Cursor&) const = default;
+};
+
+}  // namespace describe_topic_partitions_request_types
+
 struct DescribeTopicPartitionsRequest {
   static constexpr const char* kName = "DescribeTopicPartitionsRequest";
   static constexpr int16_t kApiKey = 75;
@@ -18,29 +45,8 @@ struct DescribeTopicPartitionsRequest {
   // First flexible version, or -1 when no version is flexible.
   static constexpr int16_t kFirstFlexibleVersion = 0;
   static constexpr bool is_flexible(int16_t v) { return kFirstFlexibleVersion >= 0 && v >= kFirstFlexibleVersion; }
-  struct TopicRequest {
-    std::string name{};
-    UnknownTaggedFields unknown_tagged_fields;
-
-    void encode(Writer& w, int16_t version) const;
-    void decode(Reader& r, int16_t version);
-    // The fewest bytes one encoded value can take; bounds array counts.
-    static size_t min_size(int16_t version);
-    bool operator==(const TopicRequest&) const = default;
-  };
-
-  struct Cursor {
-    std::string topic_name{};
-    int32_t partition_index = 0;
-    UnknownTaggedFields unknown_tagged_fields;
-
-    void encode(Writer& w, int16_t version) const;
-    void decode(Reader& r, int16_t version);
-    // The fewest bytes one encoded value can take; bounds array counts.
-    static size_t min_size(int16_t version);
-    bool operator==(const Cursor&) const = default;
-  };
-
+  using TopicRequest = describe_topic_partitions_request_types::TopicRequest;
+  using Cursor = describe_topic_partitions_request_types::Cursor;
   std::vector<TopicRequest> topics{};
   int32_t response_partition_limit = 2000;
   std::optional<Cursor> cursor = std::nullopt;

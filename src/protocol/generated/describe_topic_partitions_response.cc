@@ -6,7 +6,7 @@
 
 namespace floe::protocol {
 
-void DescribeTopicPartitionsResponse::DescribeTopicPartitionsResponsePartition::encode(Writer& w, int16_t version) const {
+void describe_topic_partitions_response_types::DescribeTopicPartitionsResponsePartition::encode(Writer& w, int16_t version) const {
   const bool flexible = true;
   (void)flexible;
   w.write_int16(error_code);
@@ -48,7 +48,7 @@ void DescribeTopicPartitionsResponse::DescribeTopicPartitionsResponsePartition::
   }
 }
 
-void DescribeTopicPartitionsResponse::DescribeTopicPartitionsResponsePartition::decode(Reader& r, int16_t version) {
+void describe_topic_partitions_response_types::DescribeTopicPartitionsResponsePartition::decode(Reader& r, int16_t version) {
   const bool flexible = true;
   (void)flexible;
   error_code = r.read_int16();
@@ -119,7 +119,7 @@ void DescribeTopicPartitionsResponse::DescribeTopicPartitionsResponsePartition::
   }
 }
 
-size_t DescribeTopicPartitionsResponse::DescribeTopicPartitionsResponsePartition::min_size(int16_t version) {
+size_t describe_topic_partitions_response_types::DescribeTopicPartitionsResponsePartition::min_size(int16_t version) {
   const bool flexible = true;
   size_t n = flexible ? 1 : 0;
   n += 2;
@@ -134,7 +134,7 @@ size_t DescribeTopicPartitionsResponse::DescribeTopicPartitionsResponsePartition
   return n;
 }
 
-void DescribeTopicPartitionsResponse::DescribeTopicPartitionsResponseTopic::encode(Writer& w, int16_t version) const {
+void describe_topic_partitions_response_types::DescribeTopicPartitionsResponseTopic::encode(Writer& w, int16_t version) const {
   const bool flexible = true;
   (void)flexible;
   w.write_int16(error_code);
@@ -156,7 +156,7 @@ void DescribeTopicPartitionsResponse::DescribeTopicPartitionsResponseTopic::enco
   }
 }
 
-void DescribeTopicPartitionsResponse::DescribeTopicPartitionsResponseTopic::decode(Reader& r, int16_t version) {
+void describe_topic_partitions_response_types::DescribeTopicPartitionsResponseTopic::decode(Reader& r, int16_t version) {
   const bool flexible = true;
   (void)flexible;
   error_code = r.read_int16();
@@ -180,7 +180,7 @@ void DescribeTopicPartitionsResponse::DescribeTopicPartitionsResponseTopic::deco
   }
 }
 
-size_t DescribeTopicPartitionsResponse::DescribeTopicPartitionsResponseTopic::min_size(int16_t version) {
+size_t describe_topic_partitions_response_types::DescribeTopicPartitionsResponseTopic::min_size(int16_t version) {
   const bool flexible = true;
   size_t n = flexible ? 1 : 0;
   n += 2;
@@ -192,7 +192,7 @@ size_t DescribeTopicPartitionsResponse::DescribeTopicPartitionsResponseTopic::mi
   return n;
 }
 
-void DescribeTopicPartitionsResponse::Cursor::encode(Writer& w, int16_t version) const {
+void describe_topic_partitions_response_types::Cursor::encode(Writer& w, int16_t version) const {
   const bool flexible = true;
   (void)flexible;
   w.write_string(topic_name, flexible);
@@ -202,7 +202,7 @@ void DescribeTopicPartitionsResponse::Cursor::encode(Writer& w, int16_t version)
   }
 }
 
-void DescribeTopicPartitionsResponse::Cursor::decode(Reader& r, int16_t version) {
+void describe_topic_partitions_response_types::Cursor::decode(Reader& r, int16_t version) {
   const bool flexible = true;
   (void)flexible;
   topic_name = r.read_string(flexible);
@@ -212,7 +212,7 @@ void DescribeTopicPartitionsResponse::Cursor::decode(Reader& r, int16_t version)
   }
 }
 
-size_t DescribeTopicPartitionsResponse::Cursor::min_size(int16_t version) {
+size_t describe_topic_partitions_response_types::Cursor::min_size(int16_t version) {
   const bool flexible = true;
   size_t n = flexible ? 1 : 0;
   n += (flexible ? 1 : 2);

@@ -10,6 +10,57 @@
 
 namespace floe::protocol {
 
+namespace describe_topic_partitions_response_types {
+
+struct DescribeTopicPartitionsResponsePartition {
+  int16_t error_code = 0;
+  int32_t partition_index = 0;
+  int32_t leader_id = 0;
+  int32_t leader_epoch = -1;
+  std::vector<int32_t> replica_nodes{};
+  std::vector<int32_t> isr_nodes{};
+  std::optional<std::vector<int32_t>> eligible_leader_replicas = std::nullopt;
+  std::optional<std::vector<int32_t>> last_known_elr = std::nullopt;
+  std::vector<int32_t> offline_replicas{};
+  UnknownTaggedFields unknown_tagged_fields;
+
+  void encode(Writer& w, int16_t version) const;
+  void decode(Reader& r, int16_t version);
+  // The fewest bytes one encoded value can take; bounds array counts.
+  static size_t min_size(int16_t version);
+  bool operator==(const DescribeTopicPartitionsResponsePartition&) const = default;
+};
+
+struct DescribeTopicPartitionsResponseTopic {
+  int16_t error_code = 0;
+  std::optional<std::string> name{};
+  Uuid topic_id{};
+  bool is_internal = false;
+  std::vector<DescribeTopicPartitionsResponsePartition> partitions{};
+  int32_t topic_authorized_operations = INT32_MIN;
+  UnknownTaggedFields unknown_tagged_fields;
+
+  void encode(Writer& w, int16_t version) const;
+  void decode(Reader& r, int16_t version);
+  // The fewest bytes one encoded value can take; bounds array counts.
+  static size_t min_size(int16_t version);
+  bool operator==(const DescribeTopicPartitionsResponseTopic&) const = default;
+};
+
+struct Cursor {
+  std::string topic_name{};
+  int32_t partition_index = 0;
+  UnknownTaggedFields unknown_tagged_fields;
+
+  void encode(Writer& w, int16_t version) const;
+  void decode(Reader& r, int16_t version);
+  // The fewest bytes one encoded value can take; bounds array counts.
+  static size_t min_size(int16_t version);
+  bool operator==(const Cursor&) const = default;
+};
+
+}  // namespace describe_topic_partitions_response_types
+
 struct DescribeTopicPartitionsResponse {
   static constexpr const char* kName = "DescribeTopicPartitionsResponse";
   static constexpr int16_t kApiKey = 75;
@@ -18,53 +69,9 @@ struct DescribeTopicPartitionsResponse {
   // First flexible version, or -1 when no version is flexible.
   static constexpr int16_t kFirstFlexibleVersion = 0;
   static constexpr bool is_flexible(int16_t v) { return kFirstFlexibleVersion >= 0 && v >= kFirstFlexibleVersion; }
-  struct DescribeTopicPartitionsResponsePartition {
-    int16_t error_code = 0;
-    int32_t partition_index = 0;
-    int32_t leader_id = 0;
-    int32_t leader_epoch = -1;
-    std::vector<int32_t> replica_nodes{};
-    std::vector<int32_t> isr_nodes{};
-    std::optional<std::vector<int32_t>> eligible_leader_replicas = std::nullopt;
-    std::optional<std::vector<int32_t>> last_known_elr = std::nullopt;
-    std::vector<int32_t> offline_replicas{};
-    UnknownTaggedFields unknown_tagged_fields;
-
-    void encode(Writer& w, int16_t version) const;
-    void decode(Reader& r, int16_t version);
-    // The fewest bytes one encoded value can take; bounds array counts.
-    static size_t min_size(int16_t version);
-    bool operator==(const DescribeTopicPartitionsResponsePartition&) const = default;
-  };
-
-  struct DescribeTopicPartitionsResponseTopic {
-    int16_t error_code = 0;
-    std::optional<std::string> name{};
-    Uuid topic_id{};
-    bool is_internal = false;
-    std::vector<DescribeTopicPartitionsResponsePartition> partitions{};
-    int32_t topic_authorized_operations = INT32_MIN;
-    UnknownTaggedFields unknown_tagged_fields;
-
-    void encode(Writer& w, int16_t version) const;
-    void decode(Reader& r, int16_t version);
-    // The fewest bytes one encoded value can take; bounds array counts.
-    static size_t min_size(int16_t version);
-    bool operator==(const DescribeTopicPartitionsResponseTopic&) const = default;
-  };
-
-  struct Cursor {
-    std::string topic_name{};
-    int32_t partition_index = 0;
-    UnknownTaggedFields unknown_tagged_fields;
-
-    void encode(Writer& w, int16_t version) const;
-    void decode(Reader& r, int16_t version);
-    // The fewest bytes one encoded value can take; bounds array counts.
-    static size_t min_size(int16_t version);
-    bool operator==(const Cursor&) const = default;
-  };
-
+  using DescribeTopicPartitionsResponsePartition = describe_topic_partitions_response_types::DescribeTopicPartitionsResponsePartition;
+  using DescribeTopicPartitionsResponseTopic = describe_topic_partitions_response_types::DescribeTopicPartitionsResponseTopic;
+  using Cursor = describe_topic_partitions_response_types::Cursor;
   int32_t throttle_time_ms = 0;
   std::vector<DescribeTopicPartitionsResponseTopic> topics{};
   std::optional<Cursor> next_cursor = std::nullopt;

@@ -6,7 +6,7 @@
 
 namespace floe::protocol {
 
-void DescribeTransactionsResponse::TopicData::encode(Writer& w, int16_t version) const {
+void describe_transactions_response_types::TopicData::encode(Writer& w, int16_t version) const {
   const bool flexible = true;
   (void)flexible;
   w.write_string(topic, flexible);
@@ -19,7 +19,7 @@ void DescribeTransactionsResponse::TopicData::encode(Writer& w, int16_t version)
   }
 }
 
-void DescribeTransactionsResponse::TopicData::decode(Reader& r, int16_t version) {
+void describe_transactions_response_types::TopicData::decode(Reader& r, int16_t version) {
   const bool flexible = true;
   (void)flexible;
   topic = r.read_string(flexible);
@@ -39,7 +39,7 @@ void DescribeTransactionsResponse::TopicData::decode(Reader& r, int16_t version)
   }
 }
 
-size_t DescribeTransactionsResponse::TopicData::min_size(int16_t version) {
+size_t describe_transactions_response_types::TopicData::min_size(int16_t version) {
   const bool flexible = true;
   size_t n = flexible ? 1 : 0;
   n += (flexible ? 1 : 2);
@@ -47,7 +47,7 @@ size_t DescribeTransactionsResponse::TopicData::min_size(int16_t version) {
   return n;
 }
 
-void DescribeTransactionsResponse::TransactionState::encode(Writer& w, int16_t version) const {
+void describe_transactions_response_types::TransactionState::encode(Writer& w, int16_t version) const {
   const bool flexible = true;
   (void)flexible;
   w.write_int16(error_code);
@@ -66,7 +66,7 @@ void DescribeTransactionsResponse::TransactionState::encode(Writer& w, int16_t v
   }
 }
 
-void DescribeTransactionsResponse::TransactionState::decode(Reader& r, int16_t version) {
+void describe_transactions_response_types::TransactionState::decode(Reader& r, int16_t version) {
   const bool flexible = true;
   (void)flexible;
   error_code = r.read_int16();
@@ -92,7 +92,7 @@ void DescribeTransactionsResponse::TransactionState::decode(Reader& r, int16_t v
   }
 }
 
-size_t DescribeTransactionsResponse::TransactionState::min_size(int16_t version) {
+size_t describe_transactions_response_types::TransactionState::min_size(int16_t version) {
   const bool flexible = true;
   size_t n = flexible ? 1 : 0;
   n += 2;

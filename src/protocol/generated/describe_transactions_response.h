@@ -10,6 +10,40 @@
 
 namespace floe::protocol {
 
+namespace describe_transactions_response_types {
+
+struct TopicData {
+  std::string topic{};
+  std::vector<int32_t> partitions{};
+  UnknownTaggedFields unknown_tagged_fields;
+
+  void encode(Writer& w, int16_t version) const;
+  void decode(Reader& r, int16_t version);
+  // The fewest bytes one encoded value can take; bounds array counts.
+  static size_t min_size(int16_t version);
+  bool operator==(const TopicData&) const = default;
+};
+
+struct TransactionState {
+  int16_t error_code = 0;
+  std::string transactional_id{};
+  std::string transaction_state{};
+  int32_t transaction_timeout_ms = 0;
+  int64_t transaction_start_time_ms = 0;
+  int64_t producer_id = 0;
+  int16_t producer_epoch = 0;
+  std::vector<TopicData> topics{};
+  UnknownTaggedFields unknown_tagged_fields;
+
+  void encode(Writer& w, int16_t version) const;
+  void decode(Reader& r, int16_t version);
+  // The fewest bytes one encoded value can take; bounds array counts.
+  static size_t min_size(int16_t version);
+  bool operator==(const TransactionState&) const = default;
+};
+
+}  // namespace describe_transactions_response_types
+
 struct DescribeTransactionsResponse {
   static constexpr const char* kName = "DescribeTransactionsResponse";
   static constexpr int16_t kApiKey = 65;
@@ -18,36 +52,8 @@ struct DescribeTransactionsResponse {
   // First flexible version, or -1 when no version is flexible.
   static constexpr int16_t kFirstFlexibleVersion = 0;
   static constexpr bool is_flexible(int16_t v) { return kFirstFlexibleVersion >= 0 && v >= kFirstFlexibleVersion; }
-  struct TopicData {
-    std::string topic{};
-    std::vector<int32_t> partitions{};
-    UnknownTaggedFields unknown_tagged_fields;
-
-    void encode(Writer& w, int16_t version) const;
-    void decode(Reader& r, int16_t version);
-    // The fewest bytes one encoded value can take; bounds array counts.
-    static size_t min_size(int16_t version);
-    bool operator==(const TopicData&) const = default;
-  };
-
-  struct TransactionState {
-    int16_t error_code = 0;
-    std::string transactional_id{};
-    std::string transaction_state{};
-    int32_t transaction_timeout_ms = 0;
-    int64_t transaction_start_time_ms = 0;
-    int64_t producer_id = 0;
-    int16_t producer_epoch = 0;
-    std::vector<TopicData> topics{};
-    UnknownTaggedFields unknown_tagged_fields;
-
-    void encode(Writer& w, int16_t version) const;
-    void decode(Reader& r, int16_t version);
-    // The fewest bytes one encoded value can take; bounds array counts.
-    static size_t min_size(int16_t version);
-    bool operator==(const TransactionState&) const = default;
-  };
-
+  using TopicData = describe_transactions_response_types::TopicData;
+  using TransactionState = describe_transactions_response_types::TransactionState;
   int32_t throttle_time_ms = 0;
   std::vector<TransactionState> transaction_states{};
   UnknownTaggedFields unknown_tagged_fields;

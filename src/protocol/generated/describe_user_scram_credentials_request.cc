@@ -6,7 +6,7 @@
 
 namespace floe::protocol {
 
-void DescribeUserScramCredentialsRequest::UserName::encode(Writer& w, int16_t version) const {
+void describe_user_scram_credentials_request_types::UserName::encode(Writer& w, int16_t version) const {
   const bool flexible = true;
   (void)flexible;
   w.write_string(name, flexible);
@@ -15,7 +15,7 @@ void DescribeUserScramCredentialsRequest::UserName::encode(Writer& w, int16_t ve
   }
 }
 
-void DescribeUserScramCredentialsRequest::UserName::decode(Reader& r, int16_t version) {
+void describe_user_scram_credentials_request_types::UserName::decode(Reader& r, int16_t version) {
   const bool flexible = true;
   (void)flexible;
   name = r.read_string(flexible);
@@ -24,7 +24,7 @@ void DescribeUserScramCredentialsRequest::UserName::decode(Reader& r, int16_t ve
   }
 }
 
-size_t DescribeUserScramCredentialsRequest::UserName::min_size(int16_t version) {
+size_t describe_user_scram_credentials_request_types::UserName::min_size(int16_t version) {
   const bool flexible = true;
   size_t n = flexible ? 1 : 0;
   n += (flexible ? 1 : 2);

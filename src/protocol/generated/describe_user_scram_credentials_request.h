@@ -10,6 +10,21 @@
 
 namespace floe::protocol {
 
+namespace describe_user_scram_credentials_request_types {
+
+struct UserName {
+  std::string name{};
+  UnknownTaggedFields unknown_tagged_fields;
+
+  void encode(Writer& w, int16_t version) const;
+  void decode(Reader& r, int16_t version);
+  // The fewest bytes one encoded value can take; bounds array counts.
+  static size_t min_size(int16_t version);
+  bool operator==(const UserName&) const = default;
+};
+
+}  // namespace describe_user_scram_credentials_request_types
+
 struct DescribeUserScramCredentialsRequest {
   static constexpr const char* kName = "DescribeUserScramCredentialsRequest";
   static constexpr int16_t kApiKey = 50;
@@ -18,17 +33,7 @@ struct DescribeUserScramCredentialsRequest {
   // First flexible version, or -1 when no version is flexible.
   static constexpr int16_t kFirstFlexibleVersion = 0;
   static constexpr bool is_flexible(int16_t v) { return kFirstFlexibleVersion >= 0 && v >= kFirstFlexibleVersion; }
-  struct UserName {
-    std::string name{};
-    UnknownTaggedFields unknown_tagged_fields;
-
-    void encode(Writer& w, int16_t version) const;
-    void decode(Reader& r, int16_t version);
-    // The fewest bytes one encoded value can take; bounds array counts.
-    static size_t min_size(int16_t version);
-    bool operator==(const UserName&) const = default;
-  };
-
+  using UserName = describe_user_scram_credentials_request_types::UserName;
   std::optional<std::vector<UserName>> users{};
   UnknownTaggedFields unknown_tagged_fields;
 

@@ -6,7 +6,7 @@
 
 namespace floe::protocol {
 
-void DescribeUserScramCredentialsResponse::CredentialInfo::encode(Writer& w, int16_t version) const {
+void describe_user_scram_credentials_response_types::CredentialInfo::encode(Writer& w, int16_t version) const {
   const bool flexible = true;
   (void)flexible;
   w.write_int8(mechanism);
@@ -16,7 +16,7 @@ void DescribeUserScramCredentialsResponse::CredentialInfo::encode(Writer& w, int
   }
 }
 
-void DescribeUserScramCredentialsResponse::CredentialInfo::decode(Reader& r, int16_t version) {
+void describe_user_scram_credentials_response_types::CredentialInfo::decode(Reader& r, int16_t version) {
   const bool flexible = true;
   (void)flexible;
   mechanism = r.read_int8();
@@ -26,7 +26,7 @@ void DescribeUserScramCredentialsResponse::CredentialInfo::decode(Reader& r, int
   }
 }
 
-size_t DescribeUserScramCredentialsResponse::CredentialInfo::min_size(int16_t version) {
+size_t describe_user_scram_credentials_response_types::CredentialInfo::min_size(int16_t version) {
   const bool flexible = true;
   size_t n = flexible ? 1 : 0;
   n += 1;
@@ -34,7 +34,7 @@ size_t DescribeUserScramCredentialsResponse::CredentialInfo::min_size(int16_t ve
   return n;
 }
 
-void DescribeUserScramCredentialsResponse::DescribeUserScramCredentialsResult::encode(Writer& w, int16_t version) const {
+void describe_user_scram_credentials_response_types::DescribeUserScramCredentialsResult::encode(Writer& w, int16_t version) const {
   const bool flexible = true;
   (void)flexible;
   w.write_string(user, flexible);
@@ -54,7 +54,7 @@ void DescribeUserScramCredentialsResponse::DescribeUserScramCredentialsResult::e
   }
 }
 
-void DescribeUserScramCredentialsResponse::DescribeUserScramCredentialsResult::decode(Reader& r, int16_t version) {
+void describe_user_scram_credentials_response_types::DescribeUserScramCredentialsResult::decode(Reader& r, int16_t version) {
   const bool flexible = true;
   (void)flexible;
   user = r.read_string(flexible);
@@ -76,7 +76,7 @@ void DescribeUserScramCredentialsResponse::DescribeUserScramCredentialsResult::d
   }
 }
 
-size_t DescribeUserScramCredentialsResponse::DescribeUserScramCredentialsResult::min_size(int16_t version) {
+size_t describe_user_scram_credentials_response_types::DescribeUserScramCredentialsResult::min_size(int16_t version) {
   const bool flexible = true;
   size_t n = flexible ? 1 : 0;
   n += (flexible ? 1 : 2);

@@ -10,6 +10,36 @@
 
 namespace floe::protocol {
 
+namespace describe_user_scram_credentials_response_types {
+
+struct CredentialInfo {
+  int8_t mechanism = 0;
+  int32_t iterations = 0;
+  UnknownTaggedFields unknown_tagged_fields;
+
+  void encode(Writer& w, int16_t version) const;
+  void decode(Reader& r, int16_t version);
+  // The fewest bytes one encoded value can take; bounds array counts.
+  static size_t min_size(int16_t version);
+  bool operator==(const CredentialInfo&) const = default;
+};
+
+struct DescribeUserScramCredentialsResult {
+  std::string user{};
+  int16_t error_code = 0;
+  std::optional<std::string> error_message{};
+  std::vector<CredentialInfo> credential_infos{};
+  UnknownTaggedFields unknown_tagged_fields;
+
+  void encode(Writer& w, int16_t version) const;
+  void decode(Reader& r, int16_t version);
+  // The fewest bytes one encoded value can take; bounds array counts.
+  static size_t min_size(int16_t version);
+  bool operator==(const DescribeUserScramCredentialsResult&) const = default;
+};
+
+}  // namespace describe_user_scram_credentials_response_types
+
 struct DescribeUserScramCredentialsResponse {
   static constexpr const char* kName = "DescribeUserScramCredentialsResponse";
   static constexpr int16_t kApiKey = 50;
@@ -18,32 +48,8 @@ struct DescribeUserScramCredentialsResponse {
   // First flexible version, or -1 when no version is flexible.
   static constexpr int16_t kFirstFlexibleVersion = 0;
   static constexpr bool is_flexible(int16_t v) { return kFirstFlexibleVersion >= 0 && v >= kFirstFlexibleVersion; }
-  struct CredentialInfo {
-    int8_t mechanism = 0;
-    int32_t iterations = 0;
-    UnknownTaggedFields unknown_tagged_fields;
-
-    void encode(Writer& w, int16_t version) const;
-    void decode(Reader& r, int16_t version);
-    // The fewest bytes one encoded value can take; bounds array counts.
-    static size_t min_size(int16_t version);
-    bool operator==(const CredentialInfo&) const = default;
-  };
-
-  struct DescribeUserScramCredentialsResult {
-    std::string user{};
-    int16_t error_code = 0;
-    std::optional<std::string> error_message{};
-    std::vector<CredentialInfo> credential_infos{};
-    UnknownTaggedFields unknown_tagged_fields;
-
-    void encode(Writer& w, int16_t version) const;
-    void decode(Reader& r, int16_t version);
-    // The fewest bytes one encoded value can take; bounds array counts.
-    static size_t min_size(int16_t version);
-    bool operator==(const DescribeUserScramCredentialsResult&) const = default;
-  };
-
+  using CredentialInfo = describe_user_scram_credentials_response_types::CredentialInfo;
+  using DescribeUserScramCredentialsResult = describe_user_scram_credentials_response_types::DescribeUserScramCredentialsResult;
   int32_t throttle_time_ms = 0;
   int16_t error_code = 0;
   std::optional<std::string> error_message{};

@@ -6,7 +6,7 @@
 
 namespace floe::protocol {
 
-void ElectLeadersRequest::TopicPartitions::encode(Writer& w, int16_t version) const {
+void elect_leaders_request_types::TopicPartitions::encode(Writer& w, int16_t version) const {
   const bool flexible = version >= 2;
   (void)flexible;
   w.write_string(topic, flexible);
@@ -19,7 +19,7 @@ void ElectLeadersRequest::TopicPartitions::encode(Writer& w, int16_t version) co
   }
 }
 
-void ElectLeadersRequest::TopicPartitions::decode(Reader& r, int16_t version) {
+void elect_leaders_request_types::TopicPartitions::decode(Reader& r, int16_t version) {
   const bool flexible = version >= 2;
   (void)flexible;
   topic = r.read_string(flexible);
@@ -39,7 +39,7 @@ void ElectLeadersRequest::TopicPartitions::decode(Reader& r, int16_t version) {
   }
 }
 
-size_t ElectLeadersRequest::TopicPartitions::min_size(int16_t version) {
+size_t elect_leaders_request_types::TopicPartitions::min_size(int16_t version) {
   const bool flexible = version >= 2;
   size_t n = flexible ? 1 : 0;
   n += (flexible ? 1 : 2);

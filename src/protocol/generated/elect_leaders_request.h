@@ -10,6 +10,22 @@
 
 namespace floe::protocol {
 
+namespace elect_leaders_request_types {
+
+struct TopicPartitions {
+  std::string topic{};
+  std::vector<int32_t> partitions{};
+  UnknownTaggedFields unknown_tagged_fields;
+
+  void encode(Writer& w, int16_t version) const;
+  void decode(Reader& r, int16_t version);
+  // The fewest bytes one encoded value can take; bounds array counts.
+  static size_t min_size(int16_t version);
+  bool operator==(const TopicPartitions&) const = default;
+};
+
+}  // namespace elect_leaders_request_types
+
 struct ElectLeadersRequest {
   static constexpr const char* kName = "ElectLeadersRequest";
   static constexpr int16_t kApiKey = 43;
@@ -18,18 +34,7 @@ struct ElectLeadersRequest {
   // First flexible version, or -1 when no version is flexible.
   static constexpr int16_t kFirstFlexibleVersion = 2;
   static constexpr bool is_flexible(int16_t v) { return kFirstFlexibleVersion >= 0 && v >= kFirstFlexibleVersion; }
-  struct TopicPartitions {
-    std::string topic{};
-    std::vector<int32_t> partitions{};
-    UnknownTaggedFields unknown_tagged_fields;
-
-    void encode(Writer& w, int16_t version) const;
-    void decode(Reader& r, int16_t version);
-    // The fewest bytes one encoded value can take; bounds array counts.
-    static size_t min_size(int16_t version);
-    bool operator==(const TopicPartitions&) const = default;
-  };
-
+  using TopicPartitions = elect_leaders_request_types::TopicPartitions;
   int8_t election_type = 0;
   std::optional<std::vector<TopicPartitions>> topic_partitions{};
   int32_t timeout_ms = 60000;

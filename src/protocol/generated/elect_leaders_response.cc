@@ -6,7 +6,7 @@
 
 namespace floe::protocol {
 
-void ElectLeadersResponse::PartitionResult::encode(Writer& w, int16_t version) const {
+void elect_leaders_response_types::PartitionResult::encode(Writer& w, int16_t version) const {
   const bool flexible = version >= 2;
   (void)flexible;
   w.write_int32(partition_id);
@@ -22,7 +22,7 @@ void ElectLeadersResponse::PartitionResult::encode(Writer& w, int16_t version) c
   }
 }
 
-void ElectLeadersResponse::PartitionResult::decode(Reader& r, int16_t version) {
+void elect_leaders_response_types::PartitionResult::decode(Reader& r, int16_t version) {
   const bool flexible = version >= 2;
   (void)flexible;
   partition_id = r.read_int32();
@@ -33,7 +33,7 @@ void ElectLeadersResponse::PartitionResult::decode(Reader& r, int16_t version) {
   }
 }
 
-size_t ElectLeadersResponse::PartitionResult::min_size(int16_t version) {
+size_t elect_leaders_response_types::PartitionResult::min_size(int16_t version) {
   const bool flexible = version >= 2;
   size_t n = flexible ? 1 : 0;
   n += 4;
@@ -42,7 +42,7 @@ size_t ElectLeadersResponse::PartitionResult::min_size(int16_t version) {
   return n;
 }
 
-void ElectLeadersResponse::ReplicaElectionResult::encode(Writer& w, int16_t version) const {
+void elect_leaders_response_types::ReplicaElectionResult::encode(Writer& w, int16_t version) const {
   const bool flexible = version >= 2;
   (void)flexible;
   w.write_string(topic, flexible);
@@ -55,7 +55,7 @@ void ElectLeadersResponse::ReplicaElectionResult::encode(Writer& w, int16_t vers
   }
 }
 
-void ElectLeadersResponse::ReplicaElectionResult::decode(Reader& r, int16_t version) {
+void elect_leaders_response_types::ReplicaElectionResult::decode(Reader& r, int16_t version) {
   const bool flexible = version >= 2;
   (void)flexible;
   topic = r.read_string(flexible);
@@ -75,7 +75,7 @@ void ElectLeadersResponse::ReplicaElectionResult::decode(Reader& r, int16_t vers
   }
 }
 
-size_t ElectLeadersResponse::ReplicaElectionResult::min_size(int16_t version) {
+size_t elect_leaders_response_types::ReplicaElectionResult::min_size(int16_t version) {
   const bool flexible = version >= 2;
   size_t n = flexible ? 1 : 0;
   n += (flexible ? 1 : 2);

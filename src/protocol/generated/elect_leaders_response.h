@@ -10,6 +10,35 @@
 
 namespace floe::protocol {
 
+namespace elect_leaders_response_types {
+
+struct PartitionResult {
+  int32_t partition_id = 0;
+  int16_t error_code = 0;
+  std::optional<std::string> error_message{};
+  UnknownTaggedFields unknown_tagged_fields;
+
+  void encode(Writer& w, int16_t version) const;
+  void decode(Reader& r, int16_t version);
+  // The fewest bytes one encoded value can take; bounds array counts.
+  static size_t min_size(int16_t version);
+  bool operator==(const PartitionResult&) const = default;
+};
+
+struct ReplicaElectionResult {
+  std::string topic{};
+  std::vector<PartitionResult> partition_result{};
+  UnknownTaggedFields unknown_tagged_fields;
+
+  void encode(Writer& w, int16_t version) const;
+  void decode(Reader& r, int16_t version);
+  // The fewest bytes one encoded value can take; bounds array counts.
+  static size_t min_size(int16_t version);
+  bool operator==(const ReplicaElectionResult&) const = default;
+};
+
+}  // namespace elect_leaders_response_types
+
 struct ElectLeadersResponse {
   static constexpr const char* kName = "ElectLeadersResponse";
   static constexpr int16_t kApiKey = 43;
@@ -18,31 +47,8 @@ struct ElectLeadersResponse {
   // First flexible version, or -1 when no version is flexible.
   static constexpr int16_t kFirstFlexibleVersion = 2;
   static constexpr bool is_flexible(int16_t v) { return kFirstFlexibleVersion >= 0 && v >= kFirstFlexibleVersion; }
-  struct PartitionResult {
-    int32_t partition_id = 0;
-    int16_t error_code = 0;
-    std::optional<std::string> error_message{};
-    UnknownTaggedFields unknown_tagged_fields;
-
-    void encode(Writer& w, int16_t version) const;
-    void decode(Reader& r, int16_t version);
-    // The fewest bytes one encoded value can take; bounds array counts.
-    static size_t min_size(int16_t version);
-    bool operator==(const PartitionResult&) const = default;
-  };
-
-  struct ReplicaElectionResult {
-    std::string topic{};
-    std::vector<PartitionResult> partition_result{};
-    UnknownTaggedFields unknown_tagged_fields;
-
-    void encode(Writer& w, int16_t version) const;
-    void decode(Reader& r, int16_t version);
-    // The fewest bytes one encoded value can take; bounds array counts.
-    static size_t min_size(int16_t version);
-    bool operator==(const ReplicaElectionResult&) const = default;
-  };
-
+  using PartitionResult = elect_leaders_response_types::PartitionResult;
+  using ReplicaElectionResult = elect_leaders_response_types::ReplicaElectionResult;
   int32_t throttle_time_ms = 0;
   int16_t error_code = 0;
   std::vector<ReplicaElectionResult> replica_election_results{};

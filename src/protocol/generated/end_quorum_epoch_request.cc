@@ -6,7 +6,7 @@
 
 namespace floe::protocol {
 
-void EndQuorumEpochRequest::ReplicaInfo::encode(Writer& w, int16_t version) const {
+void end_quorum_epoch_request_types::ReplicaInfo::encode(Writer& w, int16_t version) const {
   const bool flexible = version >= 1;
   (void)flexible;
   if (version >= 1) {
@@ -20,7 +20,7 @@ void EndQuorumEpochRequest::ReplicaInfo::encode(Writer& w, int16_t version) cons
   }
 }
 
-void EndQuorumEpochRequest::ReplicaInfo::decode(Reader& r, int16_t version) {
+void end_quorum_epoch_request_types::ReplicaInfo::decode(Reader& r, int16_t version) {
   const bool flexible = version >= 1;
   (void)flexible;
   if (version >= 1) {
@@ -34,7 +34,7 @@ void EndQuorumEpochRequest::ReplicaInfo::decode(Reader& r, int16_t version) {
   }
 }
 
-size_t EndQuorumEpochRequest::ReplicaInfo::min_size(int16_t version) {
+size_t end_quorum_epoch_request_types::ReplicaInfo::min_size(int16_t version) {
   const bool flexible = version >= 1;
   size_t n = flexible ? 1 : 0;
   if (version >= 1) n += 4;
@@ -42,7 +42,7 @@ size_t EndQuorumEpochRequest::ReplicaInfo::min_size(int16_t version) {
   return n;
 }
 
-void EndQuorumEpochRequest::PartitionData::encode(Writer& w, int16_t version) const {
+void end_quorum_epoch_request_types::PartitionData::encode(Writer& w, int16_t version) const {
   const bool flexible = version >= 1;
   (void)flexible;
   w.write_int32(partition_index);
@@ -65,7 +65,7 @@ void EndQuorumEpochRequest::PartitionData::encode(Writer& w, int16_t version) co
   }
 }
 
-void EndQuorumEpochRequest::PartitionData::decode(Reader& r, int16_t version) {
+void end_quorum_epoch_request_types::PartitionData::decode(Reader& r, int16_t version) {
   const bool flexible = version >= 1;
   (void)flexible;
   partition_index = r.read_int32();
@@ -102,7 +102,7 @@ void EndQuorumEpochRequest::PartitionData::decode(Reader& r, int16_t version) {
   }
 }
 
-size_t EndQuorumEpochRequest::PartitionData::min_size(int16_t version) {
+size_t end_quorum_epoch_request_types::PartitionData::min_size(int16_t version) {
   const bool flexible = version >= 1;
   size_t n = flexible ? 1 : 0;
   n += 4;
@@ -113,7 +113,7 @@ size_t EndQuorumEpochRequest::PartitionData::min_size(int16_t version) {
   return n;
 }
 
-void EndQuorumEpochRequest::TopicData::encode(Writer& w, int16_t version) const {
+void end_quorum_epoch_request_types::TopicData::encode(Writer& w, int16_t version) const {
   const bool flexible = version >= 1;
   (void)flexible;
   w.write_string(topic_name, flexible);
@@ -126,7 +126,7 @@ void EndQuorumEpochRequest::TopicData::encode(Writer& w, int16_t version) const 
   }
 }
 
-void EndQuorumEpochRequest::TopicData::decode(Reader& r, int16_t version) {
+void end_quorum_epoch_request_types::TopicData::decode(Reader& r, int16_t version) {
   const bool flexible = version >= 1;
   (void)flexible;
   topic_name = r.read_string(flexible);
@@ -146,7 +146,7 @@ void EndQuorumEpochRequest::TopicData::decode(Reader& r, int16_t version) {
   }
 }
 
-size_t EndQuorumEpochRequest::TopicData::min_size(int16_t version) {
+size_t end_quorum_epoch_request_types::TopicData::min_size(int16_t version) {
   const bool flexible = version >= 1;
   size_t n = flexible ? 1 : 0;
   n += (flexible ? 1 : 2);
@@ -154,7 +154,7 @@ size_t EndQuorumEpochRequest::TopicData::min_size(int16_t version) {
   return n;
 }
 
-void EndQuorumEpochRequest::LeaderEndpoint::encode(Writer& w, int16_t version) const {
+void end_quorum_epoch_request_types::LeaderEndpoint::encode(Writer& w, int16_t version) const {
   const bool flexible = version >= 1;
   (void)flexible;
   if (version >= 1) {
@@ -171,7 +171,7 @@ void EndQuorumEpochRequest::LeaderEndpoint::encode(Writer& w, int16_t version) c
   }
 }
 
-void EndQuorumEpochRequest::LeaderEndpoint::decode(Reader& r, int16_t version) {
+void end_quorum_epoch_request_types::LeaderEndpoint::decode(Reader& r, int16_t version) {
   const bool flexible = version >= 1;
   (void)flexible;
   if (version >= 1) {
@@ -188,7 +188,7 @@ void EndQuorumEpochRequest::LeaderEndpoint::decode(Reader& r, int16_t version) {
   }
 }
 
-size_t EndQuorumEpochRequest::LeaderEndpoint::min_size(int16_t version) {
+size_t end_quorum_epoch_request_types::LeaderEndpoint::min_size(int16_t version) {
   const bool flexible = version >= 1;
   size_t n = flexible ? 1 : 0;
   if (version >= 1) n += (flexible ? 1 : 2);

@@ -10,6 +10,62 @@
 
 namespace floe::protocol {
 
+namespace end_quorum_epoch_request_types {
+
+struct ReplicaInfo {
+  int32_t candidate_id = 0;
+  Uuid candidate_directory_id{};
+  UnknownTaggedFields unknown_tagged_fields;
+
+  void encode(Writer& w, int16_t version) const;
+  void decode(Reader& r, int16_t version);
+  // The fewest bytes one encoded value can take; bounds array counts.
+  static size_t min_size(int16_t version);
+  bool operator==(const ReplicaInfo&) const = default;
+};
+
+struct PartitionData {
+  int32_t partition_index = 0;
+  int32_t leader_id = 0;
+  int32_t leader_epoch = 0;
+  std::vector<int32_t> preferred_successors{};
+  std::vector<ReplicaInfo> preferred_candidates{};
+  UnknownTaggedFields unknown_tagged_fields;
+
+  void encode(Writer& w, int16_t version) const;
+  void decode(Reader& r, int16_t version);
+  // The fewest bytes one encoded value can take; bounds array counts.
+  static size_t min_size(int16_t version);
+  bool operator==(const PartitionData&) const = default;
+};
+
+struct TopicData {
+  std::string topic_name{};
+  std::vector<PartitionData> partitions{};
+  UnknownTaggedFields unknown_tagged_fields;
+
+  void encode(Writer& w, int16_t version) const;
+  void decode(Reader& r, int16_t version);
+  // The fewest bytes one encoded value can take; bounds array counts.
+  static size_t min_size(int16_t version);
+  bool operator==(const TopicData&) const = default;
+};
+
+struct LeaderEndpoint {
+  std::string name{};
+  std::string host{};
+  uint16_t port = 0;
+  UnknownTaggedFields unknown_tagged_fields;
+
+  void encode(Writer& w, int16_t version) const;
+  void decode(Reader& r, int16_t version);
+  // The fewest bytes one encoded value can take; bounds array counts.
+  static size_t min_size(int16_t version);
+  bool operator==(const LeaderEndpoint&) const = default;
+};
+
+}  // namespace end_quorum_epoch_request_types
+
 struct EndQuorumEpochRequest {
   static constexpr const char* kName = "EndQuorumEpochRequest";
   static constexpr int16_t kApiKey = 54;
@@ -18,58 +74,10 @@ struct EndQuorumEpochRequest {
   // First flexible version, or -1 when no version is flexible.
   static constexpr int16_t kFirstFlexibleVersion = 1;
   static constexpr bool is_flexible(int16_t v) { return kFirstFlexibleVersion >= 0 && v >= kFirstFlexibleVersion; }
-  struct ReplicaInfo {
-    int32_t candidate_id = 0;
-    Uuid candidate_directory_id{};
-    UnknownTaggedFields unknown_tagged_fields;
-
-    void encode(Writer& w, int16_t version) const;
-    void decode(Reader& r, int16_t version);
-    // The fewest bytes one encoded value can take; bounds array counts.
-    static size_t min_size(int16_t version);
-    bool operator==(const ReplicaInfo&) const = default;
-  };
-
-  struct PartitionData {
-    int32_t partition_index = 0;
-    int32_t leader_id = 0;
-    int32_t leader_epoch = 0;
-    std::vector<int32_t> preferred_successors{};
-    std::vector<ReplicaInfo> preferred_candidates{};
-    UnknownTaggedFields unknown_tagged_fields;
-
-    void encode(Writer& w, int16_t version) const;
-    void decode(Reader& r, int16_t version);
-    // The fewest bytes one encoded value can take; bounds array counts.
-    static size_t min_size(int16_t version);
-    bool operator==(const PartitionData&) const = default;
-  };
-
-  struct TopicData {
-    std::string topic_name{};
-    std::vector<PartitionData> partitions{};
-    UnknownTaggedFields unknown_tagged_fields;
-
-    void encode(Writer& w, int16_t version) const;
-    void decode(Reader& r, int16_t version);
-    // The fewest bytes one encoded value can take; bounds array counts.
-    static size_t min_size(int16_t version);
-    bool operator==(const TopicData&) const = default;
-  };
-
-  struct LeaderEndpoint {
-    std::string name{};
-    std::string host{};
-    uint16_t port = 0;
-    UnknownTaggedFields unknown_tagged_fields;
-
-    void encode(Writer& w, int16_t version) const;
-    void decode(Reader& r, int16_t version);
-    // The fewest bytes one encoded value can take; bounds array counts.
-    static size_t min_size(int16_t version);
-    bool operator==(const LeaderEndpoint&) const = default;
-  };
-
+  using ReplicaInfo = end_quorum_epoch_request_types::ReplicaInfo;
+  using PartitionData = end_quorum_epoch_request_types::PartitionData;
+  using TopicData = end_quorum_epoch_request_types::TopicData;
+  using LeaderEndpoint = end_quorum_epoch_request_types::LeaderEndpoint;
   std::optional<std::string> cluster_id = std::nullopt;
   std::vector<TopicData> topics{};
   std::vector<LeaderEndpoint> leader_endpoints{};

@@ -6,7 +6,7 @@
 
 namespace floe::protocol {
 
-void EndQuorumEpochResponse::PartitionData::encode(Writer& w, int16_t version) const {
+void end_quorum_epoch_response_types::PartitionData::encode(Writer& w, int16_t version) const {
   const bool flexible = version >= 1;
   (void)flexible;
   w.write_int32(partition_index);
@@ -18,7 +18,7 @@ void EndQuorumEpochResponse::PartitionData::encode(Writer& w, int16_t version) c
   }
 }
 
-void EndQuorumEpochResponse::PartitionData::decode(Reader& r, int16_t version) {
+void end_quorum_epoch_response_types::PartitionData::decode(Reader& r, int16_t version) {
   const bool flexible = version >= 1;
   (void)flexible;
   partition_index = r.read_int32();
@@ -30,7 +30,7 @@ void EndQuorumEpochResponse::PartitionData::decode(Reader& r, int16_t version) {
   }
 }
 
-size_t EndQuorumEpochResponse::PartitionData::min_size(int16_t version) {
+size_t end_quorum_epoch_response_types::PartitionData::min_size(int16_t version) {
   const bool flexible = version >= 1;
   size_t n = flexible ? 1 : 0;
   n += 4;
@@ -40,7 +40,7 @@ size_t EndQuorumEpochResponse::PartitionData::min_size(int16_t version) {
   return n;
 }
 
-void EndQuorumEpochResponse::TopicData::encode(Writer& w, int16_t version) const {
+void end_quorum_epoch_response_types::TopicData::encode(Writer& w, int16_t version) const {
   const bool flexible = version >= 1;
   (void)flexible;
   w.write_string(topic_name, flexible);
@@ -53,7 +53,7 @@ void EndQuorumEpochResponse::TopicData::encode(Writer& w, int16_t version) const
   }
 }
 
-void EndQuorumEpochResponse::TopicData::decode(Reader& r, int16_t version) {
+void end_quorum_epoch_response_types::TopicData::decode(Reader& r, int16_t version) {
   const bool flexible = version >= 1;
   (void)flexible;
   topic_name = r.read_string(flexible);
@@ -73,7 +73,7 @@ void EndQuorumEpochResponse::TopicData::decode(Reader& r, int16_t version) {
   }
 }
 
-size_t EndQuorumEpochResponse::TopicData::min_size(int16_t version) {
+size_t end_quorum_epoch_response_types::TopicData::min_size(int16_t version) {
   const bool flexible = version >= 1;
   size_t n = flexible ? 1 : 0;
   n += (flexible ? 1 : 2);
@@ -81,7 +81,7 @@ size_t EndQuorumEpochResponse::TopicData::min_size(int16_t version) {
   return n;
 }
 
-void EndQuorumEpochResponse::NodeEndpoint::encode(Writer& w, int16_t version) const {
+void end_quorum_epoch_response_types::NodeEndpoint::encode(Writer& w, int16_t version) const {
   const bool flexible = version >= 1;
   (void)flexible;
   if (version >= 1) {
@@ -98,7 +98,7 @@ void EndQuorumEpochResponse::NodeEndpoint::encode(Writer& w, int16_t version) co
   }
 }
 
-void EndQuorumEpochResponse::NodeEndpoint::decode(Reader& r, int16_t version) {
+void end_quorum_epoch_response_types::NodeEndpoint::decode(Reader& r, int16_t version) {
   const bool flexible = version >= 1;
   (void)flexible;
   if (version >= 1) {
@@ -115,7 +115,7 @@ void EndQuorumEpochResponse::NodeEndpoint::decode(Reader& r, int16_t version) {
   }
 }
 
-size_t EndQuorumEpochResponse::NodeEndpoint::min_size(int16_t version) {
+size_t end_quorum_epoch_response_types::NodeEndpoint::min_size(int16_t version) {
   const bool flexible = version >= 1;
   size_t n = flexible ? 1 : 0;
   if (version >= 1) n += 4;

@@ -10,6 +10,49 @@
 
 namespace floe::protocol {
 
+namespace end_quorum_epoch_response_types {
+
+struct PartitionData {
+  int32_t partition_index = 0;
+  int16_t error_code = 0;
+  int32_t leader_id = 0;
+  int32_t leader_epoch = 0;
+  UnknownTaggedFields unknown_tagged_fields;
+
+  void encode(Writer& w, int16_t version) const;
+  void decode(Reader& r, int16_t version);
+  // The fewest bytes one encoded value can take; bounds array counts.
+  static size_t min_size(int16_t version);
+  bool operator==(const PartitionData&) const = default;
+};
+
+struct TopicData {
+  std::string topic_name{};
+  std::vector<PartitionData> partitions{};
+  UnknownTaggedFields unknown_tagged_fields;
+
+  void encode(Writer& w, int16_t version) const;
+  void decode(Reader& r, int16_t version);
+  // The fewest bytes one encoded value can take; bounds array counts.
+  static size_t min_size(int16_t version);
+  bool operator==(const TopicData&) const = default;
+};
+
+struct NodeEndpoint {
+  int32_t node_id = 0;
+  std::string host{};
+  uint16_t port = 0;
+  UnknownTaggedFields unknown_tagged_fields;
+
+  void encode(Writer& w, int16_t version) const;
+  void decode(Reader& r, int16_t version);
+  // The fewest bytes one encoded value can take; bounds array counts.
+  static size_t min_size(int16_t version);
+  bool operator==(const NodeEndpoint&) const = default;
+};
+
+}  // namespace end_quorum_epoch_response_types
+
 struct EndQuorumEpochResponse {
   static constexpr const char* kName = "EndQuorumEpochResponse";
   static constexpr int16_t kApiKey = 54;
@@ -18,45 +61,9 @@ struct EndQuorumEpochResponse {
   // First flexible version, or -1 when no version is flexible.
   static constexpr int16_t kFirstFlexibleVersion = 1;
   static constexpr bool is_flexible(int16_t v) { return kFirstFlexibleVersion >= 0 && v >= kFirstFlexibleVersion; }
-  struct PartitionData {
-    int32_t partition_index = 0;
-    int16_t error_code = 0;
-    int32_t leader_id = 0;
-    int32_t leader_epoch = 0;
-    UnknownTaggedFields unknown_tagged_fields;
-
-    void encode(Writer& w, int16_t version) const;
-    void decode(Reader& r, int16_t version);
-    // The fewest bytes one encoded value can take; bounds array counts.
-    static size_t min_size(int16_t version);
-    bool operator==(const PartitionData&) const = default;
-  };
-
-  struct TopicData {
-    std::string topic_name{};
-    std::vector<PartitionData> partitions{};
-    UnknownTaggedFields unknown_tagged_fields;
-
-    void encode(Writer& w, int16_t version) const;
-    void decode(Reader& r, int16_t version);
-    // The fewest bytes one encoded value can take; bounds array counts.
-    static size_t min_size(int16_t version);
-    bool operator==(const TopicData&) const = default;
-  };
-
-  struct NodeEndpoint {
-    int32_t node_id = 0;
-    std::string host{};
-    uint16_t port = 0;
-    UnknownTaggedFields unknown_tagged_fields;
-
-    void encode(Writer& w, int16_t version) const;
-    void decode(Reader& r, int16_t version);
-    // The fewest bytes one encoded value can take; bounds array counts.
-    static size_t min_size(int16_t version);
-    bool operator==(const NodeEndpoint&) const = default;
-  };
-
+  using PartitionData = end_quorum_epoch_response_types::PartitionData;
+  using TopicData = end_quorum_epoch_response_types::TopicData;
+  using NodeEndpoint = end_quorum_epoch_response_types::NodeEndpoint;
   int16_t error_code = 0;
   std::vector<TopicData> topics{};
   std::vector<NodeEndpoint> node_endpoints{};

@@ -6,7 +6,7 @@
 
 namespace floe::protocol {
 
-void FetchRequest::ReplicaState::encode(Writer& w, int16_t version) const {
+void fetch_request_types::ReplicaState::encode(Writer& w, int16_t version) const {
   const bool flexible = version >= 12;
   (void)flexible;
   if (version >= 15) {
@@ -20,7 +20,7 @@ void FetchRequest::ReplicaState::encode(Writer& w, int16_t version) const {
   }
 }
 
-void FetchRequest::ReplicaState::decode(Reader& r, int16_t version) {
+void fetch_request_types::ReplicaState::decode(Reader& r, int16_t version) {
   const bool flexible = version >= 12;
   (void)flexible;
   if (version >= 15) {
@@ -34,7 +34,7 @@ void FetchRequest::ReplicaState::decode(Reader& r, int16_t version) {
   }
 }
 
-size_t FetchRequest::ReplicaState::min_size(int16_t version) {
+size_t fetch_request_types::ReplicaState::min_size(int16_t version) {
   const bool flexible = version >= 12;
   size_t n = flexible ? 1 : 0;
   if (version >= 15) n += 4;
@@ -42,7 +42,7 @@ size_t FetchRequest::ReplicaState::min_size(int16_t version) {
   return n;
 }
 
-void FetchRequest::FetchPartition::encode(Writer& w, int16_t version) const {
+void fetch_request_types::FetchPartition::encode(Writer& w, int16_t version) const {
   const bool flexible = version >= 12;
   (void)flexible;
   w.write_int32(partition);
@@ -73,7 +73,7 @@ void FetchRequest::FetchPartition::encode(Writer& w, int16_t version) const {
   }
 }
 
-void FetchRequest::FetchPartition::decode(Reader& r, int16_t version) {
+void fetch_request_types::FetchPartition::decode(Reader& r, int16_t version) {
   const bool flexible = version >= 12;
   (void)flexible;
   partition = r.read_int32();
@@ -115,7 +115,7 @@ void FetchRequest::FetchPartition::decode(Reader& r, int16_t version) {
   }
 }
 
-size_t FetchRequest::FetchPartition::min_size(int16_t version) {
+size_t fetch_request_types::FetchPartition::min_size(int16_t version) {
   const bool flexible = version >= 12;
   size_t n = flexible ? 1 : 0;
   n += 4;
@@ -127,7 +127,7 @@ size_t FetchRequest::FetchPartition::min_size(int16_t version) {
   return n;
 }
 
-void FetchRequest::FetchTopic::encode(Writer& w, int16_t version) const {
+void fetch_request_types::FetchTopic::encode(Writer& w, int16_t version) const {
   const bool flexible = version >= 12;
   (void)flexible;
   if (version <= 12) {
@@ -145,7 +145,7 @@ void FetchRequest::FetchTopic::encode(Writer& w, int16_t version) const {
   }
 }
 
-void FetchRequest::FetchTopic::decode(Reader& r, int16_t version) {
+void fetch_request_types::FetchTopic::decode(Reader& r, int16_t version) {
   const bool flexible = version >= 12;
   (void)flexible;
   if (version <= 12) {
@@ -170,7 +170,7 @@ void FetchRequest::FetchTopic::decode(Reader& r, int16_t version) {
   }
 }
 
-size_t FetchRequest::FetchTopic::min_size(int16_t version) {
+size_t fetch_request_types::FetchTopic::min_size(int16_t version) {
   const bool flexible = version >= 12;
   size_t n = flexible ? 1 : 0;
   if (version <= 12) n += (flexible ? 1 : 2);
@@ -179,7 +179,7 @@ size_t FetchRequest::FetchTopic::min_size(int16_t version) {
   return n;
 }
 
-void FetchRequest::ForgottenTopic::encode(Writer& w, int16_t version) const {
+void fetch_request_types::ForgottenTopic::encode(Writer& w, int16_t version) const {
   const bool flexible = version >= 12;
   (void)flexible;
   if (version >= 7 && version <= 12) {
@@ -199,7 +199,7 @@ void FetchRequest::ForgottenTopic::encode(Writer& w, int16_t version) const {
   }
 }
 
-void FetchRequest::ForgottenTopic::decode(Reader& r, int16_t version) {
+void fetch_request_types::ForgottenTopic::decode(Reader& r, int16_t version) {
   const bool flexible = version >= 12;
   (void)flexible;
   if (version >= 7 && version <= 12) {
@@ -226,7 +226,7 @@ void FetchRequest::ForgottenTopic::decode(Reader& r, int16_t version) {
   }
 }
 
-size_t FetchRequest::ForgottenTopic::min_size(int16_t version) {
+size_t fetch_request_types::ForgottenTopic::min_size(int16_t version) {
   const bool flexible = version >= 12;
   size_t n = flexible ? 1 : 0;
   if (version >= 7 && version <= 12) n += (flexible ? 1 : 2);

@@ -10,6 +10,65 @@
 
 namespace floe::protocol {
 
+namespace fetch_request_types {
+
+struct ReplicaState {
+  int32_t replica_id = -1;
+  int64_t replica_epoch = int64_t{-1};
+  UnknownTaggedFields unknown_tagged_fields;
+
+  void encode(Writer& w, int16_t version) const;
+  void decode(Reader& r, int16_t version);
+  // The fewest bytes one encoded value can take; bounds array counts.
+  static size_t min_size(int16_t version);
+  bool operator==(const ReplicaState&) const = default;
+};
+
+struct FetchPartition {
+  int32_t partition = 0;
+  int32_t current_leader_epoch = -1;
+  int64_t fetch_offset = 0;
+  int32_t last_fetched_epoch = -1;
+  int64_t log_start_offset = int64_t{-1};
+  int32_t partition_max_bytes = 0;
+  Uuid replica_directory_id{};
+  UnknownTaggedFields unknown_tagged_fields;
+
+  void encode(Writer& w, int16_t version) const;
+  void decode(Reader& r, int16_t version);
+  // The fewest bytes one encoded value can take; bounds array counts.
+  static size_t min_size(int16_t version);
+  bool operator==(const FetchPartition&) const = default;
+};
+
+struct FetchTopic {
+  std::string topic{};
+  Uuid topic_id{};
+  std::vector<FetchPartition> partitions{};
+  UnknownTaggedFields unknown_tagged_fields;
+
+  void encode(Writer& w, int16_t version) const;
+  void decode(Reader& r, int16_t version);
+  // The fewest bytes one encoded value can take; bounds array counts.
+  static size_t min_size(int16_t version);
+  bool operator==(const FetchTopic&) const = default;
+};
+
+struct ForgottenTopic {
+  std::string topic{};
+  Uuid topic_id{};
+  std::vector<int32_t> partitions{};
+  UnknownTaggedFields unknown_tagged_fields;
+
+  void encode(Writer& w, int16_t version) const;
+  void decode(Reader& r, int16_t version);
+  // The fewest bytes one encoded value can take; bounds array counts.
+  static size_t min_size(int16_t version);
+  bool operator==(const ForgottenTopic&) const = default;
+};
+
+}  // namespace fetch_request_types
+
 struct FetchRequest {
   static constexpr const char* kName = "FetchRequest";
   static constexpr int16_t kApiKey = 1;
@@ -18,61 +77,10 @@ struct FetchRequest {
   // First flexible version, or -1 when no version is flexible.
   static constexpr int16_t kFirstFlexibleVersion = 12;
   static constexpr bool is_flexible(int16_t v) { return kFirstFlexibleVersion >= 0 && v >= kFirstFlexibleVersion; }
-  struct ReplicaState {
-    int32_t replica_id = -1;
-    int64_t replica_epoch = int64_t{-1};
-    UnknownTaggedFields unknown_tagged_fields;
-
-    void encode(Writer& w, int16_t version) const;
-    void decode(Reader& r, int16_t version);
-    // The fewest bytes one encoded value can take; bounds array counts.
-    static size_t min_size(int16_t version);
-    bool operator==(const ReplicaState&) const = default;
-  };
-
-  struct FetchPartition {
-    int32_t partition = 0;
-    int32_t current_leader_epoch = -1;
-    int64_t fetch_offset = 0;
-    int32_t last_fetched_epoch = -1;
-    int64_t log_start_offset = int64_t{-1};
-    int32_t partition_max_bytes = 0;
-    Uuid replica_directory_id{};
-    UnknownTaggedFields unknown_tagged_fields;
-
-    void encode(Writer& w, int16_t version) const;
-    void decode(Reader& r, int16_t version);
-    // The fewest bytes one encoded value can take; bounds array counts.
-    static size_t min_size(int16_t version);
-    bool operator==(const FetchPartition&) const = default;
-  };
-
-  struct FetchTopic {
-    std::string topic{};
-    Uuid topic_id{};
-    std::vector<FetchPartition> partitions{};
-    UnknownTaggedFields unknown_tagged_fields;
-
-    void encode(Writer& w, int16_t version) const;
-    void decode(Reader& r, int16_t version);
-    // The fewest bytes one encoded value can take; bounds array counts.
-    static size_t min_size(int16_t version);
-    bool operator==(const FetchTopic&) const = default;
-  };
-
-  struct ForgottenTopic {
-    std::string topic{};
-    Uuid topic_id{};
-    std::vector<int32_t> partitions{};
-    UnknownTaggedFields unknown_tagged_fields;
-
-    void encode(Writer& w, int16_t version) const;
-    void decode(Reader& r, int16_t version);
-    // The fewest bytes one encoded value can take; bounds array counts.
-    static size_t min_size(int16_t version);
-    bool operator==(const ForgottenTopic&) const = default;
-  };
-
+  using ReplicaState = fetch_request_types::ReplicaState;
+  using FetchPartition = fetch_request_types::FetchPartition;
+  using FetchTopic = fetch_request_types::FetchTopic;
+  using ForgottenTopic = fetch_request_types::ForgottenTopic;
   std::optional<std::string> cluster_id = std::nullopt;
   int32_t replica_id = -1;
   ReplicaState replica_state{};

@@ -6,7 +6,7 @@
 
 namespace floe::protocol {
 
-void FetchResponse::EpochEndOffset::encode(Writer& w, int16_t version) const {
+void fetch_response_types::EpochEndOffset::encode(Writer& w, int16_t version) const {
   const bool flexible = version >= 12;
   (void)flexible;
   if (version >= 12) {
@@ -20,7 +20,7 @@ void FetchResponse::EpochEndOffset::encode(Writer& w, int16_t version) const {
   }
 }
 
-void FetchResponse::EpochEndOffset::decode(Reader& r, int16_t version) {
+void fetch_response_types::EpochEndOffset::decode(Reader& r, int16_t version) {
   const bool flexible = version >= 12;
   (void)flexible;
   if (version >= 12) {
@@ -34,7 +34,7 @@ void FetchResponse::EpochEndOffset::decode(Reader& r, int16_t version) {
   }
 }
 
-size_t FetchResponse::EpochEndOffset::min_size(int16_t version) {
+size_t fetch_response_types::EpochEndOffset::min_size(int16_t version) {
   const bool flexible = version >= 12;
   size_t n = flexible ? 1 : 0;
   if (version >= 12) n += 4;
@@ -42,7 +42,7 @@ size_t FetchResponse::EpochEndOffset::min_size(int16_t version) {
   return n;
 }
 
-void FetchResponse::LeaderIdAndEpoch::encode(Writer& w, int16_t version) const {
+void fetch_response_types::LeaderIdAndEpoch::encode(Writer& w, int16_t version) const {
   const bool flexible = version >= 12;
   (void)flexible;
   if (version >= 12) {
@@ -56,7 +56,7 @@ void FetchResponse::LeaderIdAndEpoch::encode(Writer& w, int16_t version) const {
   }
 }
 
-void FetchResponse::LeaderIdAndEpoch::decode(Reader& r, int16_t version) {
+void fetch_response_types::LeaderIdAndEpoch::decode(Reader& r, int16_t version) {
   const bool flexible = version >= 12;
   (void)flexible;
   if (version >= 12) {
@@ -70,7 +70,7 @@ void FetchResponse::LeaderIdAndEpoch::decode(Reader& r, int16_t version) {
   }
 }
 
-size_t FetchResponse::LeaderIdAndEpoch::min_size(int16_t version) {
+size_t fetch_response_types::LeaderIdAndEpoch::min_size(int16_t version) {
   const bool flexible = version >= 12;
   size_t n = flexible ? 1 : 0;
   if (version >= 12) n += 4;
@@ -78,7 +78,7 @@ size_t FetchResponse::LeaderIdAndEpoch::min_size(int16_t version) {
   return n;
 }
 
-void FetchResponse::SnapshotId::encode(Writer& w, int16_t version) const {
+void fetch_response_types::SnapshotId::encode(Writer& w, int16_t version) const {
   const bool flexible = version >= 12;
   (void)flexible;
   w.write_int64(end_offset);
@@ -88,7 +88,7 @@ void FetchResponse::SnapshotId::encode(Writer& w, int16_t version) const {
   }
 }
 
-void FetchResponse::SnapshotId::decode(Reader& r, int16_t version) {
+void fetch_response_types::SnapshotId::decode(Reader& r, int16_t version) {
   const bool flexible = version >= 12;
   (void)flexible;
   end_offset = r.read_int64();
@@ -98,7 +98,7 @@ void FetchResponse::SnapshotId::decode(Reader& r, int16_t version) {
   }
 }
 
-size_t FetchResponse::SnapshotId::min_size(int16_t version) {
+size_t fetch_response_types::SnapshotId::min_size(int16_t version) {
   const bool flexible = version >= 12;
   size_t n = flexible ? 1 : 0;
   n += 8;
@@ -106,7 +106,7 @@ size_t FetchResponse::SnapshotId::min_size(int16_t version) {
   return n;
 }
 
-void FetchResponse::AbortedTransaction::encode(Writer& w, int16_t version) const {
+void fetch_response_types::AbortedTransaction::encode(Writer& w, int16_t version) const {
   const bool flexible = version >= 12;
   (void)flexible;
   if (version >= 4) {
@@ -120,7 +120,7 @@ void FetchResponse::AbortedTransaction::encode(Writer& w, int16_t version) const
   }
 }
 
-void FetchResponse::AbortedTransaction::decode(Reader& r, int16_t version) {
+void fetch_response_types::AbortedTransaction::decode(Reader& r, int16_t version) {
   const bool flexible = version >= 12;
   (void)flexible;
   if (version >= 4) {
@@ -134,7 +134,7 @@ void FetchResponse::AbortedTransaction::decode(Reader& r, int16_t version) {
   }
 }
 
-size_t FetchResponse::AbortedTransaction::min_size(int16_t version) {
+size_t fetch_response_types::AbortedTransaction::min_size(int16_t version) {
   const bool flexible = version >= 12;
   size_t n = flexible ? 1 : 0;
   if (version >= 4) n += 8;
@@ -142,7 +142,7 @@ size_t FetchResponse::AbortedTransaction::min_size(int16_t version) {
   return n;
 }
 
-void FetchResponse::PartitionData::encode(Writer& w, int16_t version) const {
+void fetch_response_types::PartitionData::encode(Writer& w, int16_t version) const {
   const bool flexible = version >= 12;
   (void)flexible;
   w.write_int32(partition_index);
@@ -210,7 +210,7 @@ void FetchResponse::PartitionData::encode(Writer& w, int16_t version) const {
   }
 }
 
-void FetchResponse::PartitionData::decode(Reader& r, int16_t version) {
+void fetch_response_types::PartitionData::decode(Reader& r, int16_t version) {
   const bool flexible = version >= 12;
   (void)flexible;
   partition_index = r.read_int32();
@@ -282,7 +282,7 @@ void FetchResponse::PartitionData::decode(Reader& r, int16_t version) {
   }
 }
 
-size_t FetchResponse::PartitionData::min_size(int16_t version) {
+size_t fetch_response_types::PartitionData::min_size(int16_t version) {
   const bool flexible = version >= 12;
   size_t n = flexible ? 1 : 0;
   n += 4;
@@ -296,7 +296,7 @@ size_t FetchResponse::PartitionData::min_size(int16_t version) {
   return n;
 }
 
-void FetchResponse::FetchableTopicResponse::encode(Writer& w, int16_t version) const {
+void fetch_response_types::FetchableTopicResponse::encode(Writer& w, int16_t version) const {
   const bool flexible = version >= 12;
   (void)flexible;
   if (version <= 12) {
@@ -314,7 +314,7 @@ void FetchResponse::FetchableTopicResponse::encode(Writer& w, int16_t version) c
   }
 }
 
-void FetchResponse::FetchableTopicResponse::decode(Reader& r, int16_t version) {
+void fetch_response_types::FetchableTopicResponse::decode(Reader& r, int16_t version) {
   const bool flexible = version >= 12;
   (void)flexible;
   if (version <= 12) {
@@ -339,7 +339,7 @@ void FetchResponse::FetchableTopicResponse::decode(Reader& r, int16_t version) {
   }
 }
 
-size_t FetchResponse::FetchableTopicResponse::min_size(int16_t version) {
+size_t fetch_response_types::FetchableTopicResponse::min_size(int16_t version) {
   const bool flexible = version >= 12;
   size_t n = flexible ? 1 : 0;
   if (version <= 12) n += (flexible ? 1 : 2);
@@ -348,7 +348,7 @@ size_t FetchResponse::FetchableTopicResponse::min_size(int16_t version) {
   return n;
 }
 
-void FetchResponse::NodeEndpoint::encode(Writer& w, int16_t version) const {
+void fetch_response_types::NodeEndpoint::encode(Writer& w, int16_t version) const {
   const bool flexible = version >= 12;
   (void)flexible;
   if (version >= 16) {
@@ -373,7 +373,7 @@ void FetchResponse::NodeEndpoint::encode(Writer& w, int16_t version) const {
   }
 }
 
-void FetchResponse::NodeEndpoint::decode(Reader& r, int16_t version) {
+void fetch_response_types::NodeEndpoint::decode(Reader& r, int16_t version) {
   const bool flexible = version >= 12;
   (void)flexible;
   if (version >= 16) {
@@ -397,7 +397,7 @@ void FetchResponse::NodeEndpoint::decode(Reader& r, int16_t version) {
   }
 }
 
-size_t FetchResponse::NodeEndpoint::min_size(int16_t version) {
+size_t fetch_response_types::NodeEndpoint::min_size(int16_t version) {
   const bool flexible = version >= 12;
   size_t n = flexible ? 1 : 0;
   if (version >= 16) n += 4;

@@ -10,6 +10,106 @@
 
 namespace floe::protocol {
 
+namespace fetch_response_types {
+
+struct EpochEndOffset {
+  int32_t epoch = -1;
+  int64_t end_offset = int64_t{-1};
+  UnknownTaggedFields unknown_tagged_fields;
+
+  void encode(Writer& w, int16_t version) const;
+  void decode(Reader& r, int16_t version);
+  // The fewest bytes one encoded value can take; bounds array counts.
+  static size_t min_size(int16_t version);
+  bool operator==(const EpochEndOffset&) const = default;
+};
+
+struct LeaderIdAndEpoch {
+  int32_t leader_id = -1;
+  int32_t leader_epoch = -1;
+  UnknownTaggedFields unknown_tagged_fields;
+
+  void encode(Writer& w, int16_t version) const;
+  void decode(Reader& r, int16_t version);
+  // The fewest bytes one encoded value can take; bounds array counts.
+  static size_t min_size(int16_t version);
+  bool operator==(const LeaderIdAndEpoch&) const = default;
+};
+
+struct SnapshotId {
+  int64_t end_offset = int64_t{-1};
+  int32_t epoch = -1;
+  UnknownTaggedFields unknown_tagged_fields;
+
+  void encode(Writer& w, int16_t version) const;
+  void decode(Reader& r, int16_t version);
+  // The fewest bytes one encoded value can take; bounds array counts.
+  static size_t min_size(int16_t version);
+  bool operator==(const SnapshotId&) const = default;
+};
+
+struct AbortedTransaction {
+  int64_t producer_id = 0;
+  int64_t first_offset = 0;
+  UnknownTaggedFields unknown_tagged_fields;
+
+  void encode(Writer& w, int16_t version) const;
+  void decode(Reader& r, int16_t version);
+  // The fewest bytes one encoded value can take; bounds array counts.
+  static size_t min_size(int16_t version);
+  bool operator==(const AbortedTransaction&) const = default;
+};
+
+struct PartitionData {
+  int32_t partition_index = 0;
+  int16_t error_code = 0;
+  int64_t high_watermark = 0;
+  int64_t last_stable_offset = int64_t{-1};
+  int64_t log_start_offset = int64_t{-1};
+  EpochEndOffset diverging_epoch{};
+  LeaderIdAndEpoch current_leader{};
+  SnapshotId snapshot_id{};
+  std::optional<std::vector<AbortedTransaction>> aborted_transactions{};
+  int32_t preferred_read_replica = -1;
+  std::optional<Bytes> records{};
+  UnknownTaggedFields unknown_tagged_fields;
+
+  void encode(Writer& w, int16_t version) const;
+  void decode(Reader& r, int16_t version);
+  // The fewest bytes one encoded value can take; bounds array counts.
+  static size_t min_size(int16_t version);
+  bool operator==(const PartitionData&) const = default;
+};
+
+struct FetchableTopicResponse {
+  std::string topic{};
+  Uuid topic_id{};
+  std::vector<PartitionData> partitions{};
+  UnknownTaggedFields unknown_tagged_fields;
+
+  void encode(Writer& w, int16_t version) const;
+  void decode(Reader& r, int16_t version);
+  // The fewest bytes one encoded value can take; bounds array counts.
+  static size_t min_size(int16_t version);
+  bool operator==(const FetchableTopicResponse&) const = default;
+};
+
+struct NodeEndpoint {
+  int32_t node_id = 0;
+  std::string host{};
+  int32_t port = 0;
+  std::optional<std::string> rack = std::nullopt;
+  UnknownTaggedFields unknown_tagged_fields;
+
+  void encode(Writer& w, int16_t version) const;
+  void decode(Reader& r, int16_t version);
+  // The fewest bytes one encoded value can take; bounds array counts.
+  static size_t min_size(int16_t version);
+  bool operator==(const NodeEndpoint&) const = default;
+};
+
+}  // namespace fetch_response_types
+
 struct FetchResponse {
   static constexpr const char* kName = "FetchResponse";
   static constexpr int16_t kApiKey = 1;
@@ -18,102 +118,13 @@ struct FetchResponse {
   // First flexible version, or -1 when no version is flexible.
   static constexpr int16_t kFirstFlexibleVersion = 12;
   static constexpr bool is_flexible(int16_t v) { return kFirstFlexibleVersion >= 0 && v >= kFirstFlexibleVersion; }
-  struct EpochEndOffset {
-    int32_t epoch = -1;
-    int64_t end_offset = int64_t{-1};
-    UnknownTaggedFields unknown_tagged_fields;
-
-    void encode(Writer& w, int16_t version) const;
-    void decode(Reader& r, int16_t version);
-    // The fewest bytes one encoded value can take; bounds array counts.
-    static size_t min_size(int16_t version);
-    bool operator==(const EpochEndOffset&) const = default;
-  };
-
-  struct LeaderIdAndEpoch {
-    int32_t leader_id = -1;
-    int32_t leader_epoch = -1;
-    UnknownTaggedFields unknown_tagged_fields;
-
-    void encode(Writer& w, int16_t version) const;
-    void decode(Reader& r, int16_t version);
-    // The fewest bytes one encoded value can take; bounds array counts.
-    static size_t min_size(int16_t version);
-    bool operator==(const LeaderIdAndEpoch&) const = default;
-  };
-
-  struct SnapshotId {
-    int64_t end_offset = int64_t{-1};
-    int32_t epoch = -1;
-    UnknownTaggedFields unknown_tagged_fields;
-
-    void encode(Writer& w, int16_t version) const;
-    void decode(Reader& r, int16_t version);
-    // The fewest bytes one encoded value can take; bounds array counts.
-    static size_t min_size(int16_t version);
-    bool operator==(const SnapshotId&) const = default;
-  };
-
-  struct AbortedTransaction {
-    int64_t producer_id = 0;
-    int64_t first_offset = 0;
-    UnknownTaggedFields unknown_tagged_fields;
-
-    void encode(Writer& w, int16_t version) const;
-    void decode(Reader& r, int16_t version);
-    // The fewest bytes one encoded value can take; bounds array counts.
-    static size_t min_size(int16_t version);
-    bool operator==(const AbortedTransaction&) const = default;
-  };
-
-  struct PartitionData {
-    int32_t partition_index = 0;
-    int16_t error_code = 0;
-    int64_t high_watermark = 0;
-    int64_t last_stable_offset = int64_t{-1};
-    int64_t log_start_offset = int64_t{-1};
-    EpochEndOffset diverging_epoch{};
-    LeaderIdAndEpoch current_leader{};
-    SnapshotId snapshot_id{};
-    std::optional<std::vector<AbortedTransaction>> aborted_transactions{};
-    int32_t preferred_read_replica = -1;
-    std::optional<Bytes> records{};
-    UnknownTaggedFields unknown_tagged_fields;
-
-    void encode(Writer& w, int16_t version) const;
-    void decode(Reader& r, int16_t version);
-    // The fewest bytes one encoded value can take; bounds array counts.
-    static size_t min_size(int16_t version);
-    bool operator==(const PartitionData&) const = default;
-  };
-
-  struct FetchableTopicResponse {
-    std::string topic{};
-    Uuid topic_id{};
-    std::vector<PartitionData> partitions{};
-    UnknownTaggedFields unknown_tagged_fields;
-
-    void encode(Writer& w, int16_t version) const;
-    void decode(Reader& r, int16_t version);
-    // The fewest bytes one encoded value can take; bounds array counts.
-    static size_t min_size(int16_t version);
-    bool operator==(const FetchableTopicResponse&) const = default;
-  };
-
-  struct NodeEndpoint {
-    int32_t node_id = 0;
-    std::string host{};
-    int32_t port = 0;
-    std::optional<std::string> rack = std::nullopt;
-    UnknownTaggedFields unknown_tagged_fields;
-
-    void encode(Writer& w, int16_t version) const;
-    void decode(Reader& r, int16_t version);
-    // The fewest bytes one encoded value can take; bounds array counts.
-    static size_t min_size(int16_t version);
-    bool operator==(const NodeEndpoint&) const = default;
-  };
-
+  using EpochEndOffset = fetch_response_types::EpochEndOffset;
+  using LeaderIdAndEpoch = fetch_response_types::LeaderIdAndEpoch;
+  using SnapshotId = fetch_response_types::SnapshotId;
+  using AbortedTransaction = fetch_response_types::AbortedTransaction;
+  using PartitionData = fetch_response_types::PartitionData;
+  using FetchableTopicResponse = fetch_response_types::FetchableTopicResponse;
+  using NodeEndpoint = fetch_response_types::NodeEndpoint;
   int32_t throttle_time_ms = 0;
   int16_t error_code = 0;
   int32_t session_id = 0;

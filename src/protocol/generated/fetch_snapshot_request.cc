@@ -6,7 +6,7 @@
 
 namespace floe::protocol {
 
-void FetchSnapshotRequest::SnapshotId::encode(Writer& w, int16_t version) const {
+void fetch_snapshot_request_types::SnapshotId::encode(Writer& w, int16_t version) const {
   const bool flexible = true;
   (void)flexible;
   w.write_int64(end_offset);
@@ -16,7 +16,7 @@ void FetchSnapshotRequest::SnapshotId::encode(Writer& w, int16_t version) const 
   }
 }
 
-void FetchSnapshotRequest::SnapshotId::decode(Reader& r, int16_t version) {
+void fetch_snapshot_request_types::SnapshotId::decode(Reader& r, int16_t version) {
   const bool flexible = true;
   (void)flexible;
   end_offset = r.read_int64();
@@ -26,7 +26,7 @@ void FetchSnapshotRequest::SnapshotId::decode(Reader& r, int16_t version) {
   }
 }
 
-size_t FetchSnapshotRequest::SnapshotId::min_size(int16_t version) {
+size_t fetch_snapshot_request_types::SnapshotId::min_size(int16_t version) {
   const bool flexible = true;
   size_t n = flexible ? 1 : 0;
   n += 8;
@@ -34,7 +34,7 @@ size_t FetchSnapshotRequest::SnapshotId::min_size(int16_t version) {
   return n;
 }
 
-void FetchSnapshotRequest::PartitionSnapshot::encode(Writer& w, int16_t version) const {
+void fetch_snapshot_request_types::PartitionSnapshot::encode(Writer& w, int16_t version) const {
   const bool flexible = true;
   (void)flexible;
   w.write_int32(partition);
@@ -57,7 +57,7 @@ void FetchSnapshotRequest::PartitionSnapshot::encode(Writer& w, int16_t version)
   }
 }
 
-void FetchSnapshotRequest::PartitionSnapshot::decode(Reader& r, int16_t version) {
+void fetch_snapshot_request_types::PartitionSnapshot::decode(Reader& r, int16_t version) {
   const bool flexible = true;
   (void)flexible;
   partition = r.read_int32();
@@ -91,7 +91,7 @@ void FetchSnapshotRequest::PartitionSnapshot::decode(Reader& r, int16_t version)
   }
 }
 
-size_t FetchSnapshotRequest::PartitionSnapshot::min_size(int16_t version) {
+size_t fetch_snapshot_request_types::PartitionSnapshot::min_size(int16_t version) {
   const bool flexible = true;
   size_t n = flexible ? 1 : 0;
   n += 4;
@@ -101,7 +101,7 @@ size_t FetchSnapshotRequest::PartitionSnapshot::min_size(int16_t version) {
   return n;
 }
 
-void FetchSnapshotRequest::TopicSnapshot::encode(Writer& w, int16_t version) const {
+void fetch_snapshot_request_types::TopicSnapshot::encode(Writer& w, int16_t version) const {
   const bool flexible = true;
   (void)flexible;
   w.write_string(name, flexible);
@@ -114,7 +114,7 @@ void FetchSnapshotRequest::TopicSnapshot::encode(Writer& w, int16_t version) con
   }
 }
 
-void FetchSnapshotRequest::TopicSnapshot::decode(Reader& r, int16_t version) {
+void fetch_snapshot_request_types::TopicSnapshot::decode(Reader& r, int16_t version) {
   const bool flexible = true;
   (void)flexible;
   name = r.read_string(flexible);
@@ -134,7 +134,7 @@ void FetchSnapshotRequest::TopicSnapshot::decode(Reader& r, int16_t version) {
   }
 }
 
-size_t FetchSnapshotRequest::TopicSnapshot::min_size(int16_t version) {
+size_t fetch_snapshot_request_types::TopicSnapshot::min_size(int16_t version) {
   const bool flexible = true;
   size_t n = flexible ? 1 : 0;
   n += (flexible ? 1 : 2);

@@ -10,6 +10,49 @@
 
 namespace floe::protocol {
 
+namespace fetch_snapshot_request_types {
+
+struct SnapshotId {
+  int64_t end_offset = 0;
+  int32_t epoch = 0;
+  UnknownTaggedFields unknown_tagged_fields;
+
+  void encode(Writer& w, int16_t version) const;
+  void decode(Reader& r, int16_t version);
+  // The fewest bytes one encoded value can take; bounds array counts.
+  static size_t min_size(int16_t version);
+  bool operator==(const SnapshotId&) const = default;
+};
+
+struct PartitionSnapshot {
+  int32_t partition = 0;
+  int32_t current_leader_epoch = 0;
+  SnapshotId snapshot_id{};
+  int64_t position = 0;
+  Uuid replica_directory_id{};
+  UnknownTaggedFields unknown_tagged_fields;
+
+  void encode(Writer& w, int16_t version) const;
+  void decode(Reader& r, int16_t version);
+  // The fewest bytes one encoded value can take; bounds array counts.
+  static size_t min_size(int16_t version);
+  bool operator==(const PartitionSnapshot&) const = default;
+};
+
+struct TopicSnapshot {
+  std::string name{};
+  std::vector<PartitionSnapshot> partitions{};
+  UnknownTaggedFields unknown_tagged_fields;
+
+  void encode(Writer& w, int16_t version) const;
+  void decode(Reader& r, int16_t version);
+  // The fewest bytes one encoded value can take; bounds array counts.
+  static size_t min_size(int16_t version);
+  bool operator==(const TopicSnapshot&) const = default;
+};
+
+}  // namespace fetch_snapshot_request_types
+
 struct FetchSnapshotRequest {
   static constexpr const char* kName = "FetchSnapshotRequest";
   static constexpr int16_t kApiKey = 59;
@@ -18,45 +61,9 @@ struct FetchSnapshotRequest {
   // First flexible version, or -1 when no version is flexible.
   static constexpr int16_t kFirstFlexibleVersion = 0;
   static constexpr bool is_flexible(int16_t v) { return kFirstFlexibleVersion >= 0 && v >= kFirstFlexibleVersion; }
-  struct SnapshotId {
-    int64_t end_offset = 0;
-    int32_t epoch = 0;
-    UnknownTaggedFields unknown_tagged_fields;
-
-    void encode(Writer& w, int16_t version) const;
-    void decode(Reader& r, int16_t version);
-    // The fewest bytes one encoded value can take; bounds array counts.
-    static size_t min_size(int16_t version);
-    bool operator==(const SnapshotId&) const = default;
-  };
-
-  struct PartitionSnapshot {
-    int32_t partition = 0;
-    int32_t current_leader_epoch = 0;
-    SnapshotId snapshot_id{};
-    int64_t position = 0;
-    Uuid replica_directory_id{};
-    UnknownTaggedFields unknown_tagged_fields;
-
-    void encode(Writer& w, int16_t version) const;
-    void decode(Reader& r, int16_t version);
-    // The fewest bytes one encoded value can take; bounds array counts.
-    static size_t min_size(int16_t version);
-    bool operator==(const PartitionSnapshot&) const = default;
-  };
-
-  struct TopicSnapshot {
-    std::string name{};
-    std::vector<PartitionSnapshot> partitions{};
-    UnknownTaggedFields unknown_tagged_fields;
-
-    void encode(Writer& w, int16_t version) const;
-    void decode(Reader& r, int16_t version);
-    // The fewest bytes one encoded value can take; bounds array counts.
-    static size_t min_size(int16_t version);
-    bool operator==(const TopicSnapshot&) const = default;
-  };
-
+  using SnapshotId = fetch_snapshot_request_types::SnapshotId;
+  using PartitionSnapshot = fetch_snapshot_request_types::PartitionSnapshot;
+  using TopicSnapshot = fetch_snapshot_request_types::TopicSnapshot;
   std::optional<std::string> cluster_id = std::nullopt;
   int32_t replica_id = -1;
   int32_t max_bytes = 2147483647;

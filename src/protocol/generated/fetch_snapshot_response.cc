@@ -6,7 +6,7 @@
 
 namespace floe::protocol {
 
-void FetchSnapshotResponse::SnapshotId::encode(Writer& w, int16_t version) const {
+void fetch_snapshot_response_types::SnapshotId::encode(Writer& w, int16_t version) const {
   const bool flexible = true;
   (void)flexible;
   w.write_int64(end_offset);
@@ -16,7 +16,7 @@ void FetchSnapshotResponse::SnapshotId::encode(Writer& w, int16_t version) const
   }
 }
 
-void FetchSnapshotResponse::SnapshotId::decode(Reader& r, int16_t version) {
+void fetch_snapshot_response_types::SnapshotId::decode(Reader& r, int16_t version) {
   const bool flexible = true;
   (void)flexible;
   end_offset = r.read_int64();
@@ -26,7 +26,7 @@ void FetchSnapshotResponse::SnapshotId::decode(Reader& r, int16_t version) {
   }
 }
 
-size_t FetchSnapshotResponse::SnapshotId::min_size(int16_t version) {
+size_t fetch_snapshot_response_types::SnapshotId::min_size(int16_t version) {
   const bool flexible = true;
   size_t n = flexible ? 1 : 0;
   n += 8;
@@ -34,7 +34,7 @@ size_t FetchSnapshotResponse::SnapshotId::min_size(int16_t version) {
   return n;
 }
 
-void FetchSnapshotResponse::LeaderIdAndEpoch::encode(Writer& w, int16_t version) const {
+void fetch_snapshot_response_types::LeaderIdAndEpoch::encode(Writer& w, int16_t version) const {
   const bool flexible = true;
   (void)flexible;
   w.write_int32(leader_id);
@@ -44,7 +44,7 @@ void FetchSnapshotResponse::LeaderIdAndEpoch::encode(Writer& w, int16_t version)
   }
 }
 
-void FetchSnapshotResponse::LeaderIdAndEpoch::decode(Reader& r, int16_t version) {
+void fetch_snapshot_response_types::LeaderIdAndEpoch::decode(Reader& r, int16_t version) {
   const bool flexible = true;
   (void)flexible;
   leader_id = r.read_int32();
@@ -54,7 +54,7 @@ void FetchSnapshotResponse::LeaderIdAndEpoch::decode(Reader& r, int16_t version)
   }
 }
 
-size_t FetchSnapshotResponse::LeaderIdAndEpoch::min_size(int16_t version) {
+size_t fetch_snapshot_response_types::LeaderIdAndEpoch::min_size(int16_t version) {
   const bool flexible = true;
   size_t n = flexible ? 1 : 0;
   n += 4;
@@ -62,7 +62,7 @@ size_t FetchSnapshotResponse::LeaderIdAndEpoch::min_size(int16_t version) {
   return n;
 }
 
-void FetchSnapshotResponse::PartitionSnapshot::encode(Writer& w, int16_t version) const {
+void fetch_snapshot_response_types::PartitionSnapshot::encode(Writer& w, int16_t version) const {
   const bool flexible = true;
   (void)flexible;
   w.write_int32(index);
@@ -87,7 +87,7 @@ void FetchSnapshotResponse::PartitionSnapshot::encode(Writer& w, int16_t version
   }
 }
 
-void FetchSnapshotResponse::PartitionSnapshot::decode(Reader& r, int16_t version) {
+void fetch_snapshot_response_types::PartitionSnapshot::decode(Reader& r, int16_t version) {
   const bool flexible = true;
   (void)flexible;
   index = r.read_int32();
@@ -122,7 +122,7 @@ void FetchSnapshotResponse::PartitionSnapshot::decode(Reader& r, int16_t version
   }
 }
 
-size_t FetchSnapshotResponse::PartitionSnapshot::min_size(int16_t version) {
+size_t fetch_snapshot_response_types::PartitionSnapshot::min_size(int16_t version) {
   const bool flexible = true;
   size_t n = flexible ? 1 : 0;
   n += 4;
@@ -134,7 +134,7 @@ size_t FetchSnapshotResponse::PartitionSnapshot::min_size(int16_t version) {
   return n;
 }
 
-void FetchSnapshotResponse::TopicSnapshot::encode(Writer& w, int16_t version) const {
+void fetch_snapshot_response_types::TopicSnapshot::encode(Writer& w, int16_t version) const {
   const bool flexible = true;
   (void)flexible;
   w.write_string(name, flexible);
@@ -147,7 +147,7 @@ void FetchSnapshotResponse::TopicSnapshot::encode(Writer& w, int16_t version) co
   }
 }
 
-void FetchSnapshotResponse::TopicSnapshot::decode(Reader& r, int16_t version) {
+void fetch_snapshot_response_types::TopicSnapshot::decode(Reader& r, int16_t version) {
   const bool flexible = true;
   (void)flexible;
   name = r.read_string(flexible);
@@ -167,7 +167,7 @@ void FetchSnapshotResponse::TopicSnapshot::decode(Reader& r, int16_t version) {
   }
 }
 
-size_t FetchSnapshotResponse::TopicSnapshot::min_size(int16_t version) {
+size_t fetch_snapshot_response_types::TopicSnapshot::min_size(int16_t version) {
   const bool flexible = true;
   size_t n = flexible ? 1 : 0;
   n += (flexible ? 1 : 2);
@@ -175,7 +175,7 @@ size_t FetchSnapshotResponse::TopicSnapshot::min_size(int16_t version) {
   return n;
 }
 
-void FetchSnapshotResponse::NodeEndpoint::encode(Writer& w, int16_t version) const {
+void fetch_snapshot_response_types::NodeEndpoint::encode(Writer& w, int16_t version) const {
   const bool flexible = true;
   (void)flexible;
   if (version >= 1) {
@@ -192,7 +192,7 @@ void FetchSnapshotResponse::NodeEndpoint::encode(Writer& w, int16_t version) con
   }
 }
 
-void FetchSnapshotResponse::NodeEndpoint::decode(Reader& r, int16_t version) {
+void fetch_snapshot_response_types::NodeEndpoint::decode(Reader& r, int16_t version) {
   const bool flexible = true;
   (void)flexible;
   if (version >= 1) {
@@ -209,7 +209,7 @@ void FetchSnapshotResponse::NodeEndpoint::decode(Reader& r, int16_t version) {
   }
 }
 
-size_t FetchSnapshotResponse::NodeEndpoint::min_size(int16_t version) {
+size_t fetch_snapshot_response_types::NodeEndpoint::min_size(int16_t version) {
   const bool flexible = true;
   size_t n = flexible ? 1 : 0;
   if (version >= 1) n += 4;

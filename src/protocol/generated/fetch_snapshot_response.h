@@ -10,6 +10,76 @@
 
 namespace floe::protocol {
 
+namespace fetch_snapshot_response_types {
+
+struct SnapshotId {
+  int64_t end_offset = 0;
+  int32_t epoch = 0;
+  UnknownTaggedFields unknown_tagged_fields;
+
+  void encode(Writer& w, int16_t version) const;
+  void decode(Reader& r, int16_t version);
+  // The fewest bytes one encoded value can take; bounds array counts.
+  static size_t min_size(int16_t version);
+  bool operator==(const SnapshotId&) const = default;
+};
+
+struct LeaderIdAndEpoch {
+  int32_t leader_id = 0;
+  int32_t leader_epoch = 0;
+  UnknownTaggedFields unknown_tagged_fields;
+
+  void encode(Writer& w, int16_t version) const;
+  void decode(Reader& r, int16_t version);
+  // The fewest bytes one encoded value can take; bounds array counts.
+  static size_t min_size(int16_t version);
+  bool operator==(const LeaderIdAndEpoch&) const = default;
+};
+
+struct PartitionSnapshot {
+  int32_t index = 0;
+  int16_t error_code = 0;
+  SnapshotId snapshot_id{};
+  LeaderIdAndEpoch current_leader{};
+  int64_t size_ = 0;
+  int64_t position = 0;
+  Bytes unaligned_records{};
+  UnknownTaggedFields unknown_tagged_fields;
+
+  void encode(Writer& w, int16_t version) const;
+  void decode(Reader& r, int16_t version);
+  // The fewest bytes one encoded value can take; bounds array counts.
+  static size_t min_size(int16_t version);
+  bool operator==(const PartitionSnapshot&) const = default;
+};
+
+struct TopicSnapshot {
+  std::string name{};
+  std::vector<PartitionSnapshot> partitions{};
+  UnknownTaggedFields unknown_tagged_fields;
+
+  void encode(Writer& w, int16_t version) const;
+  void decode(Reader& r, int16_t version);
+  // The fewest bytes one encoded value can take; bounds array counts.
+  static size_t min_size(int16_t version);
+  bool operator==(const TopicSnapshot&) const = default;
+};
+
+struct NodeEndpoint {
+  int32_t node_id = 0;
+  std::string host{};
+  uint16_t port = 0;
+  UnknownTaggedFields unknown_tagged_fields;
+
+  void encode(Writer& w, int16_t version) const;
+  void decode(Reader& r, int16_t version);
+  // The fewest bytes one encoded value can take; bounds array counts.
+  static size_t min_size(int16_t version);
+  bool operator==(const NodeEndpoint&) const = default;
+};
+
+}  // namespace fetch_snapshot_response_types
+
 struct FetchSnapshotResponse {
   static constexpr const char* kName = "FetchSnapshotResponse";
   static constexpr int16_t kApiKey = 59;
@@ -18,72 +88,11 @@ struct FetchSnapshotResponse {
   // First flexible version, or -1 when no version is flexible.
   static constexpr int16_t kFirstFlexibleVersion = 0;
   static constexpr bool is_flexible(int16_t v) { return kFirstFlexibleVersion >= 0 && v >= kFirstFlexibleVersion; }
-  struct SnapshotId {
-    int64_t end_offset = 0;
-    int32_t epoch = 0;
-    UnknownTaggedFields unknown_tagged_fields;
-
-    void encode(Writer& w, int16_t version) const;
-    void decode(Reader& r, int16_t version);
-    // The fewest bytes one encoded value can take; bounds array counts.
-    static size_t min_size(int16_t version);
-    bool operator==(const SnapshotId&) const = default;
-  };
-
-  struct LeaderIdAndEpoch {
-    int32_t leader_id = 0;
-    int32_t leader_epoch = 0;
-    UnknownTaggedFields unknown_tagged_fields;
-
-    void encode(Writer& w, int16_t version) const;
-    void decode(Reader& r, int16_t version);
-    // The fewest bytes one encoded value can take; bounds array counts.
-    static size_t min_size(int16_t version);
-    bool operator==(const LeaderIdAndEpoch&) const = default;
-  };
-
-  struct PartitionSnapshot {
-    int32_t index = 0;
-    int16_t error_code = 0;
-    SnapshotId snapshot_id{};
-    LeaderIdAndEpoch current_leader{};
-    int64_t size_ = 0;
-    int64_t position = 0;
-    Bytes unaligned_records{};
-    UnknownTaggedFields unknown_tagged_fields;
-
-    void encode(Writer& w, int16_t version) const;
-    void decode(Reader& r, int16_t version);
-    // The fewest bytes one encoded value can take; bounds array counts.
-    static size_t min_size(int16_t version);
-    bool operator==(const PartitionSnapshot&) const = default;
-  };
-
-  struct TopicSnapshot {
-    std::string name{};
-    std::vector<PartitionSnapshot> partitions{};
-    UnknownTaggedFields unknown_tagged_fields;
-
-    void encode(Writer& w, int16_t version) const;
-    void decode(Reader& r, int16_t version);
-    // The fewest bytes one encoded value can take; bounds array counts.
-    static size_t min_size(int16_t version);
-    bool operator==(const TopicSnapshot&) const = default;
-  };
-
-  struct NodeEndpoint {
-    int32_t node_id = 0;
-    std::string host{};
-    uint16_t port = 0;
-    UnknownTaggedFields unknown_tagged_fields;
-
-    void encode(Writer& w, int16_t version) const;
-    void decode(Reader& r, int16_t version);
-    // The fewest bytes one encoded value can take; bounds array counts.
-    static size_t min_size(int16_t version);
-    bool operator==(const NodeEndpoint&) const = default;
-  };
-
+  using SnapshotId = fetch_snapshot_response_types::SnapshotId;
+  using LeaderIdAndEpoch = fetch_snapshot_response_types::LeaderIdAndEpoch;
+  using PartitionSnapshot = fetch_snapshot_response_types::PartitionSnapshot;
+  using TopicSnapshot = fetch_snapshot_response_types::TopicSnapshot;
+  using NodeEndpoint = fetch_snapshot_response_types::NodeEndpoint;
   int32_t throttle_time_ms = 0;
   int16_t error_code = 0;
   std::vector<TopicSnapshot> topics{};

@@ -6,7 +6,7 @@
 
 namespace floe::protocol {
 
-void FindCoordinatorResponse::Coordinator::encode(Writer& w, int16_t version) const {
+void find_coordinator_response_types::Coordinator::encode(Writer& w, int16_t version) const {
   const bool flexible = version >= 3;
   (void)flexible;
   if (version >= 4) {
@@ -37,7 +37,7 @@ void FindCoordinatorResponse::Coordinator::encode(Writer& w, int16_t version) co
   }
 }
 
-void FindCoordinatorResponse::Coordinator::decode(Reader& r, int16_t version) {
+void find_coordinator_response_types::Coordinator::decode(Reader& r, int16_t version) {
   const bool flexible = version >= 3;
   (void)flexible;
   if (version >= 4) {
@@ -67,7 +67,7 @@ void FindCoordinatorResponse::Coordinator::decode(Reader& r, int16_t version) {
   }
 }
 
-size_t FindCoordinatorResponse::Coordinator::min_size(int16_t version) {
+size_t find_coordinator_response_types::Coordinator::min_size(int16_t version) {
   const bool flexible = version >= 3;
   size_t n = flexible ? 1 : 0;
   if (version >= 4) n += (flexible ? 1 : 2);

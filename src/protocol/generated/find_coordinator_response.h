@@ -10,6 +10,26 @@
 
 namespace floe::protocol {
 
+namespace find_coordinator_response_types {
+
+struct Coordinator {
+  std::string key{};
+  int32_t node_id = 0;
+  std::string host{};
+  int32_t port = 0;
+  int16_t error_code = 0;
+  std::optional<std::string> error_message{};
+  UnknownTaggedFields unknown_tagged_fields;
+
+  void encode(Writer& w, int16_t version) const;
+  void decode(Reader& r, int16_t version);
+  // The fewest bytes one encoded value can take; bounds array counts.
+  static size_t min_size(int16_t version);
+  bool operator==(const Coordinator&) const = default;
+};
+
+}  // namespace find_coordinator_response_types
+
 struct FindCoordinatorResponse {
   static constexpr const char* kName = "FindCoordinatorResponse";
   static constexpr int16_t kApiKey = 10;
@@ -18,22 +38,7 @@ struct FindCoordinatorResponse {
   // First flexible version, or -1 when no version is flexible.
   static constexpr int16_t kFirstFlexibleVersion = 3;
   static constexpr bool is_flexible(int16_t v) { return kFirstFlexibleVersion >= 0 && v >= kFirstFlexibleVersion; }
-  struct Coordinator {
-    std::string key{};
-    int32_t node_id = 0;
-    std::string host{};
-    int32_t port = 0;
-    int16_t error_code = 0;
-    std::optional<std::string> error_message{};
-    UnknownTaggedFields unknown_tagged_fields;
-
-    void encode(Writer& w, int16_t version) const;
-    void decode(Reader& r, int16_t version);
-    // The fewest bytes one encoded value can take; bounds array counts.
-    static size_t min_size(int16_t version);
-    bool operator==(const Coordinator&) const = default;
-  };
-
+  using Coordinator = find_coordinator_response_types::Coordinator;
   int32_t throttle_time_ms = 0;
   int16_t error_code = 0;
   std::optional<std::string> error_message{};

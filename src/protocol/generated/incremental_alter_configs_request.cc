@@ -6,7 +6,7 @@
 
 namespace floe::protocol {
 
-void IncrementalAlterConfigsRequest::AlterableConfig::encode(Writer& w, int16_t version) const {
+void incremental_alter_configs_request_types::AlterableConfig::encode(Writer& w, int16_t version) const {
   const bool flexible = version >= 1;
   (void)flexible;
   w.write_string(name, flexible);
@@ -22,7 +22,7 @@ void IncrementalAlterConfigsRequest::AlterableConfig::encode(Writer& w, int16_t 
   }
 }
 
-void IncrementalAlterConfigsRequest::AlterableConfig::decode(Reader& r, int16_t version) {
+void incremental_alter_configs_request_types::AlterableConfig::decode(Reader& r, int16_t version) {
   const bool flexible = version >= 1;
   (void)flexible;
   name = r.read_string(flexible);
@@ -33,7 +33,7 @@ void IncrementalAlterConfigsRequest::AlterableConfig::decode(Reader& r, int16_t 
   }
 }
 
-size_t IncrementalAlterConfigsRequest::AlterableConfig::min_size(int16_t version) {
+size_t incremental_alter_configs_request_types::AlterableConfig::min_size(int16_t version) {
   const bool flexible = version >= 1;
   size_t n = flexible ? 1 : 0;
   n += (flexible ? 1 : 2);
@@ -42,7 +42,7 @@ size_t IncrementalAlterConfigsRequest::AlterableConfig::min_size(int16_t version
   return n;
 }
 
-void IncrementalAlterConfigsRequest::AlterConfigsResource::encode(Writer& w, int16_t version) const {
+void incremental_alter_configs_request_types::AlterConfigsResource::encode(Writer& w, int16_t version) const {
   const bool flexible = version >= 1;
   (void)flexible;
   w.write_int8(resource_type);
@@ -56,7 +56,7 @@ void IncrementalAlterConfigsRequest::AlterConfigsResource::encode(Writer& w, int
   }
 }
 
-void IncrementalAlterConfigsRequest::AlterConfigsResource::decode(Reader& r, int16_t version) {
+void incremental_alter_configs_request_types::AlterConfigsResource::decode(Reader& r, int16_t version) {
   const bool flexible = version >= 1;
   (void)flexible;
   resource_type = r.read_int8();
@@ -77,7 +77,7 @@ void IncrementalAlterConfigsRequest::AlterConfigsResource::decode(Reader& r, int
   }
 }
 
-size_t IncrementalAlterConfigsRequest::AlterConfigsResource::min_size(int16_t version) {
+size_t incremental_alter_configs_request_types::AlterConfigsResource::min_size(int16_t version) {
   const bool flexible = version >= 1;
   size_t n = flexible ? 1 : 0;
   n += 1;

@@ -6,7 +6,7 @@
 
 namespace floe::protocol {
 
-void IncrementalAlterConfigsResponse::AlterConfigsResourceResponse::encode(Writer& w, int16_t version) const {
+void incremental_alter_configs_response_types::AlterConfigsResourceResponse::encode(Writer& w, int16_t version) const {
   const bool flexible = version >= 1;
   (void)flexible;
   w.write_int16(error_code);
@@ -23,7 +23,7 @@ void IncrementalAlterConfigsResponse::AlterConfigsResourceResponse::encode(Write
   }
 }
 
-void IncrementalAlterConfigsResponse::AlterConfigsResourceResponse::decode(Reader& r, int16_t version) {
+void incremental_alter_configs_response_types::AlterConfigsResourceResponse::decode(Reader& r, int16_t version) {
   const bool flexible = version >= 1;
   (void)flexible;
   error_code = r.read_int16();
@@ -35,7 +35,7 @@ void IncrementalAlterConfigsResponse::AlterConfigsResourceResponse::decode(Reade
   }
 }
 
-size_t IncrementalAlterConfigsResponse::AlterConfigsResourceResponse::min_size(int16_t version) {
+size_t incremental_alter_configs_response_types::AlterConfigsResourceResponse::min_size(int16_t version) {
   const bool flexible = version >= 1;
   size_t n = flexible ? 1 : 0;
   n += 2;

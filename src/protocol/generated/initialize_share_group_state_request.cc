@@ -6,7 +6,7 @@
 
 namespace floe::protocol {
 
-void InitializeShareGroupStateRequest::PartitionData::encode(Writer& w, int16_t version) const {
+void initialize_share_group_state_request_types::PartitionData::encode(Writer& w, int16_t version) const {
   const bool flexible = true;
   (void)flexible;
   w.write_int32(partition);
@@ -17,7 +17,7 @@ void InitializeShareGroupStateRequest::PartitionData::encode(Writer& w, int16_t 
   }
 }
 
-void InitializeShareGroupStateRequest::PartitionData::decode(Reader& r, int16_t version) {
+void initialize_share_group_state_request_types::PartitionData::decode(Reader& r, int16_t version) {
   const bool flexible = true;
   (void)flexible;
   partition = r.read_int32();
@@ -28,7 +28,7 @@ void InitializeShareGroupStateRequest::PartitionData::decode(Reader& r, int16_t 
   }
 }
 
-size_t InitializeShareGroupStateRequest::PartitionData::min_size(int16_t version) {
+size_t initialize_share_group_state_request_types::PartitionData::min_size(int16_t version) {
   const bool flexible = true;
   size_t n = flexible ? 1 : 0;
   n += 4;
@@ -37,7 +37,7 @@ size_t InitializeShareGroupStateRequest::PartitionData::min_size(int16_t version
   return n;
 }
 
-void InitializeShareGroupStateRequest::InitializeStateData::encode(Writer& w, int16_t version) const {
+void initialize_share_group_state_request_types::InitializeStateData::encode(Writer& w, int16_t version) const {
   const bool flexible = true;
   (void)flexible;
   w.write_uuid(topic_id);
@@ -50,7 +50,7 @@ void InitializeShareGroupStateRequest::InitializeStateData::encode(Writer& w, in
   }
 }
 
-void InitializeShareGroupStateRequest::InitializeStateData::decode(Reader& r, int16_t version) {
+void initialize_share_group_state_request_types::InitializeStateData::decode(Reader& r, int16_t version) {
   const bool flexible = true;
   (void)flexible;
   topic_id = r.read_uuid();
@@ -70,7 +70,7 @@ void InitializeShareGroupStateRequest::InitializeStateData::decode(Reader& r, in
   }
 }
 
-size_t InitializeShareGroupStateRequest::InitializeStateData::min_size(int16_t version) {
+size_t initialize_share_group_state_request_types::InitializeStateData::min_size(int16_t version) {
   const bool flexible = true;
   size_t n = flexible ? 1 : 0;
   n += 16;

@@ -10,6 +10,35 @@
 
 namespace floe::protocol {
 
+namespace initialize_share_group_state_request_types {
+
+struct PartitionData {
+  int32_t partition = 0;
+  int32_t state_epoch = 0;
+  int64_t start_offset = 0;
+  UnknownTaggedFields unknown_tagged_fields;
+
+  void encode(Writer& w, int16_t version) const;
+  void decode(Reader& r, int16_t version);
+  // The fewest bytes one encoded value can take; bounds array counts.
+  static size_t min_size(int16_t version);
+  bool operator==(const PartitionData&) const = default;
+};
+
+struct InitializeStateData {
+  Uuid topic_id{};
+  std::vector<PartitionData> partitions{};
+  UnknownTaggedFields unknown_tagged_fields;
+
+  void encode(Writer& w, int16_t version) const;
+  void decode(Reader& r, int16_t version);
+  // The fewest bytes one encoded value can take; bounds array counts.
+  static size_t min_size(int16_t version);
+  bool operator==(const InitializeStateData&) const = default;
+};
+
+}  // namespace initialize_share_group_state_request_types
+
 struct InitializeShareGroupStateRequest {
   static constexpr const char* kName = "InitializeShareGroupStateRequest";
   static constexpr int16_t kApiKey = 83;
@@ -18,31 +47,8 @@ struct InitializeShareGroupStateRequest {
   // First flexible version, or -1 when no version is flexible.
   static constexpr int16_t kFirstFlexibleVersion = 0;
   static constexpr bool is_flexible(int16_t v) { return kFirstFlexibleVersion >= 0 && v >= kFirstFlexibleVersion; }
-  struct PartitionData {
-    int32_t partition = 0;
-    int32_t state_epoch = 0;
-    int64_t start_offset = 0;
-    UnknownTaggedFields unknown_tagged_fields;
-
-    void encode(Writer& w, int16_t version) const;
-    void decode(Reader& r, int16_t version);
-    // The fewest bytes one encoded value can take; bounds array counts.
-    static size_t min_size(int16_t version);
-    bool operator==(const PartitionData&) const = default;
-  };
-
-  struct InitializeStateData {
-    Uuid topic_id{};
-    std::vector<PartitionData> partitions{};
-    UnknownTaggedFields unknown_tagged_fields;
-
-    void encode(Writer& w, int16_t version) const;
-    void decode(Reader& r, int16_t version);
-    // The fewest bytes one encoded value can take; bounds array counts.
-    static size_t min_size(int16_t version);
-    bool operator==(const InitializeStateData&) const = default;
-  };
-
+  using PartitionData = initialize_share_group_state_request_types::PartitionData;
+  using InitializeStateData = initialize_share_group_state_request_types::InitializeStateData;
   std::string group_id{};
   std::vector<InitializeStateData> topics{};
   UnknownTaggedFields unknown_tagged_fields;

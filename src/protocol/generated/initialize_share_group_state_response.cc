@@ -6,7 +6,7 @@
 
 namespace floe::protocol {
 
-void InitializeShareGroupStateResponse::PartitionResult::encode(Writer& w, int16_t version) const {
+void initialize_share_group_state_response_types::PartitionResult::encode(Writer& w, int16_t version) const {
   const bool flexible = true;
   (void)flexible;
   w.write_int32(partition);
@@ -22,7 +22,7 @@ void InitializeShareGroupStateResponse::PartitionResult::encode(Writer& w, int16
   }
 }
 
-void InitializeShareGroupStateResponse::PartitionResult::decode(Reader& r, int16_t version) {
+void initialize_share_group_state_response_types::PartitionResult::decode(Reader& r, int16_t version) {
   const bool flexible = true;
   (void)flexible;
   partition = r.read_int32();
@@ -33,7 +33,7 @@ void InitializeShareGroupStateResponse::PartitionResult::decode(Reader& r, int16
   }
 }
 
-size_t InitializeShareGroupStateResponse::PartitionResult::min_size(int16_t version) {
+size_t initialize_share_group_state_response_types::PartitionResult::min_size(int16_t version) {
   const bool flexible = true;
   size_t n = flexible ? 1 : 0;
   n += 4;
@@ -42,7 +42,7 @@ size_t InitializeShareGroupStateResponse::PartitionResult::min_size(int16_t vers
   return n;
 }
 
-void InitializeShareGroupStateResponse::InitializeStateResult::encode(Writer& w, int16_t version) const {
+void initialize_share_group_state_response_types::InitializeStateResult::encode(Writer& w, int16_t version) const {
   const bool flexible = true;
   (void)flexible;
   w.write_uuid(topic_id);
@@ -55,7 +55,7 @@ void InitializeShareGroupStateResponse::InitializeStateResult::encode(Writer& w,
   }
 }
 
-void InitializeShareGroupStateResponse::InitializeStateResult::decode(Reader& r, int16_t version) {
+void initialize_share_group_state_response_types::InitializeStateResult::decode(Reader& r, int16_t version) {
   const bool flexible = true;
   (void)flexible;
   topic_id = r.read_uuid();
@@ -75,7 +75,7 @@ void InitializeShareGroupStateResponse::InitializeStateResult::decode(Reader& r,
   }
 }
 
-size_t InitializeShareGroupStateResponse::InitializeStateResult::min_size(int16_t version) {
+size_t initialize_share_group_state_response_types::InitializeStateResult::min_size(int16_t version) {
   const bool flexible = true;
   size_t n = flexible ? 1 : 0;
   n += 16;

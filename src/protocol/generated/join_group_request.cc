@@ -6,7 +6,7 @@
 
 namespace floe::protocol {
 
-void JoinGroupRequest::JoinGroupRequestProtocol::encode(Writer& w, int16_t version) const {
+void join_group_request_types::JoinGroupRequestProtocol::encode(Writer& w, int16_t version) const {
   const bool flexible = version >= 6;
   (void)flexible;
   w.write_string(name, flexible);
@@ -16,7 +16,7 @@ void JoinGroupRequest::JoinGroupRequestProtocol::encode(Writer& w, int16_t versi
   }
 }
 
-void JoinGroupRequest::JoinGroupRequestProtocol::decode(Reader& r, int16_t version) {
+void join_group_request_types::JoinGroupRequestProtocol::decode(Reader& r, int16_t version) {
   const bool flexible = version >= 6;
   (void)flexible;
   name = r.read_string(flexible);
@@ -26,7 +26,7 @@ void JoinGroupRequest::JoinGroupRequestProtocol::decode(Reader& r, int16_t versi
   }
 }
 
-size_t JoinGroupRequest::JoinGroupRequestProtocol::min_size(int16_t version) {
+size_t join_group_request_types::JoinGroupRequestProtocol::min_size(int16_t version) {
   const bool flexible = version >= 6;
   size_t n = flexible ? 1 : 0;
   n += (flexible ? 1 : 2);

@@ -10,6 +10,22 @@
 
 namespace floe::protocol {
 
+namespace join_group_request_types {
+
+struct JoinGroupRequestProtocol {
+  std::string name{};
+  Bytes metadata{};
+  UnknownTaggedFields unknown_tagged_fields;
+
+  void encode(Writer& w, int16_t version) const;
+  void decode(Reader& r, int16_t version);
+  // The fewest bytes one encoded value can take; bounds array counts.
+  static size_t min_size(int16_t version);
+  bool operator==(const JoinGroupRequestProtocol&) const = default;
+};
+
+}  // namespace join_group_request_types
+
 struct JoinGroupRequest {
   static constexpr const char* kName = "JoinGroupRequest";
   static constexpr int16_t kApiKey = 11;
@@ -18,18 +34,7 @@ struct JoinGroupRequest {
   // First flexible version, or -1 when no version is flexible.
   static constexpr int16_t kFirstFlexibleVersion = 6;
   static constexpr bool is_flexible(int16_t v) { return kFirstFlexibleVersion >= 0 && v >= kFirstFlexibleVersion; }
-  struct JoinGroupRequestProtocol {
-    std::string name{};
-    Bytes metadata{};
-    UnknownTaggedFields unknown_tagged_fields;
-
-    void encode(Writer& w, int16_t version) const;
-    void decode(Reader& r, int16_t version);
-    // The fewest bytes one encoded value can take; bounds array counts.
-    static size_t min_size(int16_t version);
-    bool operator==(const JoinGroupRequestProtocol&) const = default;
-  };
-
+  using JoinGroupRequestProtocol = join_group_request_types::JoinGroupRequestProtocol;
   std::string group_id{};
   int32_t session_timeout_ms = 0;
   int32_t rebalance_timeout_ms = -1;

@@ -6,7 +6,7 @@
 
 namespace floe::protocol {
 
-void JoinGroupResponse::JoinGroupResponseMember::encode(Writer& w, int16_t version) const {
+void join_group_response_types::JoinGroupResponseMember::encode(Writer& w, int16_t version) const {
   const bool flexible = version >= 6;
   (void)flexible;
   w.write_string(member_id, flexible);
@@ -24,7 +24,7 @@ void JoinGroupResponse::JoinGroupResponseMember::encode(Writer& w, int16_t versi
   }
 }
 
-void JoinGroupResponse::JoinGroupResponseMember::decode(Reader& r, int16_t version) {
+void join_group_response_types::JoinGroupResponseMember::decode(Reader& r, int16_t version) {
   const bool flexible = version >= 6;
   (void)flexible;
   member_id = r.read_string(flexible);
@@ -41,7 +41,7 @@ void JoinGroupResponse::JoinGroupResponseMember::decode(Reader& r, int16_t versi
   }
 }
 
-size_t JoinGroupResponse::JoinGroupResponseMember::min_size(int16_t version) {
+size_t join_group_response_types::JoinGroupResponseMember::min_size(int16_t version) {
   const bool flexible = version >= 6;
   size_t n = flexible ? 1 : 0;
   n += (flexible ? 1 : 2);

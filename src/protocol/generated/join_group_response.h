@@ -10,6 +10,23 @@
 
 namespace floe::protocol {
 
+namespace join_group_response_types {
+
+struct JoinGroupResponseMember {
+  std::string member_id{};
+  std::optional<std::string> group_instance_id = std::nullopt;
+  Bytes metadata{};
+  UnknownTaggedFields unknown_tagged_fields;
+
+  void encode(Writer& w, int16_t version) const;
+  void decode(Reader& r, int16_t version);
+  // The fewest bytes one encoded value can take; bounds array counts.
+  static size_t min_size(int16_t version);
+  bool operator==(const JoinGroupResponseMember&) const = default;
+};
+
+}  // namespace join_group_response_types
+
 struct JoinGroupResponse {
   static constexpr const char* kName = "JoinGroupResponse";
   static constexpr int16_t kApiKey = 11;
@@ -18,19 +35,7 @@ struct JoinGroupResponse {
   // First flexible version, or -1 when no version is flexible.
   static constexpr int16_t kFirstFlexibleVersion = 6;
   static constexpr bool is_flexible(int16_t v) { return kFirstFlexibleVersion >= 0 && v >= kFirstFlexibleVersion; }
-  struct JoinGroupResponseMember {
-    std::string member_id{};
-    std::optional<std::string> group_instance_id = std::nullopt;
-    Bytes metadata{};
-    UnknownTaggedFields unknown_tagged_fields;
-
-    void encode(Writer& w, int16_t version) const;
-    void decode(Reader& r, int16_t version);
-    // The fewest bytes one encoded value can take; bounds array counts.
-    static size_t min_size(int16_t version);
-    bool operator==(const JoinGroupResponseMember&) const = default;
-  };
-
+  using JoinGroupResponseMember = join_group_response_types::JoinGroupResponseMember;
   int32_t throttle_time_ms = 0;
   int16_t error_code = 0;
   int32_t generation_id = -1;

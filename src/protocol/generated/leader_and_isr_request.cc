@@ -6,7 +6,7 @@
 
 namespace floe::protocol {
 
-void LeaderAndIsrRequest::LeaderAndIsrPartitionState::encode(Writer& w, int16_t version) const {
+void leader_and_isr_request_types::LeaderAndIsrPartitionState::encode(Writer& w, int16_t version) const {
   const bool flexible = version >= 4;
   (void)flexible;
   if (version <= 1) {
@@ -48,7 +48,7 @@ void LeaderAndIsrRequest::LeaderAndIsrPartitionState::encode(Writer& w, int16_t 
   }
 }
 
-void LeaderAndIsrRequest::LeaderAndIsrPartitionState::decode(Reader& r, int16_t version) {
+void leader_and_isr_request_types::LeaderAndIsrPartitionState::decode(Reader& r, int16_t version) {
   const bool flexible = version >= 4;
   (void)flexible;
   if (version <= 1) {
@@ -118,7 +118,7 @@ void LeaderAndIsrRequest::LeaderAndIsrPartitionState::decode(Reader& r, int16_t 
   }
 }
 
-size_t LeaderAndIsrRequest::LeaderAndIsrPartitionState::min_size(int16_t version) {
+size_t leader_and_isr_request_types::LeaderAndIsrPartitionState::min_size(int16_t version) {
   const bool flexible = version >= 4;
   size_t n = flexible ? 1 : 0;
   if (version <= 1) n += (flexible ? 1 : 2);
@@ -136,7 +136,7 @@ size_t LeaderAndIsrRequest::LeaderAndIsrPartitionState::min_size(int16_t version
   return n;
 }
 
-void LeaderAndIsrRequest::LeaderAndIsrTopicState::encode(Writer& w, int16_t version) const {
+void leader_and_isr_request_types::LeaderAndIsrTopicState::encode(Writer& w, int16_t version) const {
   const bool flexible = version >= 4;
   (void)flexible;
   if (version >= 2) {
@@ -156,7 +156,7 @@ void LeaderAndIsrRequest::LeaderAndIsrTopicState::encode(Writer& w, int16_t vers
   }
 }
 
-void LeaderAndIsrRequest::LeaderAndIsrTopicState::decode(Reader& r, int16_t version) {
+void leader_and_isr_request_types::LeaderAndIsrTopicState::decode(Reader& r, int16_t version) {
   const bool flexible = version >= 4;
   (void)flexible;
   if (version >= 2) {
@@ -183,7 +183,7 @@ void LeaderAndIsrRequest::LeaderAndIsrTopicState::decode(Reader& r, int16_t vers
   }
 }
 
-size_t LeaderAndIsrRequest::LeaderAndIsrTopicState::min_size(int16_t version) {
+size_t leader_and_isr_request_types::LeaderAndIsrTopicState::min_size(int16_t version) {
   const bool flexible = version >= 4;
   size_t n = flexible ? 1 : 0;
   if (version >= 2) n += (flexible ? 1 : 2);
@@ -192,7 +192,7 @@ size_t LeaderAndIsrRequest::LeaderAndIsrTopicState::min_size(int16_t version) {
   return n;
 }
 
-void LeaderAndIsrRequest::LeaderAndIsrLiveLeader::encode(Writer& w, int16_t version) const {
+void leader_and_isr_request_types::LeaderAndIsrLiveLeader::encode(Writer& w, int16_t version) const {
   const bool flexible = version >= 4;
   (void)flexible;
   w.write_int32(broker_id);
@@ -203,7 +203,7 @@ void LeaderAndIsrRequest::LeaderAndIsrLiveLeader::encode(Writer& w, int16_t vers
   }
 }
 
-void LeaderAndIsrRequest::LeaderAndIsrLiveLeader::decode(Reader& r, int16_t version) {
+void leader_and_isr_request_types::LeaderAndIsrLiveLeader::decode(Reader& r, int16_t version) {
   const bool flexible = version >= 4;
   (void)flexible;
   broker_id = r.read_int32();
@@ -214,7 +214,7 @@ void LeaderAndIsrRequest::LeaderAndIsrLiveLeader::decode(Reader& r, int16_t vers
   }
 }
 
-size_t LeaderAndIsrRequest::LeaderAndIsrLiveLeader::min_size(int16_t version) {
+size_t leader_and_isr_request_types::LeaderAndIsrLiveLeader::min_size(int16_t version) {
   const bool flexible = version >= 4;
   size_t n = flexible ? 1 : 0;
   n += 4;

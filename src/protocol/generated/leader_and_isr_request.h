@@ -10,6 +10,58 @@
 
 namespace floe::protocol {
 
+namespace leader_and_isr_request_types {
+
+struct LeaderAndIsrPartitionState {
+  std::string topic_name{};
+  int32_t partition_index = 0;
+  int32_t controller_epoch = 0;
+  int32_t leader = 0;
+  int32_t leader_epoch = 0;
+  std::vector<int32_t> isr{};
+  int32_t partition_epoch = 0;
+  std::vector<int32_t> replicas{};
+  std::vector<int32_t> adding_replicas{};
+  std::vector<int32_t> removing_replicas{};
+  bool is_new = false;
+  int8_t leader_recovery_state = 0;
+  UnknownTaggedFields unknown_tagged_fields;
+
+  void encode(Writer& w, int16_t version) const;
+  void decode(Reader& r, int16_t version);
+  // The fewest bytes one encoded value can take; bounds array counts.
+  static size_t min_size(int16_t version);
+  bool operator==(const LeaderAndIsrPartitionState&) const = default;
+};
+
+struct LeaderAndIsrTopicState {
+  std::string topic_name{};
+  Uuid topic_id{};
+  std::vector<LeaderAndIsrPartitionState> partition_states{};
+  UnknownTaggedFields unknown_tagged_fields;
+
+  void encode(Writer& w, int16_t version) const;
+  void decode(Reader& r, int16_t version);
+  // The fewest bytes one encoded value can take; bounds array counts.
+  static size_t min_size(int16_t version);
+  bool operator==(const LeaderAndIsrTopicState&) const = default;
+};
+
+struct LeaderAndIsrLiveLeader {
+  int32_t broker_id = 0;
+  std::string host_name{};
+  int32_t port = 0;
+  UnknownTaggedFields unknown_tagged_fields;
+
+  void encode(Writer& w, int16_t version) const;
+  void decode(Reader& r, int16_t version);
+  // The fewest bytes one encoded value can take; bounds array counts.
+  static size_t min_size(int16_t version);
+  bool operator==(const LeaderAndIsrLiveLeader&) const = default;
+};
+
+}  // namespace leader_and_isr_request_types
+
 struct LeaderAndIsrRequest {
   static constexpr const char* kName = "LeaderAndIsrRequest";
   static constexpr int16_t kApiKey = 4;
@@ -18,54 +70,9 @@ struct LeaderAndIsrRequest {
   // First flexible version, or -1 when no version is flexible.
   static constexpr int16_t kFirstFlexibleVersion = 4;
   static constexpr bool is_flexible(int16_t v) { return kFirstFlexibleVersion >= 0 && v >= kFirstFlexibleVersion; }
-  struct LeaderAndIsrPartitionState {
-    std::string topic_name{};
-    int32_t partition_index = 0;
-    int32_t controller_epoch = 0;
-    int32_t leader = 0;
-    int32_t leader_epoch = 0;
-    std::vector<int32_t> isr{};
-    int32_t partition_epoch = 0;
-    std::vector<int32_t> replicas{};
-    std::vector<int32_t> adding_replicas{};
-    std::vector<int32_t> removing_replicas{};
-    bool is_new = false;
-    int8_t leader_recovery_state = 0;
-    UnknownTaggedFields unknown_tagged_fields;
-
-    void encode(Writer& w, int16_t version) const;
-    void decode(Reader& r, int16_t version);
-    // The fewest bytes one encoded value can take; bounds array counts.
-    static size_t min_size(int16_t version);
-    bool operator==(const LeaderAndIsrPartitionState&) const = default;
-  };
-
-  struct LeaderAndIsrTopicState {
-    std::string topic_name{};
-    Uuid topic_id{};
-    std::vector<LeaderAndIsrPartitionState> partition_states{};
-    UnknownTaggedFields unknown_tagged_fields;
-
-    void encode(Writer& w, int16_t version) const;
-    void decode(Reader& r, int16_t version);
-    // The fewest bytes one encoded value can take; bounds array counts.
-    static size_t min_size(int16_t version);
-    bool operator==(const LeaderAndIsrTopicState&) const = default;
-  };
-
-  struct LeaderAndIsrLiveLeader {
-    int32_t broker_id = 0;
-    std::string host_name{};
-    int32_t port = 0;
-    UnknownTaggedFields unknown_tagged_fields;
-
-    void encode(Writer& w, int16_t version) const;
-    void decode(Reader& r, int16_t version);
-    // The fewest bytes one encoded value can take; bounds array counts.
-    static size_t min_size(int16_t version);
-    bool operator==(const LeaderAndIsrLiveLeader&) const = default;
-  };
-
+  using LeaderAndIsrPartitionState = leader_and_isr_request_types::LeaderAndIsrPartitionState;
+  using LeaderAndIsrTopicState = leader_and_isr_request_types::LeaderAndIsrTopicState;
+  using LeaderAndIsrLiveLeader = leader_and_isr_request_types::LeaderAndIsrLiveLeader;
   int32_t controller_id = 0;
   bool is_k_raft_controller = false;
   int32_t controller_epoch = 0;

@@ -6,7 +6,7 @@
 
 namespace floe::protocol {
 
-void LeaderAndIsrResponse::LeaderAndIsrPartitionError::encode(Writer& w, int16_t version) const {
+void leader_and_isr_response_types::LeaderAndIsrPartitionError::encode(Writer& w, int16_t version) const {
   const bool flexible = version >= 4;
   (void)flexible;
   if (version <= 4) {
@@ -19,7 +19,7 @@ void LeaderAndIsrResponse::LeaderAndIsrPartitionError::encode(Writer& w, int16_t
   }
 }
 
-void LeaderAndIsrResponse::LeaderAndIsrPartitionError::decode(Reader& r, int16_t version) {
+void leader_and_isr_response_types::LeaderAndIsrPartitionError::decode(Reader& r, int16_t version) {
   const bool flexible = version >= 4;
   (void)flexible;
   if (version <= 4) {
@@ -32,7 +32,7 @@ void LeaderAndIsrResponse::LeaderAndIsrPartitionError::decode(Reader& r, int16_t
   }
 }
 
-size_t LeaderAndIsrResponse::LeaderAndIsrPartitionError::min_size(int16_t version) {
+size_t leader_and_isr_response_types::LeaderAndIsrPartitionError::min_size(int16_t version) {
   const bool flexible = version >= 4;
   size_t n = flexible ? 1 : 0;
   if (version <= 4) n += (flexible ? 1 : 2);
@@ -41,7 +41,7 @@ size_t LeaderAndIsrResponse::LeaderAndIsrPartitionError::min_size(int16_t versio
   return n;
 }
 
-void LeaderAndIsrResponse::LeaderAndIsrTopicError::encode(Writer& w, int16_t version) const {
+void leader_and_isr_response_types::LeaderAndIsrTopicError::encode(Writer& w, int16_t version) const {
   const bool flexible = version >= 4;
   (void)flexible;
   if (version >= 5) {
@@ -58,7 +58,7 @@ void LeaderAndIsrResponse::LeaderAndIsrTopicError::encode(Writer& w, int16_t ver
   }
 }
 
-void LeaderAndIsrResponse::LeaderAndIsrTopicError::decode(Reader& r, int16_t version) {
+void leader_and_isr_response_types::LeaderAndIsrTopicError::decode(Reader& r, int16_t version) {
   const bool flexible = version >= 4;
   (void)flexible;
   if (version >= 5) {
@@ -82,7 +82,7 @@ void LeaderAndIsrResponse::LeaderAndIsrTopicError::decode(Reader& r, int16_t ver
   }
 }
 
-size_t LeaderAndIsrResponse::LeaderAndIsrTopicError::min_size(int16_t version) {
+size_t leader_and_isr_response_types::LeaderAndIsrTopicError::min_size(int16_t version) {
   const bool flexible = version >= 4;
   size_t n = flexible ? 1 : 0;
   if (version >= 5) n += 16;

@@ -10,6 +10,35 @@
 
 namespace floe::protocol {
 
+namespace leader_and_isr_response_types {
+
+struct LeaderAndIsrPartitionError {
+  std::string topic_name{};
+  int32_t partition_index = 0;
+  int16_t error_code = 0;
+  UnknownTaggedFields unknown_tagged_fields;
+
+  void encode(Writer& w, int16_t version) const;
+  void decode(Reader& r, int16_t version);
+  // The fewest bytes one encoded value can take; bounds array counts.
+  static size_t min_size(int16_t version);
+  bool operator==(const LeaderAndIsrPartitionError&) const = default;
+};
+
+struct LeaderAndIsrTopicError {
+  Uuid topic_id{};
+  std::vector<LeaderAndIsrPartitionError> partition_errors{};
+  UnknownTaggedFields unknown_tagged_fields;
+
+  void encode(Writer& w, int16_t version) const;
+  void decode(Reader& r, int16_t version);
+  // The fewest bytes one encoded value can take; bounds array counts.
+  static size_t min_size(int16_t version);
+  bool operator==(const LeaderAndIsrTopicError&) const = default;
+};
+
+}  // namespace leader_and_isr_response_types
+
 struct LeaderAndIsrResponse {
   static constexpr const char* kName = "LeaderAndIsrResponse";
   static constexpr int16_t kApiKey = 4;
@@ -18,31 +47,8 @@ struct LeaderAndIsrResponse {
   // First flexible version, or -1 when no version is flexible.
   static constexpr int16_t kFirstFlexibleVersion = 4;
   static constexpr bool is_flexible(int16_t v) { return kFirstFlexibleVersion >= 0 && v >= kFirstFlexibleVersion; }
-  struct LeaderAndIsrPartitionError {
-    std::string topic_name{};
-    int32_t partition_index = 0;
-    int16_t error_code = 0;
-    UnknownTaggedFields unknown_tagged_fields;
-
-    void encode(Writer& w, int16_t version) const;
-    void decode(Reader& r, int16_t version);
-    // The fewest bytes one encoded value can take; bounds array counts.
-    static size_t min_size(int16_t version);
-    bool operator==(const LeaderAndIsrPartitionError&) const = default;
-  };
-
-  struct LeaderAndIsrTopicError {
-    Uuid topic_id{};
-    std::vector<LeaderAndIsrPartitionError> partition_errors{};
-    UnknownTaggedFields unknown_tagged_fields;
-
-    void encode(Writer& w, int16_t version) const;
-    void decode(Reader& r, int16_t version);
-    // The fewest bytes one encoded value can take; bounds array counts.
-    static size_t min_size(int16_t version);
-    bool operator==(const LeaderAndIsrTopicError&) const = default;
-  };
-
+  using LeaderAndIsrPartitionError = leader_and_isr_response_types::LeaderAndIsrPartitionError;
+  using LeaderAndIsrTopicError = leader_and_isr_response_types::LeaderAndIsrTopicError;
   int16_t error_code = 0;
   std::vector<LeaderAndIsrPartitionError> partition_errors{};
   std::vector<LeaderAndIsrTopicError> topics{};

@@ -6,7 +6,7 @@
 
 namespace floe::protocol {
 
-void LeaderChangeMessage::Voter::encode(Writer& w, int16_t version) const {
+void leader_change_message_types::Voter::encode(Writer& w, int16_t version) const {
   const bool flexible = true;
   (void)flexible;
   w.write_int32(voter_id);
@@ -18,7 +18,7 @@ void LeaderChangeMessage::Voter::encode(Writer& w, int16_t version) const {
   }
 }
 
-void LeaderChangeMessage::Voter::decode(Reader& r, int16_t version) {
+void leader_change_message_types::Voter::decode(Reader& r, int16_t version) {
   const bool flexible = true;
   (void)flexible;
   voter_id = r.read_int32();
@@ -30,7 +30,7 @@ void LeaderChangeMessage::Voter::decode(Reader& r, int16_t version) {
   }
 }
 
-size_t LeaderChangeMessage::Voter::min_size(int16_t version) {
+size_t leader_change_message_types::Voter::min_size(int16_t version) {
   const bool flexible = true;
   size_t n = flexible ? 1 : 0;
   n += 4;

@@ -10,6 +10,22 @@
 
 namespace floe::protocol {
 
+namespace leader_change_message_types {
+
+struct Voter {
+  int32_t voter_id = 0;
+  Uuid voter_directory_id{};
+  UnknownTaggedFields unknown_tagged_fields;
+
+  void encode(Writer& w, int16_t version) const;
+  void decode(Reader& r, int16_t version);
+  // The fewest bytes one encoded value can take; bounds array counts.
+  static size_t min_size(int16_t version);
+  bool operator==(const Voter&) const = default;
+};
+
+}  // namespace leader_change_message_types
+
 struct LeaderChangeMessage {
   static constexpr const char* kName = "LeaderChangeMessage";
   static constexpr int16_t kMinVersion = 0;
@@ -17,18 +33,7 @@ struct LeaderChangeMessage {
   // First flexible version, or -1 when no version is flexible.
   static constexpr int16_t kFirstFlexibleVersion = 0;
   static constexpr bool is_flexible(int16_t v) { return kFirstFlexibleVersion >= 0 && v >= kFirstFlexibleVersion; }
-  struct Voter {
-    int32_t voter_id = 0;
-    Uuid voter_directory_id{};
-    UnknownTaggedFields unknown_tagged_fields;
-
-    void encode(Writer& w, int16_t version) const;
-    void decode(Reader& r, int16_t version);
-    // The fewest bytes one encoded value can take; bounds array counts.
-    static size_t min_size(int16_t version);
-    bool operator==(const Voter&) const = default;
-  };
-
+  using Voter = leader_change_message_types::Voter;
   int16_t version_ = 0;
   int32_t leader_id = 0;
   std::vector<Voter> voters{};

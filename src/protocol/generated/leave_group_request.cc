@@ -6,7 +6,7 @@
 
 namespace floe::protocol {
 
-void LeaveGroupRequest::MemberIdentity::encode(Writer& w, int16_t version) const {
+void leave_group_request_types::MemberIdentity::encode(Writer& w, int16_t version) const {
   const bool flexible = version >= 4;
   (void)flexible;
   if (version >= 3) {
@@ -33,7 +33,7 @@ void LeaveGroupRequest::MemberIdentity::encode(Writer& w, int16_t version) const
   }
 }
 
-void LeaveGroupRequest::MemberIdentity::decode(Reader& r, int16_t version) {
+void leave_group_request_types::MemberIdentity::decode(Reader& r, int16_t version) {
   const bool flexible = version >= 4;
   (void)flexible;
   if (version >= 3) {
@@ -58,7 +58,7 @@ void LeaveGroupRequest::MemberIdentity::decode(Reader& r, int16_t version) {
   }
 }
 
-size_t LeaveGroupRequest::MemberIdentity::min_size(int16_t version) {
+size_t leave_group_request_types::MemberIdentity::min_size(int16_t version) {
   const bool flexible = version >= 4;
   size_t n = flexible ? 1 : 0;
   if (version >= 3) n += (flexible ? 1 : 2);

@@ -10,6 +10,23 @@
 
 namespace floe::protocol {
 
+namespace leave_group_request_types {
+
+struct MemberIdentity {
+  std::string member_id{};
+  std::optional<std::string> group_instance_id = std::nullopt;
+  std::optional<std::string> reason = std::nullopt;
+  UnknownTaggedFields unknown_tagged_fields;
+
+  void encode(Writer& w, int16_t version) const;
+  void decode(Reader& r, int16_t version);
+  // The fewest bytes one encoded value can take; bounds array counts.
+  static size_t min_size(int16_t version);
+  bool operator==(const MemberIdentity&) const = default;
+};
+
+}  // namespace leave_group_request_types
+
 struct LeaveGroupRequest {
   static constexpr const char* kName = "LeaveGroupRequest";
   static constexpr int16_t kApiKey = 13;
@@ -18,19 +35,7 @@ struct LeaveGroupRequest {
   // First flexible version, or -1 when no version is flexible.
   static constexpr int16_t kFirstFlexibleVersion = 4;
   static constexpr bool is_flexible(int16_t v) { return kFirstFlexibleVersion >= 0 && v >= kFirstFlexibleVersion; }
-  struct MemberIdentity {
-    std::string member_id{};
-    std::optional<std::string> group_instance_id = std::nullopt;
-    std::optional<std::string> reason = std::nullopt;
-    UnknownTaggedFields unknown_tagged_fields;
-
-    void encode(Writer& w, int16_t version) const;
-    void decode(Reader& r, int16_t version);
-    // The fewest bytes one encoded value can take; bounds array counts.
-    static size_t min_size(int16_t version);
-    bool operator==(const MemberIdentity&) const = default;
-  };
-
+  using MemberIdentity = leave_group_request_types::MemberIdentity;
   std::string group_id{};
   std::string member_id{};
   std::vector<MemberIdentity> members{};

@@ -6,7 +6,7 @@
 
 namespace floe::protocol {
 
-void LeaveGroupResponse::MemberResponse::encode(Writer& w, int16_t version) const {
+void leave_group_response_types::MemberResponse::encode(Writer& w, int16_t version) const {
   const bool flexible = version >= 4;
   (void)flexible;
   if (version >= 3) {
@@ -28,7 +28,7 @@ void LeaveGroupResponse::MemberResponse::encode(Writer& w, int16_t version) cons
   }
 }
 
-void LeaveGroupResponse::MemberResponse::decode(Reader& r, int16_t version) {
+void leave_group_response_types::MemberResponse::decode(Reader& r, int16_t version) {
   const bool flexible = version >= 4;
   (void)flexible;
   if (version >= 3) {
@@ -49,7 +49,7 @@ void LeaveGroupResponse::MemberResponse::decode(Reader& r, int16_t version) {
   }
 }
 
-size_t LeaveGroupResponse::MemberResponse::min_size(int16_t version) {
+size_t leave_group_response_types::MemberResponse::min_size(int16_t version) {
   const bool flexible = version >= 4;
   size_t n = flexible ? 1 : 0;
   if (version >= 3) n += (flexible ? 1 : 2);

@@ -10,6 +10,23 @@
 
 namespace floe::protocol {
 
+namespace leave_group_response_types {
+
+struct MemberResponse {
+  std::string member_id{};
+  std::optional<std::string> group_instance_id{};
+  int16_t error_code = 0;
+  UnknownTaggedFields unknown_tagged_fields;
+
+  void encode(Writer& w, int16_t version) const;
+  void decode(Reader& r, int16_t version);
+  // The fewest bytes one encoded value can take; bounds array counts.
+  static size_t min_size(int16_t version);
+  bool operator==(const MemberResponse&) const = default;
+};
+
+}  // namespace leave_group_response_types
+
 struct LeaveGroupResponse {
   static constexpr const char* kName = "LeaveGroupResponse";
   static constexpr int16_t kApiKey = 13;
@@ -18,19 +35,7 @@ struct LeaveGroupResponse {
   // First flexible version, or -1 when no version is flexible.
   static constexpr int16_t kFirstFlexibleVersion = 4;
   static constexpr bool is_flexible(int16_t v) { return kFirstFlexibleVersion >= 0 && v >= kFirstFlexibleVersion; }
-  struct MemberResponse {
-    std::string member_id{};
-    std::optional<std::string> group_instance_id{};
-    int16_t error_code = 0;
-    UnknownTaggedFields unknown_tagged_fields;
-
-    void encode(Writer& w, int16_t version) const;
-    void decode(Reader& r, int16_t version);
-    // The fewest bytes one encoded value can take; bounds array counts.
-    static size_t min_size(int16_t version);
-    bool operator==(const MemberResponse&) const = default;
-  };
-
+  using MemberResponse = leave_group_response_types::MemberResponse;
   int32_t throttle_time_ms = 0;
   int16_t error_code = 0;
   std::vector<MemberResponse> members{};

@@ -6,7 +6,7 @@
 
 namespace floe::protocol {
 
-void ListClientMetricsResourcesResponse::ClientMetricsResource::encode(Writer& w, int16_t version) const {
+void list_client_metrics_resources_response_types::ClientMetricsResource::encode(Writer& w, int16_t version) const {
   const bool flexible = true;
   (void)flexible;
   w.write_string(name, flexible);
@@ -15,7 +15,7 @@ void ListClientMetricsResourcesResponse::ClientMetricsResource::encode(Writer& w
   }
 }
 
-void ListClientMetricsResourcesResponse::ClientMetricsResource::decode(Reader& r, int16_t version) {
+void list_client_metrics_resources_response_types::ClientMetricsResource::decode(Reader& r, int16_t version) {
   const bool flexible = true;
   (void)flexible;
   name = r.read_string(flexible);
@@ -24,7 +24,7 @@ void ListClientMetricsResourcesResponse::ClientMetricsResource::decode(Reader& r
   }
 }
 
-size_t ListClientMetricsResourcesResponse::ClientMetricsResource::min_size(int16_t version) {
+size_t list_client_metrics_resources_response_types::ClientMetricsResource::min_size(int16_t version) {
   const bool flexible = true;
   size_t n = flexible ? 1 : 0;
   n += (flexible ? 1 : 2);

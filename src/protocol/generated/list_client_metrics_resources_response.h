@@ -10,6 +10,21 @@
 
 namespace floe::protocol {
 
+namespace list_client_metrics_resources_response_types {
+
+struct ClientMetricsResource {
+  std::string name{};
+  UnknownTaggedFields unknown_tagged_fields;
+
+  void encode(Writer& w, int16_t version) const;
+  void decode(Reader& r, int16_t version);
+  // The fewest bytes one encoded value can take; bounds array counts.
+  static size_t min_size(int16_t version);
+  bool operator==(const ClientMetricsResource&) const = default;
+};
+
+}  // namespace list_client_metrics_resources_response_types
+
 struct ListClientMetricsResourcesResponse {
   static constexpr const char* kName = "ListClientMetricsResourcesResponse";
   static constexpr int16_t kApiKey = 74;
@@ -18,17 +33,7 @@ struct ListClientMetricsResourcesResponse {
   // First flexible version, or -1 when no version is flexible.
   static constexpr int16_t kFirstFlexibleVersion = 0;
   static constexpr bool is_flexible(int16_t v) { return kFirstFlexibleVersion >= 0 && v >= kFirstFlexibleVersion; }
-  struct ClientMetricsResource {
-    std::string name{};
-    UnknownTaggedFields unknown_tagged_fields;
-
-    void encode(Writer& w, int16_t version) const;
-    void decode(Reader& r, int16_t version);
-    // The fewest bytes one encoded value can take; bounds array counts.
-    static size_t min_size(int16_t version);
-    bool operator==(const ClientMetricsResource&) const = default;
-  };
-
+  using ClientMetricsResource = list_client_metrics_resources_response_types::ClientMetricsResource;
   int32_t throttle_time_ms = 0;
   int16_t error_code = 0;
   std::vector<ClientMetricsResource> client_metrics_resources{};

@@ -6,7 +6,7 @@
 
 namespace floe::protocol {
 
-void ListGroupsResponse::ListedGroup::encode(Writer& w, int16_t version) const {
+void list_groups_response_types::ListedGroup::encode(Writer& w, int16_t version) const {
   const bool flexible = version >= 3;
   (void)flexible;
   w.write_string(group_id, flexible);
@@ -22,7 +22,7 @@ void ListGroupsResponse::ListedGroup::encode(Writer& w, int16_t version) const {
   }
 }
 
-void ListGroupsResponse::ListedGroup::decode(Reader& r, int16_t version) {
+void list_groups_response_types::ListedGroup::decode(Reader& r, int16_t version) {
   const bool flexible = version >= 3;
   (void)flexible;
   group_id = r.read_string(flexible);
@@ -38,7 +38,7 @@ void ListGroupsResponse::ListedGroup::decode(Reader& r, int16_t version) {
   }
 }
 
-size_t ListGroupsResponse::ListedGroup::min_size(int16_t version) {
+size_t list_groups_response_types::ListedGroup::min_size(int16_t version) {
   const bool flexible = version >= 3;
   size_t n = flexible ? 1 : 0;
   n += (flexible ? 1 : 2);

@@ -10,6 +10,24 @@
 
 namespace floe::protocol {
 
+namespace list_groups_response_types {
+
+struct ListedGroup {
+  std::string group_id{};
+  std::string protocol_type{};
+  std::string group_state{};
+  std::string group_type{};
+  UnknownTaggedFields unknown_tagged_fields;
+
+  void encode(Writer& w, int16_t version) const;
+  void decode(Reader& r, int16_t version);
+  // The fewest bytes one encoded value can take; bounds array counts.
+  static size_t min_size(int16_t version);
+  bool operator==(const ListedGroup&) const = default;
+};
+
+}  // namespace list_groups_response_types
+
 struct ListGroupsResponse {
   static constexpr const char* kName = "ListGroupsResponse";
   static constexpr int16_t kApiKey = 16;
@@ -18,20 +36,7 @@ struct ListGroupsResponse {
   // First flexible version, or -1 when no version is flexible.
   static constexpr int16_t kFirstFlexibleVersion = 3;
   static constexpr bool is_flexible(int16_t v) { return kFirstFlexibleVersion >= 0 && v >= kFirstFlexibleVersion; }
-  struct ListedGroup {
-    std::string group_id{};
-    std::string protocol_type{};
-    std::string group_state{};
-    std::string group_type{};
-    UnknownTaggedFields unknown_tagged_fields;
-
-    void encode(Writer& w, int16_t version) const;
-    void decode(Reader& r, int16_t version);
-    // The fewest bytes one encoded value can take; bounds array counts.
-    static size_t min_size(int16_t version);
-    bool operator==(const ListedGroup&) const = default;
-  };
-
+  using ListedGroup = list_groups_response_types::ListedGroup;
   int32_t throttle_time_ms = 0;
   int16_t error_code = 0;
   std::vector<ListedGroup> groups{};

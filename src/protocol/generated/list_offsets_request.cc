@@ -6,7 +6,7 @@
 
 namespace floe::protocol {
 
-void ListOffsetsRequest::ListOffsetsPartition::encode(Writer& w, int16_t version) const {
+void list_offsets_request_types::ListOffsetsPartition::encode(Writer& w, int16_t version) const {
   const bool flexible = version >= 6;
   (void)flexible;
   w.write_int32(partition_index);
@@ -22,7 +22,7 @@ void ListOffsetsRequest::ListOffsetsPartition::encode(Writer& w, int16_t version
   }
 }
 
-void ListOffsetsRequest::ListOffsetsPartition::decode(Reader& r, int16_t version) {
+void list_offsets_request_types::ListOffsetsPartition::decode(Reader& r, int16_t version) {
   const bool flexible = version >= 6;
   (void)flexible;
   partition_index = r.read_int32();
@@ -38,7 +38,7 @@ void ListOffsetsRequest::ListOffsetsPartition::decode(Reader& r, int16_t version
   }
 }
 
-size_t ListOffsetsRequest::ListOffsetsPartition::min_size(int16_t version) {
+size_t list_offsets_request_types::ListOffsetsPartition::min_size(int16_t version) {
   const bool flexible = version >= 6;
   size_t n = flexible ? 1 : 0;
   n += 4;
@@ -48,7 +48,7 @@ size_t ListOffsetsRequest::ListOffsetsPartition::min_size(int16_t version) {
   return n;
 }
 
-void ListOffsetsRequest::ListOffsetsTopic::encode(Writer& w, int16_t version) const {
+void list_offsets_request_types::ListOffsetsTopic::encode(Writer& w, int16_t version) const {
   const bool flexible = version >= 6;
   (void)flexible;
   w.write_string(name, flexible);
@@ -61,7 +61,7 @@ void ListOffsetsRequest::ListOffsetsTopic::encode(Writer& w, int16_t version) co
   }
 }
 
-void ListOffsetsRequest::ListOffsetsTopic::decode(Reader& r, int16_t version) {
+void list_offsets_request_types::ListOffsetsTopic::decode(Reader& r, int16_t version) {
   const bool flexible = version >= 6;
   (void)flexible;
   name = r.read_string(flexible);
@@ -81,7 +81,7 @@ void ListOffsetsRequest::ListOffsetsTopic::decode(Reader& r, int16_t version) {
   }
 }
 
-size_t ListOffsetsRequest::ListOffsetsTopic::min_size(int16_t version) {
+size_t list_offsets_request_types::ListOffsetsTopic::min_size(int16_t version) {
   const bool flexible = version >= 6;
   size_t n = flexible ? 1 : 0;
   n += (flexible ? 1 : 2);

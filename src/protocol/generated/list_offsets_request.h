@@ -10,6 +10,36 @@
 
 namespace floe::protocol {
 
+namespace list_offsets_request_types {
+
+struct ListOffsetsPartition {
+  int32_t partition_index = 0;
+  int32_t current_leader_epoch = -1;
+  int64_t timestamp = 0;
+  int32_t max_num_offsets = 1;
+  UnknownTaggedFields unknown_tagged_fields;
+
+  void encode(Writer& w, int16_t version) const;
+  void decode(Reader& r, int16_t version);
+  // The fewest bytes one encoded value can take; bounds array counts.
+  static size_t min_size(int16_t version);
+  bool operator==(const ListOffsetsPartition&) const = default;
+};
+
+struct ListOffsetsTopic {
+  std::string name{};
+  std::vector<ListOffsetsPartition> partitions{};
+  UnknownTaggedFields unknown_tagged_fields;
+
+  void encode(Writer& w, int16_t version) const;
+  void decode(Reader& r, int16_t version);
+  // The fewest bytes one encoded value can take; bounds array counts.
+  static size_t min_size(int16_t version);
+  bool operator==(const ListOffsetsTopic&) const = default;
+};
+
+}  // namespace list_offsets_request_types
+
 struct ListOffsetsRequest {
   static constexpr const char* kName = "ListOffsetsRequest";
   static constexpr int16_t kApiKey = 2;
@@ -18,32 +48,8 @@ struct ListOffsetsRequest {
   // First flexible version, or -1 when no version is flexible.
   static constexpr int16_t kFirstFlexibleVersion = 6;
   static constexpr bool is_flexible(int16_t v) { return kFirstFlexibleVersion >= 0 && v >= kFirstFlexibleVersion; }
-  struct ListOffsetsPartition {
-    int32_t partition_index = 0;
-    int32_t current_leader_epoch = -1;
-    int64_t timestamp = 0;
-    int32_t max_num_offsets = 1;
-    UnknownTaggedFields unknown_tagged_fields;
-
-    void encode(Writer& w, int16_t version) const;
-    void decode(Reader& r, int16_t version);
-    // The fewest bytes one encoded value can take; bounds array counts.
-    static size_t min_size(int16_t version);
-    bool operator==(const ListOffsetsPartition&) const = default;
-  };
-
-  struct ListOffsetsTopic {
-    std::string name{};
-    std::vector<ListOffsetsPartition> partitions{};
-    UnknownTaggedFields unknown_tagged_fields;
-
-    void encode(Writer& w, int16_t version) const;
-    void decode(Reader& r, int16_t version);
-    // The fewest bytes one encoded value can take; bounds array counts.
-    static size_t min_size(int16_t version);
-    bool operator==(const ListOffsetsTopic&) const = default;
-  };
-
+  using ListOffsetsPartition = list_offsets_request_types::ListOffsetsPartition;
+  using ListOffsetsTopic = list_offsets_request_types::ListOffsetsTopic;
   int32_t replica_id = 0;
   int8_t isolation_level = 0;
   std::vector<ListOffsetsTopic> topics{};

@@ -6,7 +6,7 @@
 
 namespace floe::protocol {
 
-void ListOffsetsResponse::ListOffsetsPartitionResponse::encode(Writer& w, int16_t version) const {
+void list_offsets_response_types::ListOffsetsPartitionResponse::encode(Writer& w, int16_t version) const {
   const bool flexible = version >= 6;
   (void)flexible;
   w.write_int32(partition_index);
@@ -31,7 +31,7 @@ void ListOffsetsResponse::ListOffsetsPartitionResponse::encode(Writer& w, int16_
   }
 }
 
-void ListOffsetsResponse::ListOffsetsPartitionResponse::decode(Reader& r, int16_t version) {
+void list_offsets_response_types::ListOffsetsPartitionResponse::decode(Reader& r, int16_t version) {
   const bool flexible = version >= 6;
   (void)flexible;
   partition_index = r.read_int32();
@@ -63,7 +63,7 @@ void ListOffsetsResponse::ListOffsetsPartitionResponse::decode(Reader& r, int16_
   }
 }
 
-size_t ListOffsetsResponse::ListOffsetsPartitionResponse::min_size(int16_t version) {
+size_t list_offsets_response_types::ListOffsetsPartitionResponse::min_size(int16_t version) {
   const bool flexible = version >= 6;
   size_t n = flexible ? 1 : 0;
   n += 4;
@@ -75,7 +75,7 @@ size_t ListOffsetsResponse::ListOffsetsPartitionResponse::min_size(int16_t versi
   return n;
 }
 
-void ListOffsetsResponse::ListOffsetsTopicResponse::encode(Writer& w, int16_t version) const {
+void list_offsets_response_types::ListOffsetsTopicResponse::encode(Writer& w, int16_t version) const {
   const bool flexible = version >= 6;
   (void)flexible;
   w.write_string(name, flexible);
@@ -88,7 +88,7 @@ void ListOffsetsResponse::ListOffsetsTopicResponse::encode(Writer& w, int16_t ve
   }
 }
 
-void ListOffsetsResponse::ListOffsetsTopicResponse::decode(Reader& r, int16_t version) {
+void list_offsets_response_types::ListOffsetsTopicResponse::decode(Reader& r, int16_t version) {
   const bool flexible = version >= 6;
   (void)flexible;
   name = r.read_string(flexible);
@@ -108,7 +108,7 @@ void ListOffsetsResponse::ListOffsetsTopicResponse::decode(Reader& r, int16_t ve
   }
 }
 
-size_t ListOffsetsResponse::ListOffsetsTopicResponse::min_size(int16_t version) {
+size_t list_offsets_response_types::ListOffsetsTopicResponse::min_size(int16_t version) {
   const bool flexible = version >= 6;
   size_t n = flexible ? 1 : 0;
   n += (flexible ? 1 : 2);

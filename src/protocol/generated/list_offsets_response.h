@@ -10,6 +10,38 @@
 
 namespace floe::protocol {
 
+namespace list_offsets_response_types {
+
+struct ListOffsetsPartitionResponse {
+  int32_t partition_index = 0;
+  int16_t error_code = 0;
+  std::vector<int64_t> old_style_offsets{};
+  int64_t timestamp = int64_t{-1};
+  int64_t offset = int64_t{-1};
+  int32_t leader_epoch = -1;
+  UnknownTaggedFields unknown_tagged_fields;
+
+  void encode(Writer& w, int16_t version) const;
+  void decode(Reader& r, int16_t version);
+  // The fewest bytes one encoded value can take; bounds array counts.
+  static size_t min_size(int16_t version);
+  bool operator==(const ListOffsetsPartitionResponse&) const = default;
+};
+
+struct ListOffsetsTopicResponse {
+  std::string name{};
+  std::vector<ListOffsetsPartitionResponse> partitions{};
+  UnknownTaggedFields unknown_tagged_fields;
+
+  void encode(Writer& w, int16_t version) const;
+  void decode(Reader& r, int16_t version);
+  // The fewest bytes one encoded value can take; bounds array counts.
+  static size_t min_size(int16_t version);
+  bool operator==(const ListOffsetsTopicResponse&) const = default;
+};
+
+}  // namespace list_offsets_response_types
+
 struct ListOffsetsResponse {
   static constexpr const char* kName = "ListOffsetsResponse";
   static constexpr int16_t kApiKey = 2;
@@ -18,34 +50,8 @@ struct ListOffsetsResponse {
   // First flexible version, or -1 when no version is flexible.
   static constexpr int16_t kFirstFlexibleVersion = 6;
   static constexpr bool is_flexible(int16_t v) { return kFirstFlexibleVersion >= 0 && v >= kFirstFlexibleVersion; }
-  struct ListOffsetsPartitionResponse {
-    int32_t partition_index = 0;
-    int16_t error_code = 0;
-    std::vector<int64_t> old_style_offsets{};
-    int64_t timestamp = int64_t{-1};
-    int64_t offset = int64_t{-1};
-    int32_t leader_epoch = -1;
-    UnknownTaggedFields unknown_tagged_fields;
-
-    void encode(Writer& w, int16_t version) const;
-    void decode(Reader& r, int16_t version);
-    // The fewest bytes one encoded value can take; bounds array counts.
-    static size_t min_size(int16_t version);
-    bool operator==(const ListOffsetsPartitionResponse&) const = default;
-  };
-
-  struct ListOffsetsTopicResponse {
-    std::string name{};
-    std::vector<ListOffsetsPartitionResponse> partitions{};
-    UnknownTaggedFields unknown_tagged_fields;
-
-    void encode(Writer& w, int16_t version) const;
-    void decode(Reader& r, int16_t version);
-    // The fewest bytes one encoded value can take; bounds array counts.
-    static size_t min_size(int16_t version);
-    bool operator==(const ListOffsetsTopicResponse&) const = default;
-  };
-
+  using ListOffsetsPartitionResponse = list_offsets_response_types::ListOffsetsPartitionResponse;
+  using ListOffsetsTopicResponse = list_offsets_response_types::ListOffsetsTopicResponse;
   int32_t throttle_time_ms = 0;
   std::vector<ListOffsetsTopicResponse> topics{};
   UnknownTaggedFields unknown_tagged_fields;

@@ -6,7 +6,7 @@
 
 namespace floe::protocol {
 
-void ListPartitionReassignmentsRequest::ListPartitionReassignmentsTopics::encode(Writer& w, int16_t version) const {
+void list_partition_reassignments_request_types::ListPartitionReassignmentsTopics::encode(Writer& w, int16_t version) const {
   const bool flexible = true;
   (void)flexible;
   w.write_string(name, flexible);
@@ -19,7 +19,7 @@ void ListPartitionReassignmentsRequest::ListPartitionReassignmentsTopics::encode
   }
 }
 
-void ListPartitionReassignmentsRequest::ListPartitionReassignmentsTopics::decode(Reader& r, int16_t version) {
+void list_partition_reassignments_request_types::ListPartitionReassignmentsTopics::decode(Reader& r, int16_t version) {
   const bool flexible = true;
   (void)flexible;
   name = r.read_string(flexible);
@@ -39,7 +39,7 @@ void ListPartitionReassignmentsRequest::ListPartitionReassignmentsTopics::decode
   }
 }
 
-size_t ListPartitionReassignmentsRequest::ListPartitionReassignmentsTopics::min_size(int16_t version) {
+size_t list_partition_reassignments_request_types::ListPartitionReassignmentsTopics::min_size(int16_t version) {
   const bool flexible = true;
   size_t n = flexible ? 1 : 0;
   n += (flexible ? 1 : 2);

@@ -10,6 +10,22 @@
 
 namespace floe::protocol {
 
+namespace list_partition_reassignments_request_types {
+
+struct ListPartitionReassignmentsTopics {
+  std::string name{};
+  std::vector<int32_t> partition_indexes{};
+  UnknownTaggedFields unknown_tagged_fields;
+
+  void encode(Writer& w, int16_t version) const;
+  void decode(Reader& r, int16_t version);
+  // The fewest bytes one encoded value can take; bounds array counts.
+  static size_t min_size(int16_t version);
+  bool operator==(const ListPartitionReassignmentsTopics&) const = default;
+};
+
+}  // namespace list_partition_reassignments_request_types
+
 struct ListPartitionReassignmentsRequest {
   static constexpr const char* kName = "ListPartitionReassignmentsRequest";
   static constexpr int16_t kApiKey = 46;
@@ -18,18 +34,7 @@ struct ListPartitionReassignmentsRequest {
   // First flexible version, or -1 when no version is flexible.
   static constexpr int16_t kFirstFlexibleVersion = 0;
   static constexpr bool is_flexible(int16_t v) { return kFirstFlexibleVersion >= 0 && v >= kFirstFlexibleVersion; }
-  struct ListPartitionReassignmentsTopics {
-    std::string name{};
-    std::vector<int32_t> partition_indexes{};
-    UnknownTaggedFields unknown_tagged_fields;
-
-    void encode(Writer& w, int16_t version) const;
-    void decode(Reader& r, int16_t version);
-    // The fewest bytes one encoded value can take; bounds array counts.
-    static size_t min_size(int16_t version);
-    bool operator==(const ListPartitionReassignmentsTopics&) const = default;
-  };
-
+  using ListPartitionReassignmentsTopics = list_partition_reassignments_request_types::ListPartitionReassignmentsTopics;
   int32_t timeout_ms = 60000;
   std::optional<std::vector<ListPartitionReassignmentsTopics>> topics = std::nullopt;
   UnknownTaggedFields unknown_tagged_fields;

@@ -6,7 +6,7 @@
 
 namespace floe::protocol {
 
-void ListPartitionReassignmentsResponse::OngoingPartitionReassignment::encode(Writer& w, int16_t version) const {
+void list_partition_reassignments_response_types::OngoingPartitionReassignment::encode(Writer& w, int16_t version) const {
   const bool flexible = true;
   (void)flexible;
   w.write_int32(partition_index);
@@ -27,7 +27,7 @@ void ListPartitionReassignmentsResponse::OngoingPartitionReassignment::encode(Wr
   }
 }
 
-void ListPartitionReassignmentsResponse::OngoingPartitionReassignment::decode(Reader& r, int16_t version) {
+void list_partition_reassignments_response_types::OngoingPartitionReassignment::decode(Reader& r, int16_t version) {
   const bool flexible = true;
   (void)flexible;
   partition_index = r.read_int32();
@@ -69,7 +69,7 @@ void ListPartitionReassignmentsResponse::OngoingPartitionReassignment::decode(Re
   }
 }
 
-size_t ListPartitionReassignmentsResponse::OngoingPartitionReassignment::min_size(int16_t version) {
+size_t list_partition_reassignments_response_types::OngoingPartitionReassignment::min_size(int16_t version) {
   const bool flexible = true;
   size_t n = flexible ? 1 : 0;
   n += 4;
@@ -79,7 +79,7 @@ size_t ListPartitionReassignmentsResponse::OngoingPartitionReassignment::min_siz
   return n;
 }
 
-void ListPartitionReassignmentsResponse::OngoingTopicReassignment::encode(Writer& w, int16_t version) const {
+void list_partition_reassignments_response_types::OngoingTopicReassignment::encode(Writer& w, int16_t version) const {
   const bool flexible = true;
   (void)flexible;
   w.write_string(name, flexible);
@@ -92,7 +92,7 @@ void ListPartitionReassignmentsResponse::OngoingTopicReassignment::encode(Writer
   }
 }
 
-void ListPartitionReassignmentsResponse::OngoingTopicReassignment::decode(Reader& r, int16_t version) {
+void list_partition_reassignments_response_types::OngoingTopicReassignment::decode(Reader& r, int16_t version) {
   const bool flexible = true;
   (void)flexible;
   name = r.read_string(flexible);
@@ -112,7 +112,7 @@ void ListPartitionReassignmentsResponse::OngoingTopicReassignment::decode(Reader
   }
 }
 
-size_t ListPartitionReassignmentsResponse::OngoingTopicReassignment::min_size(int16_t version) {
+size_t list_partition_reassignments_response_types::OngoingTopicReassignment::min_size(int16_t version) {
   const bool flexible = true;
   size_t n = flexible ? 1 : 0;
   n += (flexible ? 1 : 2);

@@ -10,6 +10,36 @@
 
 namespace floe::protocol {
 
+namespace list_partition_reassignments_response_types {
+
+struct OngoingPartitionReassignment {
+  int32_t partition_index = 0;
+  std::vector<int32_t> replicas{};
+  std::vector<int32_t> adding_replicas{};
+  std::vector<int32_t> removing_replicas{};
+  UnknownTaggedFields unknown_tagged_fields;
+
+  void encode(Writer& w, int16_t version) const;
+  void decode(Reader& r, int16_t version);
+  // The fewest bytes one encoded value can take; bounds array counts.
+  static size_t min_size(int16_t version);
+  bool operator==(const OngoingPartitionReassignment&) const = default;
+};
+
+struct OngoingTopicReassignment {
+  std::string name{};
+  std::vector<OngoingPartitionReassignment> partitions{};
+  UnknownTaggedFields unknown_tagged_fields;
+
+  void encode(Writer& w, int16_t version) const;
+  void decode(Reader& r, int16_t version);
+  // The fewest bytes one encoded value can take; bounds array counts.
+  static size_t min_size(int16_t version);
+  bool operator==(const OngoingTopicReassignment&) const = default;
+};
+
+}  // namespace list_partition_reassignments_response_types
+
 struct ListPartitionReassignmentsResponse {
   static constexpr const char* kName = "ListPartitionReassignmentsResponse";
   static constexpr int16_t kApiKey = 46;
@@ -18,32 +48,8 @@ struct ListPartitionReassignmentsResponse {
   // First flexible version, or -1 when no version is flexible.
   static constexpr int16_t kFirstFlexibleVersion = 0;
   static constexpr bool is_flexible(int16_t v) { return kFirstFlexibleVersion >= 0 && v >= kFirstFlexibleVersion; }
-  struct OngoingPartitionReassignment {
-    int32_t partition_index = 0;
-    std::vector<int32_t> replicas{};
-    std::vector<int32_t> adding_replicas{};
-    std::vector<int32_t> removing_replicas{};
-    UnknownTaggedFields unknown_tagged_fields;
-
-    void encode(Writer& w, int16_t version) const;
-    void decode(Reader& r, int16_t version);
-    // The fewest bytes one encoded value can take; bounds array counts.
-    static size_t min_size(int16_t version);
-    bool operator==(const OngoingPartitionReassignment&) const = default;
-  };
-
-  struct OngoingTopicReassignment {
-    std::string name{};
-    std::vector<OngoingPartitionReassignment> partitions{};
-    UnknownTaggedFields unknown_tagged_fields;
-
-    void encode(Writer& w, int16_t version) const;
-    void decode(Reader& r, int16_t version);
-    // The fewest bytes one encoded value can take; bounds array counts.
-    static size_t min_size(int16_t version);
-    bool operator==(const OngoingTopicReassignment&) const = default;
-  };
-
+  using OngoingPartitionReassignment = list_partition_reassignments_response_types::OngoingPartitionReassignment;
+  using OngoingTopicReassignment = list_partition_reassignments_response_types::OngoingTopicReassignment;
   int32_t throttle_time_ms = 0;
   int16_t error_code = 0;
   std::optional<std::string> error_message{};

@@ -6,7 +6,7 @@
 
 namespace floe::protocol {
 
-void ListTransactionsResponse::TransactionState::encode(Writer& w, int16_t version) const {
+void list_transactions_response_types::TransactionState::encode(Writer& w, int16_t version) const {
   const bool flexible = true;
   (void)flexible;
   w.write_string(transactional_id, flexible);
@@ -17,7 +17,7 @@ void ListTransactionsResponse::TransactionState::encode(Writer& w, int16_t versi
   }
 }
 
-void ListTransactionsResponse::TransactionState::decode(Reader& r, int16_t version) {
+void list_transactions_response_types::TransactionState::decode(Reader& r, int16_t version) {
   const bool flexible = true;
   (void)flexible;
   transactional_id = r.read_string(flexible);
@@ -28,7 +28,7 @@ void ListTransactionsResponse::TransactionState::decode(Reader& r, int16_t versi
   }
 }
 
-size_t ListTransactionsResponse::TransactionState::min_size(int16_t version) {
+size_t list_transactions_response_types::TransactionState::min_size(int16_t version) {
   const bool flexible = true;
   size_t n = flexible ? 1 : 0;
   n += (flexible ? 1 : 2);

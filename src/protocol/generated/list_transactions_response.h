@@ -10,6 +10,23 @@
 
 namespace floe::protocol {
 
+namespace list_transactions_response_types {
+
+struct TransactionState {
+  std::string transactional_id{};
+  int64_t producer_id = 0;
+  std::string transaction_state{};
+  UnknownTaggedFields unknown_tagged_fields;
+
+  void encode(Writer& w, int16_t version) const;
+  void decode(Reader& r, int16_t version);
+  // The fewest bytes one encoded value can take; bounds array counts.
+  static size_t min_size(int16_t version);
+  bool operator==(const TransactionState&) const = default;
+};
+
+}  // namespace list_transactions_response_types
+
 struct ListTransactionsResponse {
   static constexpr const char* kName = "ListTransactionsResponse";
   static constexpr int16_t kApiKey = 66;
@@ -18,19 +35,7 @@ struct ListTransactionsResponse {
   // First flexible version, or -1 when no version is flexible.
   static constexpr int16_t kFirstFlexibleVersion = 0;
   static constexpr bool is_flexible(int16_t v) { return kFirstFlexibleVersion >= 0 && v >= kFirstFlexibleVersion; }
-  struct TransactionState {
-    std::string transactional_id{};
-    int64_t producer_id = 0;
-    std::string transaction_state{};
-    UnknownTaggedFields unknown_tagged_fields;
-
-    void encode(Writer& w, int16_t version) const;
-    void decode(Reader& r, int16_t version);
-    // The fewest bytes one encoded value can take; bounds array counts.
-    static size_t min_size(int16_t version);
-    bool operator==(const TransactionState&) const = default;
-  };
-
+  using TransactionState = list_transactions_response_types::TransactionState;
   int32_t throttle_time_ms = 0;
   int16_t error_code = 0;
   std::vector<std::string> unknown_state_filters{};

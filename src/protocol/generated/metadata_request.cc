@@ -6,7 +6,7 @@
 
 namespace floe::protocol {
 
-void MetadataRequest::MetadataRequestTopic::encode(Writer& w, int16_t version) const {
+void metadata_request_types::MetadataRequestTopic::encode(Writer& w, int16_t version) const {
   const bool flexible = version >= 9;
   (void)flexible;
   if (version >= 10) {
@@ -23,7 +23,7 @@ void MetadataRequest::MetadataRequestTopic::encode(Writer& w, int16_t version) c
   }
 }
 
-void MetadataRequest::MetadataRequestTopic::decode(Reader& r, int16_t version) {
+void metadata_request_types::MetadataRequestTopic::decode(Reader& r, int16_t version) {
   const bool flexible = version >= 9;
   (void)flexible;
   if (version >= 10) {
@@ -39,7 +39,7 @@ void MetadataRequest::MetadataRequestTopic::decode(Reader& r, int16_t version) {
   }
 }
 
-size_t MetadataRequest::MetadataRequestTopic::min_size(int16_t version) {
+size_t metadata_request_types::MetadataRequestTopic::min_size(int16_t version) {
   const bool flexible = version >= 9;
   size_t n = flexible ? 1 : 0;
   if (version >= 10) n += 16;

@@ -10,6 +10,22 @@
 
 namespace floe::protocol {
 
+namespace metadata_request_types {
+
+struct MetadataRequestTopic {
+  Uuid topic_id{};
+  std::optional<std::string> name{};
+  UnknownTaggedFields unknown_tagged_fields;
+
+  void encode(Writer& w, int16_t version) const;
+  void decode(Reader& r, int16_t version);
+  // The fewest bytes one encoded value can take; bounds array counts.
+  static size_t min_size(int16_t version);
+  bool operator==(const MetadataRequestTopic&) const = default;
+};
+
+}  // namespace metadata_request_types
+
 struct MetadataRequest {
   static constexpr const char* kName = "MetadataRequest";
   static constexpr int16_t kApiKey = 3;
@@ -18,18 +34,7 @@ struct MetadataRequest {
   // First flexible version, or -1 when no version is flexible.
   static constexpr int16_t kFirstFlexibleVersion = 9;
   static constexpr bool is_flexible(int16_t v) { return kFirstFlexibleVersion >= 0 && v >= kFirstFlexibleVersion; }
-  struct MetadataRequestTopic {
-    Uuid topic_id{};
-    std::optional<std::string> name{};
-    UnknownTaggedFields unknown_tagged_fields;
-
-    void encode(Writer& w, int16_t version) const;
-    void decode(Reader& r, int16_t version);
-    // The fewest bytes one encoded value can take; bounds array counts.
-    static size_t min_size(int16_t version);
-    bool operator==(const MetadataRequestTopic&) const = default;
-  };
-
+  using MetadataRequestTopic = metadata_request_types::MetadataRequestTopic;
   std::optional<std::vector<MetadataRequestTopic>> topics{};
   bool allow_auto_topic_creation = true;
   bool include_cluster_authorized_operations = false;

@@ -6,7 +6,7 @@
 
 namespace floe::protocol {
 
-void MetadataResponse::MetadataResponseBroker::encode(Writer& w, int16_t version) const {
+void metadata_response_types::MetadataResponseBroker::encode(Writer& w, int16_t version) const {
   const bool flexible = version >= 9;
   (void)flexible;
   w.write_int32(node_id);
@@ -25,7 +25,7 @@ void MetadataResponse::MetadataResponseBroker::encode(Writer& w, int16_t version
   }
 }
 
-void MetadataResponse::MetadataResponseBroker::decode(Reader& r, int16_t version) {
+void metadata_response_types::MetadataResponseBroker::decode(Reader& r, int16_t version) {
   const bool flexible = version >= 9;
   (void)flexible;
   node_id = r.read_int32();
@@ -43,7 +43,7 @@ void MetadataResponse::MetadataResponseBroker::decode(Reader& r, int16_t version
   }
 }
 
-size_t MetadataResponse::MetadataResponseBroker::min_size(int16_t version) {
+size_t metadata_response_types::MetadataResponseBroker::min_size(int16_t version) {
   const bool flexible = version >= 9;
   size_t n = flexible ? 1 : 0;
   n += 4;
@@ -53,7 +53,7 @@ size_t MetadataResponse::MetadataResponseBroker::min_size(int16_t version) {
   return n;
 }
 
-void MetadataResponse::MetadataResponsePartition::encode(Writer& w, int16_t version) const {
+void metadata_response_types::MetadataResponsePartition::encode(Writer& w, int16_t version) const {
   const bool flexible = version >= 9;
   (void)flexible;
   w.write_int16(error_code);
@@ -81,7 +81,7 @@ void MetadataResponse::MetadataResponsePartition::encode(Writer& w, int16_t vers
   }
 }
 
-void MetadataResponse::MetadataResponsePartition::decode(Reader& r, int16_t version) {
+void metadata_response_types::MetadataResponsePartition::decode(Reader& r, int16_t version) {
   const bool flexible = version >= 9;
   (void)flexible;
   error_code = r.read_int16();
@@ -130,7 +130,7 @@ void MetadataResponse::MetadataResponsePartition::decode(Reader& r, int16_t vers
   }
 }
 
-size_t MetadataResponse::MetadataResponsePartition::min_size(int16_t version) {
+size_t metadata_response_types::MetadataResponsePartition::min_size(int16_t version) {
   const bool flexible = version >= 9;
   size_t n = flexible ? 1 : 0;
   n += 2;
@@ -143,7 +143,7 @@ size_t MetadataResponse::MetadataResponsePartition::min_size(int16_t version) {
   return n;
 }
 
-void MetadataResponse::MetadataResponseTopic::encode(Writer& w, int16_t version) const {
+void metadata_response_types::MetadataResponseTopic::encode(Writer& w, int16_t version) const {
   const bool flexible = version >= 9;
   (void)flexible;
   w.write_int16(error_code);
@@ -171,7 +171,7 @@ void MetadataResponse::MetadataResponseTopic::encode(Writer& w, int16_t version)
   }
 }
 
-void MetadataResponse::MetadataResponseTopic::decode(Reader& r, int16_t version) {
+void metadata_response_types::MetadataResponseTopic::decode(Reader& r, int16_t version) {
   const bool flexible = version >= 9;
   (void)flexible;
   error_code = r.read_int16();
@@ -205,7 +205,7 @@ void MetadataResponse::MetadataResponseTopic::decode(Reader& r, int16_t version)
   }
 }
 
-size_t MetadataResponse::MetadataResponseTopic::min_size(int16_t version) {
+size_t metadata_response_types::MetadataResponseTopic::min_size(int16_t version) {
   const bool flexible = version >= 9;
   size_t n = flexible ? 1 : 0;
   n += 2;

@@ -10,6 +10,57 @@
 
 namespace floe::protocol {
 
+namespace metadata_response_types {
+
+struct MetadataResponseBroker {
+  int32_t node_id = 0;
+  std::string host{};
+  int32_t port = 0;
+  std::optional<std::string> rack = std::nullopt;
+  UnknownTaggedFields unknown_tagged_fields;
+
+  void encode(Writer& w, int16_t version) const;
+  void decode(Reader& r, int16_t version);
+  // The fewest bytes one encoded value can take; bounds array counts.
+  static size_t min_size(int16_t version);
+  bool operator==(const MetadataResponseBroker&) const = default;
+};
+
+struct MetadataResponsePartition {
+  int16_t error_code = 0;
+  int32_t partition_index = 0;
+  int32_t leader_id = 0;
+  int32_t leader_epoch = -1;
+  std::vector<int32_t> replica_nodes{};
+  std::vector<int32_t> isr_nodes{};
+  std::vector<int32_t> offline_replicas{};
+  UnknownTaggedFields unknown_tagged_fields;
+
+  void encode(Writer& w, int16_t version) const;
+  void decode(Reader& r, int16_t version);
+  // The fewest bytes one encoded value can take; bounds array counts.
+  static size_t min_size(int16_t version);
+  bool operator==(const MetadataResponsePartition&) const = default;
+};
+
+struct MetadataResponseTopic {
+  int16_t error_code = 0;
+  std::optional<std::string> name{};
+  Uuid topic_id{};
+  bool is_internal = false;
+  std::vector<MetadataResponsePartition> partitions{};
+  int32_t topic_authorized_operations = INT32_MIN;
+  UnknownTaggedFields unknown_tagged_fields;
+
+  void encode(Writer& w, int16_t version) const;
+  void decode(Reader& r, int16_t version);
+  // The fewest bytes one encoded value can take; bounds array counts.
+  static size_t min_size(int16_t version);
+  bool operator==(const MetadataResponseTopic&) const = default;
+};
+
+}  // namespace metadata_response_types
+
 struct MetadataResponse {
   static constexpr const char* kName = "MetadataResponse";
   static constexpr int16_t kApiKey = 3;
@@ -18,53 +69,9 @@ struct MetadataResponse {
   // First flexible version, or -1 when no version is flexible.
   static constexpr int16_t kFirstFlexibleVersion = 9;
   static constexpr bool is_flexible(int16_t v) { return kFirstFlexibleVersion >= 0 && v >= kFirstFlexibleVersion; }
-  struct MetadataResponseBroker {
-    int32_t node_id = 0;
-    std::string host{};
-    int32_t port = 0;
-    std::optional<std::string> rack = std::nullopt;
-    UnknownTaggedFields unknown_tagged_fields;
-
-    void encode(Writer& w, int16_t version) const;
-    void decode(Reader& r, int16_t version);
-    // The fewest bytes one encoded value can take; bounds array counts.
-    static size_t min_size(int16_t version);
-    bool operator==(const MetadataResponseBroker&) const = default;
-  };
-
-  struct MetadataResponsePartition {
-    int16_t error_code = 0;
-    int32_t partition_index = 0;
-    int32_t leader_id = 0;
-    int32_t leader_epoch = -1;
-    std::vector<int32_t> replica_nodes{};
-    std::vector<int32_t> isr_nodes{};
-    std::vector<int32_t> offline_replicas{};
-    UnknownTaggedFields unknown_tagged_fields;
-
-    void encode(Writer& w, int16_t version) const;
-    void decode(Reader& r, int16_t version);
-    // The fewest bytes one encoded value can take; bounds array counts.
-    static size_t min_size(int16_t version);
-    bool operator==(const MetadataResponsePartition&) const = default;
-  };
-
-  struct MetadataResponseTopic {
-    int16_t error_code = 0;
-    std::optional<std::string> name{};
-    Uuid topic_id{};
-    bool is_internal = false;
-    std::vector<MetadataResponsePartition> partitions{};
-    int32_t topic_authorized_operations = INT32_MIN;
-    UnknownTaggedFields unknown_tagged_fields;
-
-    void encode(Writer& w, int16_t version) const;
-    void decode(Reader& r, int16_t version);
-    // The fewest bytes one encoded value can take; bounds array counts.
-    static size_t min_size(int16_t version);
-    bool operator==(const MetadataResponseTopic&) const = default;
-  };
-
+  using MetadataResponseBroker = metadata_response_types::MetadataResponseBroker;
+  using MetadataResponsePartition = metadata_response_types::MetadataResponsePartition;
+  using MetadataResponseTopic = metadata_response_types::MetadataResponseTopic;
   int32_t throttle_time_ms = 0;
   std::vector<MetadataResponseBroker> brokers{};
   std::optional<std::string> cluster_id = std::nullopt;

@@ -6,7 +6,7 @@
 
 namespace floe::protocol {
 
-void OffsetCommitRequest::OffsetCommitRequestPartition::encode(Writer& w, int16_t version) const {
+void offset_commit_request_types::OffsetCommitRequestPartition::encode(Writer& w, int16_t version) const {
   const bool flexible = version >= 8;
   (void)flexible;
   w.write_int32(partition_index);
@@ -28,7 +28,7 @@ void OffsetCommitRequest::OffsetCommitRequestPartition::encode(Writer& w, int16_
   }
 }
 
-void OffsetCommitRequest::OffsetCommitRequestPartition::decode(Reader& r, int16_t version) {
+void offset_commit_request_types::OffsetCommitRequestPartition::decode(Reader& r, int16_t version) {
   const bool flexible = version >= 8;
   (void)flexible;
   partition_index = r.read_int32();
@@ -45,7 +45,7 @@ void OffsetCommitRequest::OffsetCommitRequestPartition::decode(Reader& r, int16_
   }
 }
 
-size_t OffsetCommitRequest::OffsetCommitRequestPartition::min_size(int16_t version) {
+size_t offset_commit_request_types::OffsetCommitRequestPartition::min_size(int16_t version) {
   const bool flexible = version >= 8;
   size_t n = flexible ? 1 : 0;
   n += 4;
@@ -56,7 +56,7 @@ size_t OffsetCommitRequest::OffsetCommitRequestPartition::min_size(int16_t versi
   return n;
 }
 
-void OffsetCommitRequest::OffsetCommitRequestTopic::encode(Writer& w, int16_t version) const {
+void offset_commit_request_types::OffsetCommitRequestTopic::encode(Writer& w, int16_t version) const {
   const bool flexible = version >= 8;
   (void)flexible;
   w.write_string(name, flexible);
@@ -69,7 +69,7 @@ void OffsetCommitRequest::OffsetCommitRequestTopic::encode(Writer& w, int16_t ve
   }
 }
 
-void OffsetCommitRequest::OffsetCommitRequestTopic::decode(Reader& r, int16_t version) {
+void offset_commit_request_types::OffsetCommitRequestTopic::decode(Reader& r, int16_t version) {
   const bool flexible = version >= 8;
   (void)flexible;
   name = r.read_string(flexible);
@@ -89,7 +89,7 @@ void OffsetCommitRequest::OffsetCommitRequestTopic::decode(Reader& r, int16_t ve
   }
 }
 
-size_t OffsetCommitRequest::OffsetCommitRequestTopic::min_size(int16_t version) {
+size_t offset_commit_request_types::OffsetCommitRequestTopic::min_size(int16_t version) {
   const bool flexible = version >= 8;
   size_t n = flexible ? 1 : 0;
   n += (flexible ? 1 : 2);

@@ -10,6 +10,37 @@
 
 namespace floe::protocol {
 
+namespace offset_commit_request_types {
+
+struct OffsetCommitRequestPartition {
+  int32_t partition_index = 0;
+  int64_t committed_offset = 0;
+  int32_t committed_leader_epoch = -1;
+  int64_t commit_timestamp = int64_t{-1};
+  std::optional<std::string> committed_metadata{};
+  UnknownTaggedFields unknown_tagged_fields;
+
+  void encode(Writer& w, int16_t version) const;
+  void decode(Reader& r, int16_t version);
+  // The fewest bytes one encoded value can take; bounds array counts.
+  static size_t min_size(int16_t version);
+  bool operator==(const OffsetCommitRequestPartition&) const = default;
+};
+
+struct OffsetCommitRequestTopic {
+  std::string name{};
+  std::vector<OffsetCommitRequestPartition> partitions{};
+  UnknownTaggedFields unknown_tagged_fields;
+
+  void encode(Writer& w, int16_t version) const;
+  void decode(Reader& r, int16_t version);
+  // The fewest bytes one encoded value can take; bounds array counts.
+  static size_t min_size(int16_t version);
+  bool operator==(const OffsetCommitRequestTopic&) const = default;
+};
+
+}  // namespace offset_commit_request_types
+
 struct OffsetCommitRequest {
   static constexpr const char* kName = "OffsetCommitRequest";
   static constexpr int16_t kApiKey = 8;
@@ -18,33 +49,8 @@ struct OffsetCommitRequest {
   // First flexible version, or -1 when no version is flexible.
   static constexpr int16_t kFirstFlexibleVersion = 8;
   static constexpr bool is_flexible(int16_t v) { return kFirstFlexibleVersion >= 0 && v >= kFirstFlexibleVersion; }
-  struct OffsetCommitRequestPartition {
-    int32_t partition_index = 0;
-    int64_t committed_offset = 0;
-    int32_t committed_leader_epoch = -1;
-    int64_t commit_timestamp = int64_t{-1};
-    std::optional<std::string> committed_metadata{};
-    UnknownTaggedFields unknown_tagged_fields;
-
-    void encode(Writer& w, int16_t version) const;
-    void decode(Reader& r, int16_t version);
-    // The fewest bytes one encoded value can take; bounds array counts.
-    static size_t min_size(int16_t version);
-    bool operator==(const OffsetCommitRequestPartition&) const = default;
-  };
-
-  struct OffsetCommitRequestTopic {
-    std::string name{};
-    std::vector<OffsetCommitRequestPartition> partitions{};
-    UnknownTaggedFields unknown_tagged_fields;
-
-    void encode(Writer& w, int16_t version) const;
-    void decode(Reader& r, int16_t version);
-    // The fewest bytes one encoded value can take; bounds array counts.
-    static size_t min_size(int16_t version);
-    bool operator==(const OffsetCommitRequestTopic&) const = default;
-  };
-
+  using OffsetCommitRequestPartition = offset_commit_request_types::OffsetCommitRequestPartition;
+  using OffsetCommitRequestTopic = offset_commit_request_types::OffsetCommitRequestTopic;
   std::string group_id{};
   int32_t generation_id_or_member_epoch = -1;
   std::string member_id{};

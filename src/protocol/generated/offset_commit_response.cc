@@ -6,7 +6,7 @@
 
 namespace floe::protocol {
 
-void OffsetCommitResponse::OffsetCommitResponsePartition::encode(Writer& w, int16_t version) const {
+void offset_commit_response_types::OffsetCommitResponsePartition::encode(Writer& w, int16_t version) const {
   const bool flexible = version >= 8;
   (void)flexible;
   w.write_int32(partition_index);
@@ -16,7 +16,7 @@ void OffsetCommitResponse::OffsetCommitResponsePartition::encode(Writer& w, int1
   }
 }
 
-void OffsetCommitResponse::OffsetCommitResponsePartition::decode(Reader& r, int16_t version) {
+void offset_commit_response_types::OffsetCommitResponsePartition::decode(Reader& r, int16_t version) {
   const bool flexible = version >= 8;
   (void)flexible;
   partition_index = r.read_int32();
@@ -26,7 +26,7 @@ void OffsetCommitResponse::OffsetCommitResponsePartition::decode(Reader& r, int1
   }
 }
 
-size_t OffsetCommitResponse::OffsetCommitResponsePartition::min_size(int16_t version) {
+size_t offset_commit_response_types::OffsetCommitResponsePartition::min_size(int16_t version) {
   const bool flexible = version >= 8;
   size_t n = flexible ? 1 : 0;
   n += 4;
@@ -34,7 +34,7 @@ size_t OffsetCommitResponse::OffsetCommitResponsePartition::min_size(int16_t ver
   return n;
 }
 
-void OffsetCommitResponse::OffsetCommitResponseTopic::encode(Writer& w, int16_t version) const {
+void offset_commit_response_types::OffsetCommitResponseTopic::encode(Writer& w, int16_t version) const {
   const bool flexible = version >= 8;
   (void)flexible;
   w.write_string(name, flexible);
@@ -47,7 +47,7 @@ void OffsetCommitResponse::OffsetCommitResponseTopic::encode(Writer& w, int16_t 
   }
 }
 
-void OffsetCommitResponse::OffsetCommitResponseTopic::decode(Reader& r, int16_t version) {
+void offset_commit_response_types::OffsetCommitResponseTopic::decode(Reader& r, int16_t version) {
   const bool flexible = version >= 8;
   (void)flexible;
   name = r.read_string(flexible);
@@ -67,7 +67,7 @@ void OffsetCommitResponse::OffsetCommitResponseTopic::decode(Reader& r, int16_t 
   }
 }
 
-size_t OffsetCommitResponse::OffsetCommitResponseTopic::min_size(int16_t version) {
+size_t offset_commit_response_types::OffsetCommitResponseTopic::min_size(int16_t version) {
   const bool flexible = version >= 8;
   size_t n = flexible ? 1 : 0;
   n += (flexible ? 1 : 2);

@@ -10,6 +10,34 @@
 
 namespace floe::protocol {
 
+namespace offset_commit_response_types {
+
+struct OffsetCommitResponsePartition {
+  int32_t partition_index = 0;
+  int16_t error_code = 0;
+  UnknownTaggedFields unknown_tagged_fields;
+
+  void encode(Writer& w, int16_t version) const;
+  void decode(Reader& r, int16_t version);
+  // The fewest bytes one encoded value can take; bounds array counts.
+  static size_t min_size(int16_t version);
+  bool operator==(const OffsetCommitResponsePartition&) const = default;
+};
+
+struct OffsetCommitResponseTopic {
+  std::string name{};
+  std::vector<OffsetCommitResponsePartition> partitions{};
+  UnknownTaggedFields unknown_tagged_fields;
+
+  void encode(Writer& w, int16_t version) const;
+  void decode(Reader& r, int16_t version);
+  // The fewest bytes one encoded value can take; bounds array counts.
+  static size_t min_size(int16_t version);
+  bool operator==(const OffsetCommitResponseTopic&) const = default;
+};
+
+}  // namespace offset_commit_response_types
+
 struct OffsetCommitResponse {
   static constexpr const char* kName = "OffsetCommitResponse";
   static constexpr int16_t kApiKey = 8;
@@ -18,30 +46,8 @@ struct OffsetCommitResponse {
   // First flexible version, or -1 when no version is flexible.
   static constexpr int16_t kFirstFlexibleVersion = 8;
   static constexpr bool is_flexible(int16_t v) { return kFirstFlexibleVersion >= 0 && v >= kFirstFlexibleVersion; }
-  struct OffsetCommitResponsePartition {
-    int32_t partition_index = 0;
-    int16_t error_code = 0;
-    UnknownTaggedFields unknown_tagged_fields;
-
-    void encode(Writer& w, int16_t version) const;
-    void decode(Reader& r, int16_t version);
-    // The fewest bytes one encoded value can take; bounds array counts.
-    static size_t min_size(int16_t version);
-    bool operator==(const OffsetCommitResponsePartition&) const = default;
-  };
-
-  struct OffsetCommitResponseTopic {
-    std::string name{};
-    std::vector<OffsetCommitResponsePartition> partitions{};
-    UnknownTaggedFields unknown_tagged_fields;
-
-    void encode(Writer& w, int16_t version) const;
-    void decode(Reader& r, int16_t version);
-    // The fewest bytes one encoded value can take; bounds array counts.
-    static size_t min_size(int16_t version);
-    bool operator==(const OffsetCommitResponseTopic&) const = default;
-  };
-
+  using OffsetCommitResponsePartition = offset_commit_response_types::OffsetCommitResponsePartition;
+  using OffsetCommitResponseTopic = offset_commit_response_types::OffsetCommitResponseTopic;
   int32_t throttle_time_ms = 0;
   std::vector<OffsetCommitResponseTopic> topics{};
   UnknownTaggedFields unknown_tagged_fields;

@@ -6,7 +6,7 @@
 
 namespace floe::protocol {
 
-void OffsetDeleteRequest::OffsetDeleteRequestPartition::encode(Writer& w, int16_t version) const {
+void offset_delete_request_types::OffsetDeleteRequestPartition::encode(Writer& w, int16_t version) const {
   const bool flexible = false;
   (void)flexible;
   w.write_int32(partition_index);
@@ -15,7 +15,7 @@ void OffsetDeleteRequest::OffsetDeleteRequestPartition::encode(Writer& w, int16_
   }
 }
 
-void OffsetDeleteRequest::OffsetDeleteRequestPartition::decode(Reader& r, int16_t version) {
+void offset_delete_request_types::OffsetDeleteRequestPartition::decode(Reader& r, int16_t version) {
   const bool flexible = false;
   (void)flexible;
   partition_index = r.read_int32();
@@ -24,14 +24,14 @@ void OffsetDeleteRequest::OffsetDeleteRequestPartition::decode(Reader& r, int16_
   }
 }
 
-size_t OffsetDeleteRequest::OffsetDeleteRequestPartition::min_size(int16_t version) {
+size_t offset_delete_request_types::OffsetDeleteRequestPartition::min_size(int16_t version) {
   const bool flexible = false;
   size_t n = flexible ? 1 : 0;
   n += 4;
   return n;
 }
 
-void OffsetDeleteRequest::OffsetDeleteRequestTopic::encode(Writer& w, int16_t version) const {
+void offset_delete_request_types::OffsetDeleteRequestTopic::encode(Writer& w, int16_t version) const {
   const bool flexible = false;
   (void)flexible;
   w.write_string(name, flexible);
@@ -44,7 +44,7 @@ void OffsetDeleteRequest::OffsetDeleteRequestTopic::encode(Writer& w, int16_t ve
   }
 }
 
-void OffsetDeleteRequest::OffsetDeleteRequestTopic::decode(Reader& r, int16_t version) {
+void offset_delete_request_types::OffsetDeleteRequestTopic::decode(Reader& r, int16_t version) {
   const bool flexible = false;
   (void)flexible;
   name = r.read_string(flexible);
@@ -64,7 +64,7 @@ void OffsetDeleteRequest::OffsetDeleteRequestTopic::decode(Reader& r, int16_t ve
   }
 }
 
-size_t OffsetDeleteRequest::OffsetDeleteRequestTopic::min_size(int16_t version) {
+size_t offset_delete_request_types::OffsetDeleteRequestTopic::min_size(int16_t version) {
   const bool flexible = false;
   size_t n = flexible ? 1 : 0;
   n += (flexible ? 1 : 2);

@@ -10,6 +10,33 @@
 
 namespace floe::protocol {
 
+namespace offset_delete_request_types {
+
+struct OffsetDeleteRequestPartition {
+  int32_t partition_index = 0;
+  UnknownTaggedFields unknown_tagged_fields;
+
+  void encode(Writer& w, int16_t version) const;
+  void decode(Reader& r, int16_t version);
+  // The fewest bytes one encoded value can take; bounds array counts.
+  static size_t min_size(int16_t version);
+  bool operator==(const OffsetDeleteRequestPartition&) const = default;
+};
+
+struct OffsetDeleteRequestTopic {
+  std::string name{};
+  std::vector<OffsetDeleteRequestPartition> partitions{};
+  UnknownTaggedFields unknown_tagged_fields;
+
+  void encode(Writer& w, int16_t version) const;
+  void decode(Reader& r, int16_t version);
+  // The fewest bytes one encoded value can take; bounds array counts.
+  static size_t min_size(int16_t version);
+  bool operator==(const OffsetDeleteRequestTopic&) const = default;
+};
+
+}  // namespace offset_delete_request_types
+
 struct OffsetDeleteRequest {
   static constexpr const char* kName = "OffsetDeleteRequest";
   static constexpr int16_t kApiKey = 47;
@@ -18,29 +45,8 @@ struct OffsetDeleteRequest {
   // First flexible version, or -1 when no version is flexible.
   static constexpr int16_t kFirstFlexibleVersion = -1;
   static constexpr bool is_flexible(int16_t v) { return kFirstFlexibleVersion >= 0 && v >= kFirstFlexibleVersion; }
-  struct OffsetDeleteRequestPartition {
-    int32_t partition_index = 0;
-    UnknownTaggedFields unknown_tagged_fields;
-
-    void encode(Writer& w, int16_t version) const;
-    void decode(Reader& r, int16_t version);
-    // The fewest bytes one encoded value can take; bounds array counts.
-    static size_t min_size(int16_t version);
-    bool operator==(const OffsetDeleteRequestPartition&) const = default;
-  };
-
-  struct OffsetDeleteRequestTopic {
-    std::string name{};
-    std::vector<OffsetDeleteRequestPartition> partitions{};
-    UnknownTaggedFields unknown_tagged_fields;
-
-    void encode(Writer& w, int16_t version) const;
-    void decode(Reader& r, int16_t version);
-    // The fewest bytes one encoded value can take; bounds array counts.
-    static size_t min_size(int16_t version);
-    bool operator==(const OffsetDeleteRequestTopic&) const = default;
-  };
-
+  using OffsetDeleteRequestPartition = offset_delete_request_types::OffsetDeleteRequestPartition;
+  using OffsetDeleteRequestTopic = offset_delete_request_types::OffsetDeleteRequestTopic;
   std::string group_id{};
   std::vector<OffsetDeleteRequestTopic> topics{};
   UnknownTaggedFields unknown_tagged_fields;

@@ -6,7 +6,7 @@
 
 namespace floe::protocol {
 
-void OffsetDeleteResponse::OffsetDeleteResponsePartition::encode(Writer& w, int16_t version) const {
+void offset_delete_response_types::OffsetDeleteResponsePartition::encode(Writer& w, int16_t version) const {
   const bool flexible = false;
   (void)flexible;
   w.write_int32(partition_index);
@@ -16,7 +16,7 @@ void OffsetDeleteResponse::OffsetDeleteResponsePartition::encode(Writer& w, int1
   }
 }
 
-void OffsetDeleteResponse::OffsetDeleteResponsePartition::decode(Reader& r, int16_t version) {
+void offset_delete_response_types::OffsetDeleteResponsePartition::decode(Reader& r, int16_t version) {
   const bool flexible = false;
   (void)flexible;
   partition_index = r.read_int32();
@@ -26,7 +26,7 @@ void OffsetDeleteResponse::OffsetDeleteResponsePartition::decode(Reader& r, int1
   }
 }
 
-size_t OffsetDeleteResponse::OffsetDeleteResponsePartition::min_size(int16_t version) {
+size_t offset_delete_response_types::OffsetDeleteResponsePartition::min_size(int16_t version) {
   const bool flexible = false;
   size_t n = flexible ? 1 : 0;
   n += 4;
@@ -34,7 +34,7 @@ size_t OffsetDeleteResponse::OffsetDeleteResponsePartition::min_size(int16_t ver
   return n;
 }
 
-void OffsetDeleteResponse::OffsetDeleteResponseTopic::encode(Writer& w, int16_t version) const {
+void offset_delete_response_types::OffsetDeleteResponseTopic::encode(Writer& w, int16_t version) const {
   const bool flexible = false;
   (void)flexible;
   w.write_string(name, flexible);
@@ -47,7 +47,7 @@ void OffsetDeleteResponse::OffsetDeleteResponseTopic::encode(Writer& w, int16_t 
   }
 }
 
-void OffsetDeleteResponse::OffsetDeleteResponseTopic::decode(Reader& r, int16_t version) {
+void offset_delete_response_types::OffsetDeleteResponseTopic::decode(Reader& r, int16_t version) {
   const bool flexible = false;
   (void)flexible;
   name = r.read_string(flexible);
@@ -67,7 +67,7 @@ void OffsetDeleteResponse::OffsetDeleteResponseTopic::decode(Reader& r, int16_t 
   }
 }
 
-size_t OffsetDeleteResponse::OffsetDeleteResponseTopic::min_size(int16_t version) {
+size_t offset_delete_response_types::OffsetDeleteResponseTopic::min_size(int16_t version) {
   const bool flexible = false;
   size_t n = flexible ? 1 : 0;
   n += (flexible ? 1 : 2);

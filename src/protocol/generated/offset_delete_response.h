@@ -10,6 +10,34 @@
 
 namespace floe::protocol {
 
+namespace offset_delete_response_types {
+
+struct OffsetDeleteResponsePartition {
+  int32_t partition_index = 0;
+  int16_t error_code = 0;
+  UnknownTaggedFields unknown_tagged_fields;
+
+  void encode(Writer& w, int16_t version) const;
+  void decode(Reader& r, int16_t version);
+  // The fewest bytes one encoded value can take; bounds array counts.
+  static size_t min_size(int16_t version);
+  bool operator==(const OffsetDeleteResponsePartition&) const = default;
+};
+
+struct OffsetDeleteResponseTopic {
+  std::string name{};
+  std::vector<OffsetDeleteResponsePartition> partitions{};
+  UnknownTaggedFields unknown_tagged_fields;
+
+  void encode(Writer& w, int16_t version) const;
+  void decode(Reader& r, int16_t version);
+  // The fewest bytes one encoded value can take; bounds array counts.
+  static size_t min_size(int16_t version);
+  bool operator==(const OffsetDeleteResponseTopic&) const = default;
+};
+
+}  // namespace offset_delete_response_types
+
 struct OffsetDeleteResponse {
   static constexpr const char* kName = "OffsetDeleteResponse";
   static constexpr int16_t kApiKey = 47;
@@ -18,30 +46,8 @@ struct OffsetDeleteResponse {
   // First flexible version, or -1 when no version is flexible.
   static constexpr int16_t kFirstFlexibleVersion = -1;
   static constexpr bool is_flexible(int16_t v) { return kFirstFlexibleVersion >= 0 && v >= kFirstFlexibleVersion; }
-  struct OffsetDeleteResponsePartition {
-    int32_t partition_index = 0;
-    int16_t error_code = 0;
-    UnknownTaggedFields unknown_tagged_fields;
-
-    void encode(Writer& w, int16_t version) const;
-    void decode(Reader& r, int16_t version);
-    // The fewest bytes one encoded value can take; bounds array counts.
-    static size_t min_size(int16_t version);
-    bool operator==(const OffsetDeleteResponsePartition&) const = default;
-  };
-
-  struct OffsetDeleteResponseTopic {
-    std::string name{};
-    std::vector<OffsetDeleteResponsePartition> partitions{};
-    UnknownTaggedFields unknown_tagged_fields;
-
-    void encode(Writer& w, int16_t version) const;
-    void decode(Reader& r, int16_t version);
-    // The fewest bytes one encoded value can take; bounds array counts.
-    static size_t min_size(int16_t version);
-    bool operator==(const OffsetDeleteResponseTopic&) const = default;
-  };
-
+  using OffsetDeleteResponsePartition = offset_delete_response_types::OffsetDeleteResponsePartition;
+  using OffsetDeleteResponseTopic = offset_delete_response_types::OffsetDeleteResponseTopic;
   int16_t error_code = 0;
   int32_t throttle_time_ms = 0;
   std::vector<OffsetDeleteResponseTopic> topics{};

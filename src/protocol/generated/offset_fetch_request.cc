@@ -6,7 +6,7 @@
 
 namespace floe::protocol {
 
-void OffsetFetchRequest::OffsetFetchRequestTopic::encode(Writer& w, int16_t version) const {
+void offset_fetch_request_types::OffsetFetchRequestTopic::encode(Writer& w, int16_t version) const {
   const bool flexible = version >= 6;
   (void)flexible;
   if (version <= 7) {
@@ -23,7 +23,7 @@ void OffsetFetchRequest::OffsetFetchRequestTopic::encode(Writer& w, int16_t vers
   }
 }
 
-void OffsetFetchRequest::OffsetFetchRequestTopic::decode(Reader& r, int16_t version) {
+void offset_fetch_request_types::OffsetFetchRequestTopic::decode(Reader& r, int16_t version) {
   const bool flexible = version >= 6;
   (void)flexible;
   if (version <= 7) {
@@ -47,7 +47,7 @@ void OffsetFetchRequest::OffsetFetchRequestTopic::decode(Reader& r, int16_t vers
   }
 }
 
-size_t OffsetFetchRequest::OffsetFetchRequestTopic::min_size(int16_t version) {
+size_t offset_fetch_request_types::OffsetFetchRequestTopic::min_size(int16_t version) {
   const bool flexible = version >= 6;
   size_t n = flexible ? 1 : 0;
   if (version <= 7) n += (flexible ? 1 : 2);
@@ -55,7 +55,7 @@ size_t OffsetFetchRequest::OffsetFetchRequestTopic::min_size(int16_t version) {
   return n;
 }
 
-void OffsetFetchRequest::OffsetFetchRequestTopics::encode(Writer& w, int16_t version) const {
+void offset_fetch_request_types::OffsetFetchRequestTopics::encode(Writer& w, int16_t version) const {
   const bool flexible = version >= 6;
   (void)flexible;
   if (version >= 8) {
@@ -72,7 +72,7 @@ void OffsetFetchRequest::OffsetFetchRequestTopics::encode(Writer& w, int16_t ver
   }
 }
 
-void OffsetFetchRequest::OffsetFetchRequestTopics::decode(Reader& r, int16_t version) {
+void offset_fetch_request_types::OffsetFetchRequestTopics::decode(Reader& r, int16_t version) {
   const bool flexible = version >= 6;
   (void)flexible;
   if (version >= 8) {
@@ -96,7 +96,7 @@ void OffsetFetchRequest::OffsetFetchRequestTopics::decode(Reader& r, int16_t ver
   }
 }
 
-size_t OffsetFetchRequest::OffsetFetchRequestTopics::min_size(int16_t version) {
+size_t offset_fetch_request_types::OffsetFetchRequestTopics::min_size(int16_t version) {
   const bool flexible = version >= 6;
   size_t n = flexible ? 1 : 0;
   if (version >= 8) n += (flexible ? 1 : 2);
@@ -104,7 +104,7 @@ size_t OffsetFetchRequest::OffsetFetchRequestTopics::min_size(int16_t version) {
   return n;
 }
 
-void OffsetFetchRequest::OffsetFetchRequestGroup::encode(Writer& w, int16_t version) const {
+void offset_fetch_request_types::OffsetFetchRequestGroup::encode(Writer& w, int16_t version) const {
   const bool flexible = version >= 6;
   (void)flexible;
   if (version >= 8) {
@@ -137,7 +137,7 @@ void OffsetFetchRequest::OffsetFetchRequestGroup::encode(Writer& w, int16_t vers
   }
 }
 
-void OffsetFetchRequest::OffsetFetchRequestGroup::decode(Reader& r, int16_t version) {
+void offset_fetch_request_types::OffsetFetchRequestGroup::decode(Reader& r, int16_t version) {
   const bool flexible = version >= 6;
   (void)flexible;
   if (version >= 8) {
@@ -173,7 +173,7 @@ void OffsetFetchRequest::OffsetFetchRequestGroup::decode(Reader& r, int16_t vers
   }
 }
 
-size_t OffsetFetchRequest::OffsetFetchRequestGroup::min_size(int16_t version) {
+size_t offset_fetch_request_types::OffsetFetchRequestGroup::min_size(int16_t version) {
   const bool flexible = version >= 6;
   size_t n = flexible ? 1 : 0;
   if (version >= 8) n += (flexible ? 1 : 2);

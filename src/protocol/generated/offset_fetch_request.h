@@ -10,6 +10,48 @@
 
 namespace floe::protocol {
 
+namespace offset_fetch_request_types {
+
+struct OffsetFetchRequestTopic {
+  std::string name{};
+  std::vector<int32_t> partition_indexes{};
+  UnknownTaggedFields unknown_tagged_fields;
+
+  void encode(Writer& w, int16_t version) const;
+  void decode(Reader& r, int16_t version);
+  // The fewest bytes one encoded value can take; bounds array counts.
+  static size_t min_size(int16_t version);
+  bool operator==(const OffsetFetchRequestTopic&) const = default;
+};
+
+struct OffsetFetchRequestTopics {
+  std::string name{};
+  std::vector<int32_t> partition_indexes{};
+  UnknownTaggedFields unknown_tagged_fields;
+
+  void encode(Writer& w, int16_t version) const;
+  void decode(Reader& r, int16_t version);
+  // The fewest bytes one encoded value can take; bounds array counts.
+  static size_t min_size(int16_t version);
+  bool operator==(const OffsetFetchRequestTopics&) const = default;
+};
+
+struct OffsetFetchRequestGroup {
+  std::string group_id{};
+  std::optional<std::string> member_id = std::nullopt;
+  int32_t member_epoch = -1;
+  std::optional<std::vector<OffsetFetchRequestTopics>> topics{};
+  UnknownTaggedFields unknown_tagged_fields;
+
+  void encode(Writer& w, int16_t version) const;
+  void decode(Reader& r, int16_t version);
+  // The fewest bytes one encoded value can take; bounds array counts.
+  static size_t min_size(int16_t version);
+  bool operator==(const OffsetFetchRequestGroup&) const = default;
+};
+
+}  // namespace offset_fetch_request_types
+
 struct OffsetFetchRequest {
   static constexpr const char* kName = "OffsetFetchRequest";
   static constexpr int16_t kApiKey = 9;
@@ -18,44 +60,9 @@ struct OffsetFetchRequest {
   // First flexible version, or -1 when no version is flexible.
   static constexpr int16_t kFirstFlexibleVersion = 6;
   static constexpr bool is_flexible(int16_t v) { return kFirstFlexibleVersion >= 0 && v >= kFirstFlexibleVersion; }
-  struct OffsetFetchRequestTopic {
-    std::string name{};
-    std::vector<int32_t> partition_indexes{};
-    UnknownTaggedFields unknown_tagged_fields;
-
-    void encode(Writer& w, int16_t version) const;
-    void decode(Reader& r, int16_t version);
-    // The fewest bytes one encoded value can take; bounds array counts.
-    static size_t min_size(int16_t version);
-    bool operator==(const OffsetFetchRequestTopic&) const = default;
-  };
-
-  struct OffsetFetchRequestTopics {
-    std::string name{};
-    std::vector<int32_t> partition_indexes{};
-    UnknownTaggedFields unknown_tagged_fields;
-
-    void encode(Writer& w, int16_t version) const;
-    void decode(Reader& r, int16_t version);
-    // The fewest bytes one encoded value can take; bounds array counts.
-    static size_t min_size(int16_t version);
-    bool operator==(const OffsetFetchRequestTopics&) const = default;
-  };
-
-  struct OffsetFetchRequestGroup {
-    std::string group_id{};
-    std::optional<std::string> member_id = std::nullopt;
-    int32_t member_epoch = -1;
-    std::optional<std::vector<OffsetFetchRequestTopics>> topics{};
-    UnknownTaggedFields unknown_tagged_fields;
-
-    void encode(Writer& w, int16_t version) const;
-    void decode(Reader& r, int16_t version);
-    // The fewest bytes one encoded value can take; bounds array counts.
-    static size_t min_size(int16_t version);
-    bool operator==(const OffsetFetchRequestGroup&) const = default;
-  };
-
+  using OffsetFetchRequestTopic = offset_fetch_request_types::OffsetFetchRequestTopic;
+  using OffsetFetchRequestTopics = offset_fetch_request_types::OffsetFetchRequestTopics;
+  using OffsetFetchRequestGroup = offset_fetch_request_types::OffsetFetchRequestGroup;
   std::string group_id{};
   std::optional<std::vector<OffsetFetchRequestTopic>> topics{};
   std::vector<OffsetFetchRequestGroup> groups{};

@@ -6,7 +6,7 @@
 
 namespace floe::protocol {
 
-void OffsetFetchResponse::OffsetFetchResponsePartition::encode(Writer& w, int16_t version) const {
+void offset_fetch_response_types::OffsetFetchResponsePartition::encode(Writer& w, int16_t version) const {
   const bool flexible = version >= 6;
   (void)flexible;
   if (version <= 7) {
@@ -34,7 +34,7 @@ void OffsetFetchResponse::OffsetFetchResponsePartition::encode(Writer& w, int16_
   }
 }
 
-void OffsetFetchResponse::OffsetFetchResponsePartition::decode(Reader& r, int16_t version) {
+void offset_fetch_response_types::OffsetFetchResponsePartition::decode(Reader& r, int16_t version) {
   const bool flexible = version >= 6;
   (void)flexible;
   if (version <= 7) {
@@ -61,7 +61,7 @@ void OffsetFetchResponse::OffsetFetchResponsePartition::decode(Reader& r, int16_
   }
 }
 
-size_t OffsetFetchResponse::OffsetFetchResponsePartition::min_size(int16_t version) {
+size_t offset_fetch_response_types::OffsetFetchResponsePartition::min_size(int16_t version) {
   const bool flexible = version >= 6;
   size_t n = flexible ? 1 : 0;
   if (version <= 7) n += 4;
@@ -72,7 +72,7 @@ size_t OffsetFetchResponse::OffsetFetchResponsePartition::min_size(int16_t versi
   return n;
 }
 
-void OffsetFetchResponse::OffsetFetchResponseTopic::encode(Writer& w, int16_t version) const {
+void offset_fetch_response_types::OffsetFetchResponseTopic::encode(Writer& w, int16_t version) const {
   const bool flexible = version >= 6;
   (void)flexible;
   if (version <= 7) {
@@ -89,7 +89,7 @@ void OffsetFetchResponse::OffsetFetchResponseTopic::encode(Writer& w, int16_t ve
   }
 }
 
-void OffsetFetchResponse::OffsetFetchResponseTopic::decode(Reader& r, int16_t version) {
+void offset_fetch_response_types::OffsetFetchResponseTopic::decode(Reader& r, int16_t version) {
   const bool flexible = version >= 6;
   (void)flexible;
   if (version <= 7) {
@@ -113,7 +113,7 @@ void OffsetFetchResponse::OffsetFetchResponseTopic::decode(Reader& r, int16_t ve
   }
 }
 
-size_t OffsetFetchResponse::OffsetFetchResponseTopic::min_size(int16_t version) {
+size_t offset_fetch_response_types::OffsetFetchResponseTopic::min_size(int16_t version) {
   const bool flexible = version >= 6;
   size_t n = flexible ? 1 : 0;
   if (version <= 7) n += (flexible ? 1 : 2);
@@ -121,7 +121,7 @@ size_t OffsetFetchResponse::OffsetFetchResponseTopic::min_size(int16_t version) 
   return n;
 }
 
-void OffsetFetchResponse::OffsetFetchResponsePartitions::encode(Writer& w, int16_t version) const {
+void offset_fetch_response_types::OffsetFetchResponsePartitions::encode(Writer& w, int16_t version) const {
   const bool flexible = version >= 6;
   (void)flexible;
   if (version >= 8) {
@@ -149,7 +149,7 @@ void OffsetFetchResponse::OffsetFetchResponsePartitions::encode(Writer& w, int16
   }
 }
 
-void OffsetFetchResponse::OffsetFetchResponsePartitions::decode(Reader& r, int16_t version) {
+void offset_fetch_response_types::OffsetFetchResponsePartitions::decode(Reader& r, int16_t version) {
   const bool flexible = version >= 6;
   (void)flexible;
   if (version >= 8) {
@@ -176,7 +176,7 @@ void OffsetFetchResponse::OffsetFetchResponsePartitions::decode(Reader& r, int16
   }
 }
 
-size_t OffsetFetchResponse::OffsetFetchResponsePartitions::min_size(int16_t version) {
+size_t offset_fetch_response_types::OffsetFetchResponsePartitions::min_size(int16_t version) {
   const bool flexible = version >= 6;
   size_t n = flexible ? 1 : 0;
   if (version >= 8) n += 4;
@@ -187,7 +187,7 @@ size_t OffsetFetchResponse::OffsetFetchResponsePartitions::min_size(int16_t vers
   return n;
 }
 
-void OffsetFetchResponse::OffsetFetchResponseTopics::encode(Writer& w, int16_t version) const {
+void offset_fetch_response_types::OffsetFetchResponseTopics::encode(Writer& w, int16_t version) const {
   const bool flexible = version >= 6;
   (void)flexible;
   if (version >= 8) {
@@ -204,7 +204,7 @@ void OffsetFetchResponse::OffsetFetchResponseTopics::encode(Writer& w, int16_t v
   }
 }
 
-void OffsetFetchResponse::OffsetFetchResponseTopics::decode(Reader& r, int16_t version) {
+void offset_fetch_response_types::OffsetFetchResponseTopics::decode(Reader& r, int16_t version) {
   const bool flexible = version >= 6;
   (void)flexible;
   if (version >= 8) {
@@ -228,7 +228,7 @@ void OffsetFetchResponse::OffsetFetchResponseTopics::decode(Reader& r, int16_t v
   }
 }
 
-size_t OffsetFetchResponse::OffsetFetchResponseTopics::min_size(int16_t version) {
+size_t offset_fetch_response_types::OffsetFetchResponseTopics::min_size(int16_t version) {
   const bool flexible = version >= 6;
   size_t n = flexible ? 1 : 0;
   if (version >= 8) n += (flexible ? 1 : 2);
@@ -236,7 +236,7 @@ size_t OffsetFetchResponse::OffsetFetchResponseTopics::min_size(int16_t version)
   return n;
 }
 
-void OffsetFetchResponse::OffsetFetchResponseGroup::encode(Writer& w, int16_t version) const {
+void offset_fetch_response_types::OffsetFetchResponseGroup::encode(Writer& w, int16_t version) const {
   const bool flexible = version >= 6;
   (void)flexible;
   if (version >= 8) {
@@ -256,7 +256,7 @@ void OffsetFetchResponse::OffsetFetchResponseGroup::encode(Writer& w, int16_t ve
   }
 }
 
-void OffsetFetchResponse::OffsetFetchResponseGroup::decode(Reader& r, int16_t version) {
+void offset_fetch_response_types::OffsetFetchResponseGroup::decode(Reader& r, int16_t version) {
   const bool flexible = version >= 6;
   (void)flexible;
   if (version >= 8) {
@@ -283,7 +283,7 @@ void OffsetFetchResponse::OffsetFetchResponseGroup::decode(Reader& r, int16_t ve
   }
 }
 
-size_t OffsetFetchResponse::OffsetFetchResponseGroup::min_size(int16_t version) {
+size_t offset_fetch_response_types::OffsetFetchResponseGroup::min_size(int16_t version) {
   const bool flexible = version >= 6;
   size_t n = flexible ? 1 : 0;
   if (version >= 8) n += (flexible ? 1 : 2);

@@ -10,6 +10,77 @@
 
 namespace floe::protocol {
 
+namespace offset_fetch_response_types {
+
+struct OffsetFetchResponsePartition {
+  int32_t partition_index = 0;
+  int64_t committed_offset = 0;
+  int32_t committed_leader_epoch = -1;
+  std::optional<std::string> metadata{};
+  int16_t error_code = 0;
+  UnknownTaggedFields unknown_tagged_fields;
+
+  void encode(Writer& w, int16_t version) const;
+  void decode(Reader& r, int16_t version);
+  // The fewest bytes one encoded value can take; bounds array counts.
+  static size_t min_size(int16_t version);
+  bool operator==(const OffsetFetchResponsePartition&) const = default;
+};
+
+struct OffsetFetchResponseTopic {
+  std::string name{};
+  std::vector<OffsetFetchResponsePartition> partitions{};
+  UnknownTaggedFields unknown_tagged_fields;
+
+  void encode(Writer& w, int16_t version) const;
+  void decode(Reader& r, int16_t version);
+  // The fewest bytes one encoded value can take; bounds array counts.
+  static size_t min_size(int16_t version);
+  bool operator==(const OffsetFetchResponseTopic&) const = default;
+};
+
+struct OffsetFetchResponsePartitions {
+  int32_t partition_index = 0;
+  int64_t committed_offset = 0;
+  int32_t committed_leader_epoch = -1;
+  std::optional<std::string> metadata{};
+  int16_t error_code = 0;
+  UnknownTaggedFields unknown_tagged_fields;
+
+  void encode(Writer& w, int16_t version) const;
+  void decode(Reader& r, int16_t version);
+  // The fewest bytes one encoded value can take; bounds array counts.
+  static size_t min_size(int16_t version);
+  bool operator==(const OffsetFetchResponsePartitions&) const = default;
+};
+
+struct OffsetFetchResponseTopics {
+  std::string name{};
+  std::vector<OffsetFetchResponsePartitions> partitions{};
+  UnknownTaggedFields unknown_tagged_fields;
+
+  void encode(Writer& w, int16_t version) const;
+  void decode(Reader& r, int16_t version);
+  // The fewest bytes one encoded value can take; bounds array counts.
+  static size_t min_size(int16_t version);
+  bool operator==(const OffsetFetchResponseTopics&) const = default;
+};
+
+struct OffsetFetchResponseGroup {
+  std::string group_id{};
+  std::vector<OffsetFetchResponseTopics> topics{};
+  int16_t error_code = 0;
+  UnknownTaggedFields unknown_tagged_fields;
+
+  void encode(Writer& w, int16_t version) const;
+  void decode(Reader& r, int16_t version);
+  // The fewest bytes one encoded value can take; bounds array counts.
+  static size_t min_size(int16_t version);
+  bool operator==(const OffsetFetchResponseGroup&) const = default;
+};
+
+}  // namespace offset_fetch_response_types
+
 struct OffsetFetchResponse {
   static constexpr const char* kName = "OffsetFetchResponse";
   static constexpr int16_t kApiKey = 9;
@@ -18,73 +89,11 @@ struct OffsetFetchResponse {
   // First flexible version, or -1 when no version is flexible.
   static constexpr int16_t kFirstFlexibleVersion = 6;
   static constexpr bool is_flexible(int16_t v) { return kFirstFlexibleVersion >= 0 && v >= kFirstFlexibleVersion; }
-  struct OffsetFetchResponsePartition {
-    int32_t partition_index = 0;
-    int64_t committed_offset = 0;
-    int32_t committed_leader_epoch = -1;
-    std::optional<std::string> metadata{};
-    int16_t error_code = 0;
-    UnknownTaggedFields unknown_tagged_fields;
-
-    void encode(Writer& w, int16_t version) const;
-    void decode(Reader& r, int16_t version);
-    // The fewest bytes one encoded value can take; bounds array counts.
-    static size_t min_size(int16_t version);
-    bool operator==(const OffsetFetchResponsePartition&) const = default;
-  };
-
-  struct OffsetFetchResponseTopic {
-    std::string name{};
-    std::vector<OffsetFetchResponsePartition> partitions{};
-    UnknownTaggedFields unknown_tagged_fields;
-
-    void encode(Writer& w, int16_t version) const;
-    void decode(Reader& r, int16_t version);
-    // The fewest bytes one encoded value can take; bounds array counts.
-    static size_t min_size(int16_t version);
-    bool operator==(const OffsetFetchResponseTopic&) const = default;
-  };
-
-  struct OffsetFetchResponsePartitions {
-    int32_t partition_index = 0;
-    int64_t committed_offset = 0;
-    int32_t committed_leader_epoch = -1;
-    std::optional<std::string> metadata{};
-    int16_t error_code = 0;
-    UnknownTaggedFields unknown_tagged_fields;
-
-    void encode(Writer& w, int16_t version) const;
-    void decode(Reader& r, int16_t version);
-    // The fewest bytes one encoded value can take; bounds array counts.
-    static size_t min_size(int16_t version);
-    bool operator==(const OffsetFetchResponsePartitions&) const = default;
-  };
-
-  struct OffsetFetchResponseTopics {
-    std::string name{};
-    std::vector<OffsetFetchResponsePartitions> partitions{};
-    UnknownTaggedFields unknown_tagged_fields;
-
-    void encode(Writer& w, int16_t version) const;
-    void decode(Reader& r, int16_t version);
-    // The fewest bytes one encoded value can take; bounds array counts.
-    static size_t min_size(int16_t version);
-    bool operator==(const OffsetFetchResponseTopics&) const = default;
-  };
-
-  struct OffsetFetchResponseGroup {
-    std::string group_id{};
-    std::vector<OffsetFetchResponseTopics> topics{};
-    int16_t error_code = 0;
-    UnknownTaggedFields unknown_tagged_fields;
-
-    void encode(Writer& w, int16_t version) const;
-    void decode(Reader& r, int16_t version);
-    // The fewest bytes one encoded value can take; bounds array counts.
-    static size_t min_size(int16_t version);
-    bool operator==(const OffsetFetchResponseGroup&) const = default;
-  };
-
+  using OffsetFetchResponsePartition = offset_fetch_response_types::OffsetFetchResponsePartition;
+  using OffsetFetchResponseTopic = offset_fetch_response_types::OffsetFetchResponseTopic;
+  using OffsetFetchResponsePartitions = offset_fetch_response_types::OffsetFetchResponsePartitions;
+  using OffsetFetchResponseTopics = offset_fetch_response_types::OffsetFetchResponseTopics;
+  using OffsetFetchResponseGroup = offset_fetch_response_types::OffsetFetchResponseGroup;
   int32_t throttle_time_ms = 0;
   std::vector<OffsetFetchResponseTopic> topics{};
   int16_t error_code = 0;

@@ -6,7 +6,7 @@
 
 namespace floe::protocol {
 
-void OffsetForLeaderEpochRequest::OffsetForLeaderPartition::encode(Writer& w, int16_t version) const {
+void offset_for_leader_epoch_request_types::OffsetForLeaderPartition::encode(Writer& w, int16_t version) const {
   const bool flexible = version >= 4;
   (void)flexible;
   w.write_int32(partition);
@@ -19,7 +19,7 @@ void OffsetForLeaderEpochRequest::OffsetForLeaderPartition::encode(Writer& w, in
   }
 }
 
-void OffsetForLeaderEpochRequest::OffsetForLeaderPartition::decode(Reader& r, int16_t version) {
+void offset_for_leader_epoch_request_types::OffsetForLeaderPartition::decode(Reader& r, int16_t version) {
   const bool flexible = version >= 4;
   (void)flexible;
   partition = r.read_int32();
@@ -32,7 +32,7 @@ void OffsetForLeaderEpochRequest::OffsetForLeaderPartition::decode(Reader& r, in
   }
 }
 
-size_t OffsetForLeaderEpochRequest::OffsetForLeaderPartition::min_size(int16_t version) {
+size_t offset_for_leader_epoch_request_types::OffsetForLeaderPartition::min_size(int16_t version) {
   const bool flexible = version >= 4;
   size_t n = flexible ? 1 : 0;
   n += 4;
@@ -41,7 +41,7 @@ size_t OffsetForLeaderEpochRequest::OffsetForLeaderPartition::min_size(int16_t v
   return n;
 }
 
-void OffsetForLeaderEpochRequest::OffsetForLeaderTopic::encode(Writer& w, int16_t version) const {
+void offset_for_leader_epoch_request_types::OffsetForLeaderTopic::encode(Writer& w, int16_t version) const {
   const bool flexible = version >= 4;
   (void)flexible;
   w.write_string(topic, flexible);
@@ -54,7 +54,7 @@ void OffsetForLeaderEpochRequest::OffsetForLeaderTopic::encode(Writer& w, int16_
   }
 }
 
-void OffsetForLeaderEpochRequest::OffsetForLeaderTopic::decode(Reader& r, int16_t version) {
+void offset_for_leader_epoch_request_types::OffsetForLeaderTopic::decode(Reader& r, int16_t version) {
   const bool flexible = version >= 4;
   (void)flexible;
   topic = r.read_string(flexible);
@@ -74,7 +74,7 @@ void OffsetForLeaderEpochRequest::OffsetForLeaderTopic::decode(Reader& r, int16_
   }
 }
 
-size_t OffsetForLeaderEpochRequest::OffsetForLeaderTopic::min_size(int16_t version) {
+size_t offset_for_leader_epoch_request_types::OffsetForLeaderTopic::min_size(int16_t version) {
   const bool flexible = version >= 4;
   size_t n = flexible ? 1 : 0;
   n += (flexible ? 1 : 2);

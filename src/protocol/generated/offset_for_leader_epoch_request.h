@@ -10,6 +10,35 @@
 
 namespace floe::protocol {
 
+namespace offset_for_leader_epoch_request_types {
+
+struct OffsetForLeaderPartition {
+  int32_t partition = 0;
+  int32_t current_leader_epoch = -1;
+  int32_t leader_epoch = 0;
+  UnknownTaggedFields unknown_tagged_fields;
+
+  void encode(Writer& w, int16_t version) const;
+  void decode(Reader& r, int16_t version);
+  // The fewest bytes one encoded value can take; bounds array counts.
+  static size_t min_size(int16_t version);
+  bool operator==(const OffsetForLeaderPartition&) const = default;
+};
+
+struct OffsetForLeaderTopic {
+  std::string topic{};
+  std::vector<OffsetForLeaderPartition> partitions{};
+  UnknownTaggedFields unknown_tagged_fields;
+
+  void encode(Writer& w, int16_t version) const;
+  void decode(Reader& r, int16_t version);
+  // The fewest bytes one encoded value can take; bounds array counts.
+  static size_t min_size(int16_t version);
+  bool operator==(const OffsetForLeaderTopic&) const = default;
+};
+
+}  // namespace offset_for_leader_epoch_request_types
+
 struct OffsetForLeaderEpochRequest {
   static constexpr const char* kName = "OffsetForLeaderEpochRequest";
   static constexpr int16_t kApiKey = 23;
@@ -18,31 +47,8 @@ struct OffsetForLeaderEpochRequest {
   // First flexible version, or -1 when no version is flexible.
   static constexpr int16_t kFirstFlexibleVersion = 4;
   static constexpr bool is_flexible(int16_t v) { return kFirstFlexibleVersion >= 0 && v >= kFirstFlexibleVersion; }
-  struct OffsetForLeaderPartition {
-    int32_t partition = 0;
-    int32_t current_leader_epoch = -1;
-    int32_t leader_epoch = 0;
-    UnknownTaggedFields unknown_tagged_fields;
-
-    void encode(Writer& w, int16_t version) const;
-    void decode(Reader& r, int16_t version);
-    // The fewest bytes one encoded value can take; bounds array counts.
-    static size_t min_size(int16_t version);
-    bool operator==(const OffsetForLeaderPartition&) const = default;
-  };
-
-  struct OffsetForLeaderTopic {
-    std::string topic{};
-    std::vector<OffsetForLeaderPartition> partitions{};
-    UnknownTaggedFields unknown_tagged_fields;
-
-    void encode(Writer& w, int16_t version) const;
-    void decode(Reader& r, int16_t version);
-    // The fewest bytes one encoded value can take; bounds array counts.
-    static size_t min_size(int16_t version);
-    bool operator==(const OffsetForLeaderTopic&) const = default;
-  };
-
+  using OffsetForLeaderPartition = offset_for_leader_epoch_request_types::OffsetForLeaderPartition;
+  using OffsetForLeaderTopic = offset_for_leader_epoch_request_types::OffsetForLeaderTopic;
   int32_t replica_id = -2;
   std::vector<OffsetForLeaderTopic> topics{};
   UnknownTaggedFields unknown_tagged_fields;

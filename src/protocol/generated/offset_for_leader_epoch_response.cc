@@ -6,7 +6,7 @@
 
 namespace floe::protocol {
 
-void OffsetForLeaderEpochResponse::EpochEndOffset::encode(Writer& w, int16_t version) const {
+void offset_for_leader_epoch_response_types::EpochEndOffset::encode(Writer& w, int16_t version) const {
   const bool flexible = version >= 4;
   (void)flexible;
   w.write_int16(error_code);
@@ -20,7 +20,7 @@ void OffsetForLeaderEpochResponse::EpochEndOffset::encode(Writer& w, int16_t ver
   }
 }
 
-void OffsetForLeaderEpochResponse::EpochEndOffset::decode(Reader& r, int16_t version) {
+void offset_for_leader_epoch_response_types::EpochEndOffset::decode(Reader& r, int16_t version) {
   const bool flexible = version >= 4;
   (void)flexible;
   error_code = r.read_int16();
@@ -34,7 +34,7 @@ void OffsetForLeaderEpochResponse::EpochEndOffset::decode(Reader& r, int16_t ver
   }
 }
 
-size_t OffsetForLeaderEpochResponse::EpochEndOffset::min_size(int16_t version) {
+size_t offset_for_leader_epoch_response_types::EpochEndOffset::min_size(int16_t version) {
   const bool flexible = version >= 4;
   size_t n = flexible ? 1 : 0;
   n += 2;
@@ -44,7 +44,7 @@ size_t OffsetForLeaderEpochResponse::EpochEndOffset::min_size(int16_t version) {
   return n;
 }
 
-void OffsetForLeaderEpochResponse::OffsetForLeaderTopicResult::encode(Writer& w, int16_t version) const {
+void offset_for_leader_epoch_response_types::OffsetForLeaderTopicResult::encode(Writer& w, int16_t version) const {
   const bool flexible = version >= 4;
   (void)flexible;
   w.write_string(topic, flexible);
@@ -57,7 +57,7 @@ void OffsetForLeaderEpochResponse::OffsetForLeaderTopicResult::encode(Writer& w,
   }
 }
 
-void OffsetForLeaderEpochResponse::OffsetForLeaderTopicResult::decode(Reader& r, int16_t version) {
+void offset_for_leader_epoch_response_types::OffsetForLeaderTopicResult::decode(Reader& r, int16_t version) {
   const bool flexible = version >= 4;
   (void)flexible;
   topic = r.read_string(flexible);
@@ -77,7 +77,7 @@ void OffsetForLeaderEpochResponse::OffsetForLeaderTopicResult::decode(Reader& r,
   }
 }
 
-size_t OffsetForLeaderEpochResponse::OffsetForLeaderTopicResult::min_size(int16_t version) {
+size_t offset_for_leader_epoch_response_types::OffsetForLeaderTopicResult::min_size(int16_t version) {
   const bool flexible = version >= 4;
   size_t n = flexible ? 1 : 0;
   n += (flexible ? 1 : 2);

@@ -10,6 +10,36 @@
 
 namespace floe::protocol {
 
+namespace offset_for_leader_epoch_response_types {
+
+struct EpochEndOffset {
+  int16_t error_code = 0;
+  int32_t partition = 0;
+  int32_t leader_epoch = -1;
+  int64_t end_offset = int64_t{-1};
+  UnknownTaggedFields unknown_tagged_fields;
+
+  void encode(Writer& w, int16_t version) const;
+  void decode(Reader& r, int16_t version);
+  // The fewest bytes one encoded value can take; bounds array counts.
+  static size_t min_size(int16_t version);
+  bool operator==(const EpochEndOffset&) const = default;
+};
+
+struct OffsetForLeaderTopicResult {
+  std::string topic{};
+  std::vector<EpochEndOffset> partitions{};
+  UnknownTaggedFields unknown_tagged_fields;
+
+  void encode(Writer& w, int16_t version) const;
+  void decode(Reader& r, int16_t version);
+  // The fewest bytes one encoded value can take; bounds array counts.
+  static size_t min_size(int16_t version);
+  bool operator==(const OffsetForLeaderTopicResult&) const = default;
+};
+
+}  // namespace offset_for_leader_epoch_response_types
+
 struct OffsetForLeaderEpochResponse {
   static constexpr const char* kName = "OffsetForLeaderEpochResponse";
   static constexpr int16_t kApiKey = 23;
@@ -18,32 +48,8 @@ struct OffsetForLeaderEpochResponse {
   // First flexible version, or -1 when no version is flexible.
   static constexpr int16_t kFirstFlexibleVersion = 4;
   static constexpr bool is_flexible(int16_t v) { return kFirstFlexibleVersion >= 0 && v >= kFirstFlexibleVersion; }
-  struct EpochEndOffset {
-    int16_t error_code = 0;
-    int32_t partition = 0;
-    int32_t leader_epoch = -1;
-    int64_t end_offset = int64_t{-1};
-    UnknownTaggedFields unknown_tagged_fields;
-
-    void encode(Writer& w, int16_t version) const;
-    void decode(Reader& r, int16_t version);
-    // The fewest bytes one encoded value can take; bounds array counts.
-    static size_t min_size(int16_t version);
-    bool operator==(const EpochEndOffset&) const = default;
-  };
-
-  struct OffsetForLeaderTopicResult {
-    std::string topic{};
-    std::vector<EpochEndOffset> partitions{};
-    UnknownTaggedFields unknown_tagged_fields;
-
-    void encode(Writer& w, int16_t version) const;
-    void decode(Reader& r, int16_t version);
-    // The fewest bytes one encoded value can take; bounds array counts.
-    static size_t min_size(int16_t version);
-    bool operator==(const OffsetForLeaderTopicResult&) const = default;
-  };
-
+  using EpochEndOffset = offset_for_leader_epoch_response_types::EpochEndOffset;
+  using OffsetForLeaderTopicResult = offset_for_leader_epoch_response_types::OffsetForLeaderTopicResult;
   int32_t throttle_time_ms = 0;
   std::vector<OffsetForLeaderTopicResult> topics{};
   UnknownTaggedFields unknown_tagged_fields;

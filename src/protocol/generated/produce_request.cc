@@ -6,7 +6,7 @@
 
 namespace floe::protocol {
 
-void ProduceRequest::PartitionProduceData::encode(Writer& w, int16_t version) const {
+void produce_request_types::PartitionProduceData::encode(Writer& w, int16_t version) const {
   const bool flexible = version >= 9;
   (void)flexible;
   w.write_int32(index);
@@ -21,7 +21,7 @@ void ProduceRequest::PartitionProduceData::encode(Writer& w, int16_t version) co
   }
 }
 
-void ProduceRequest::PartitionProduceData::decode(Reader& r, int16_t version) {
+void produce_request_types::PartitionProduceData::decode(Reader& r, int16_t version) {
   const bool flexible = version >= 9;
   (void)flexible;
   index = r.read_int32();
@@ -31,7 +31,7 @@ void ProduceRequest::PartitionProduceData::decode(Reader& r, int16_t version) {
   }
 }
 
-size_t ProduceRequest::PartitionProduceData::min_size(int16_t version) {
+size_t produce_request_types::PartitionProduceData::min_size(int16_t version) {
   const bool flexible = version >= 9;
   size_t n = flexible ? 1 : 0;
   n += 4;
@@ -39,7 +39,7 @@ size_t ProduceRequest::PartitionProduceData::min_size(int16_t version) {
   return n;
 }
 
-void ProduceRequest::TopicProduceData::encode(Writer& w, int16_t version) const {
+void produce_request_types::TopicProduceData::encode(Writer& w, int16_t version) const {
   const bool flexible = version >= 9;
   (void)flexible;
   w.write_string(name, flexible);
@@ -52,7 +52,7 @@ void ProduceRequest::TopicProduceData::encode(Writer& w, int16_t version) const 
   }
 }
 
-void ProduceRequest::TopicProduceData::decode(Reader& r, int16_t version) {
+void produce_request_types::TopicProduceData::decode(Reader& r, int16_t version) {
   const bool flexible = version >= 9;
   (void)flexible;
   name = r.read_string(flexible);
@@ -72,7 +72,7 @@ void ProduceRequest::TopicProduceData::decode(Reader& r, int16_t version) {
   }
 }
 
-size_t ProduceRequest::TopicProduceData::min_size(int16_t version) {
+size_t produce_request_types::TopicProduceData::min_size(int16_t version) {
   const bool flexible = version >= 9;
   size_t n = flexible ? 1 : 0;
   n += (flexible ? 1 : 2);

@@ -10,6 +10,34 @@
 
 namespace floe::protocol {
 
+namespace produce_request_types {
+
+struct PartitionProduceData {
+  int32_t index = 0;
+  std::optional<Bytes> records{};
+  UnknownTaggedFields unknown_tagged_fields;
+
+  void encode(Writer& w, int16_t version) const;
+  void decode(Reader& r, int16_t version);
+  // The fewest bytes one encoded value can take; bounds array counts.
+  static size_t min_size(int16_t version);
+  bool operator==(const PartitionProduceData&) const = default;
+};
+
+struct TopicProduceData {
+  std::string name{};
+  std::vector<PartitionProduceData> partition_data{};
+  UnknownTaggedFields unknown_tagged_fields;
+
+  void encode(Writer& w, int16_t version) const;
+  void decode(Reader& r, int16_t version);
+  // The fewest bytes one encoded value can take; bounds array counts.
+  static size_t min_size(int16_t version);
+  bool operator==(const TopicProduceData&) const = default;
+};
+
+}  // namespace produce_request_types
+
 struct ProduceRequest {
   static constexpr const char* kName = "ProduceRequest";
   static constexpr int16_t kApiKey = 0;
@@ -18,30 +46,8 @@ struct ProduceRequest {
   // First flexible version, or -1 when no version is flexible.
   static constexpr int16_t kFirstFlexibleVersion = 9;
   static constexpr bool is_flexible(int16_t v) { return kFirstFlexibleVersion >= 0 && v >= kFirstFlexibleVersion; }
-  struct PartitionProduceData {
-    int32_t index = 0;
-    std::optional<Bytes> records{};
-    UnknownTaggedFields unknown_tagged_fields;
-
-    void encode(Writer& w, int16_t version) const;
-    void decode(Reader& r, int16_t version);
-    // The fewest bytes one encoded value can take; bounds array counts.
-    static size_t min_size(int16_t version);
-    bool operator==(const PartitionProduceData&) const = default;
-  };
-
-  struct TopicProduceData {
-    std::string name{};
-    std::vector<PartitionProduceData> partition_data{};
-    UnknownTaggedFields unknown_tagged_fields;
-
-    void encode(Writer& w, int16_t version) const;
-    void decode(Reader& r, int16_t version);
-    // The fewest bytes one encoded value can take; bounds array counts.
-    static size_t min_size(int16_t version);
-    bool operator==(const TopicProduceData&) const = default;
-  };
-
+  using PartitionProduceData = produce_request_types::PartitionProduceData;
+  using TopicProduceData = produce_request_types::TopicProduceData;
   std::optional<std::string> transactional_id = std::nullopt;
   int16_t acks = 0;
   int32_t timeout_ms = 0;

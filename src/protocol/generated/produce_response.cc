@@ -6,7 +6,7 @@
 
 namespace floe::protocol {
 
-void ProduceResponse::BatchIndexAndErrorMessage::encode(Writer& w, int16_t version) const {
+void produce_response_types::BatchIndexAndErrorMessage::encode(Writer& w, int16_t version) const {
   const bool flexible = version >= 9;
   (void)flexible;
   if (version >= 8) {
@@ -25,7 +25,7 @@ void ProduceResponse::BatchIndexAndErrorMessage::encode(Writer& w, int16_t versi
   }
 }
 
-void ProduceResponse::BatchIndexAndErrorMessage::decode(Reader& r, int16_t version) {
+void produce_response_types::BatchIndexAndErrorMessage::decode(Reader& r, int16_t version) {
   const bool flexible = version >= 9;
   (void)flexible;
   if (version >= 8) {
@@ -43,7 +43,7 @@ void ProduceResponse::BatchIndexAndErrorMessage::decode(Reader& r, int16_t versi
   }
 }
 
-size_t ProduceResponse::BatchIndexAndErrorMessage::min_size(int16_t version) {
+size_t produce_response_types::BatchIndexAndErrorMessage::min_size(int16_t version) {
   const bool flexible = version >= 9;
   size_t n = flexible ? 1 : 0;
   if (version >= 8) n += 4;
@@ -51,7 +51,7 @@ size_t ProduceResponse::BatchIndexAndErrorMessage::min_size(int16_t version) {
   return n;
 }
 
-void ProduceResponse::LeaderIdAndEpoch::encode(Writer& w, int16_t version) const {
+void produce_response_types::LeaderIdAndEpoch::encode(Writer& w, int16_t version) const {
   const bool flexible = version >= 9;
   (void)flexible;
   if (version >= 10) {
@@ -65,7 +65,7 @@ void ProduceResponse::LeaderIdAndEpoch::encode(Writer& w, int16_t version) const
   }
 }
 
-void ProduceResponse::LeaderIdAndEpoch::decode(Reader& r, int16_t version) {
+void produce_response_types::LeaderIdAndEpoch::decode(Reader& r, int16_t version) {
   const bool flexible = version >= 9;
   (void)flexible;
   if (version >= 10) {
@@ -79,7 +79,7 @@ void ProduceResponse::LeaderIdAndEpoch::decode(Reader& r, int16_t version) {
   }
 }
 
-size_t ProduceResponse::LeaderIdAndEpoch::min_size(int16_t version) {
+size_t produce_response_types::LeaderIdAndEpoch::min_size(int16_t version) {
   const bool flexible = version >= 9;
   size_t n = flexible ? 1 : 0;
   if (version >= 10) n += 4;
@@ -87,7 +87,7 @@ size_t ProduceResponse::LeaderIdAndEpoch::min_size(int16_t version) {
   return n;
 }
 
-void ProduceResponse::PartitionProduceResponse::encode(Writer& w, int16_t version) const {
+void produce_response_types::PartitionProduceResponse::encode(Writer& w, int16_t version) const {
   const bool flexible = version >= 9;
   (void)flexible;
   w.write_int32(index);
@@ -129,7 +129,7 @@ void ProduceResponse::PartitionProduceResponse::encode(Writer& w, int16_t versio
   }
 }
 
-void ProduceResponse::PartitionProduceResponse::decode(Reader& r, int16_t version) {
+void produce_response_types::PartitionProduceResponse::decode(Reader& r, int16_t version) {
   const bool flexible = version >= 9;
   (void)flexible;
   index = r.read_int32();
@@ -188,7 +188,7 @@ void ProduceResponse::PartitionProduceResponse::decode(Reader& r, int16_t versio
   }
 }
 
-size_t ProduceResponse::PartitionProduceResponse::min_size(int16_t version) {
+size_t produce_response_types::PartitionProduceResponse::min_size(int16_t version) {
   const bool flexible = version >= 9;
   size_t n = flexible ? 1 : 0;
   n += 4;
@@ -201,7 +201,7 @@ size_t ProduceResponse::PartitionProduceResponse::min_size(int16_t version) {
   return n;
 }
 
-void ProduceResponse::TopicProduceResponse::encode(Writer& w, int16_t version) const {
+void produce_response_types::TopicProduceResponse::encode(Writer& w, int16_t version) const {
   const bool flexible = version >= 9;
   (void)flexible;
   w.write_string(name, flexible);
@@ -214,7 +214,7 @@ void ProduceResponse::TopicProduceResponse::encode(Writer& w, int16_t version) c
   }
 }
 
-void ProduceResponse::TopicProduceResponse::decode(Reader& r, int16_t version) {
+void produce_response_types::TopicProduceResponse::decode(Reader& r, int16_t version) {
   const bool flexible = version >= 9;
   (void)flexible;
   name = r.read_string(flexible);
@@ -234,7 +234,7 @@ void ProduceResponse::TopicProduceResponse::decode(Reader& r, int16_t version) {
   }
 }
 
-size_t ProduceResponse::TopicProduceResponse::min_size(int16_t version) {
+size_t produce_response_types::TopicProduceResponse::min_size(int16_t version) {
   const bool flexible = version >= 9;
   size_t n = flexible ? 1 : 0;
   n += (flexible ? 1 : 2);
@@ -242,7 +242,7 @@ size_t ProduceResponse::TopicProduceResponse::min_size(int16_t version) {
   return n;
 }
 
-void ProduceResponse::NodeEndpoint::encode(Writer& w, int16_t version) const {
+void produce_response_types::NodeEndpoint::encode(Writer& w, int16_t version) const {
   const bool flexible = version >= 9;
   (void)flexible;
   if (version >= 10) {
@@ -267,7 +267,7 @@ void ProduceResponse::NodeEndpoint::encode(Writer& w, int16_t version) const {
   }
 }
 
-void ProduceResponse::NodeEndpoint::decode(Reader& r, int16_t version) {
+void produce_response_types::NodeEndpoint::decode(Reader& r, int16_t version) {
   const bool flexible = version >= 9;
   (void)flexible;
   if (version >= 10) {
@@ -291,7 +291,7 @@ void ProduceResponse::NodeEndpoint::decode(Reader& r, int16_t version) {
   }
 }
 
-size_t ProduceResponse::NodeEndpoint::min_size(int16_t version) {
+size_t produce_response_types::NodeEndpoint::min_size(int16_t version) {
   const bool flexible = version >= 9;
   size_t n = flexible ? 1 : 0;
   if (version >= 10) n += 4;

@@ -10,6 +10,78 @@
 
 namespace floe::protocol {
 
+namespace produce_response_types {
+
+struct BatchIndexAndErrorMessage {
+  int32_t batch_index = 0;
+  std::optional<std::string> batch_index_error_message = std::nullopt;
+  UnknownTaggedFields unknown_tagged_fields;
+
+  void encode(Writer& w, int16_t version) const;
+  void decode(Reader& r, int16_t version);
+  // The fewest bytes one encoded value can take; bounds array counts.
+  static size_t min_size(int16_t version);
+  bool operator==(const BatchIndexAndErrorMessage&) const = default;
+};
+
+struct LeaderIdAndEpoch {
+  int32_t leader_id = -1;
+  int32_t leader_epoch = -1;
+  UnknownTaggedFields unknown_tagged_fields;
+
+  void encode(Writer& w, int16_t version) const;
+  void decode(Reader& r, int16_t version);
+  // The fewest bytes one encoded value can take; bounds array counts.
+  static size_t min_size(int16_t version);
+  bool operator==(const LeaderIdAndEpoch&) const = default;
+};
+
+struct PartitionProduceResponse {
+  int32_t index = 0;
+  int16_t error_code = 0;
+  int64_t base_offset = 0;
+  int64_t log_append_time_ms = int64_t{-1};
+  int64_t log_start_offset = int64_t{-1};
+  std::vector<BatchIndexAndErrorMessage> record_errors{};
+  std::optional<std::string> error_message = std::nullopt;
+  LeaderIdAndEpoch current_leader{};
+  UnknownTaggedFields unknown_tagged_fields;
+
+  void encode(Writer& w, int16_t version) const;
+  void decode(Reader& r, int16_t version);
+  // The fewest bytes one encoded value can take; bounds array counts.
+  static size_t min_size(int16_t version);
+  bool operator==(const PartitionProduceResponse&) const = default;
+};
+
+struct TopicProduceResponse {
+  std::string name{};
+  std::vector<PartitionProduceResponse> partition_responses{};
+  UnknownTaggedFields unknown_tagged_fields;
+
+  void encode(Writer& w, int16_t version) const;
+  void decode(Reader& r, int16_t version);
+  // The fewest bytes one encoded value can take; bounds array counts.
+  static size_t min_size(int16_t version);
+  bool operator==(const TopicProduceResponse&) const = default;
+};
+
+struct NodeEndpoint {
+  int32_t node_id = 0;
+  std::string host{};
+  int32_t port = 0;
+  std::optional<std::string> rack = std::nullopt;
+  UnknownTaggedFields unknown_tagged_fields;
+
+  void encode(Writer& w, int16_t version) const;
+  void decode(Reader& r, int16_t version);
+  // The fewest bytes one encoded value can take; bounds array counts.
+  static size_t min_size(int16_t version);
+  bool operator==(const NodeEndpoint&) const = default;
+};
+
+}  // namespace produce_response_types
+
 struct ProduceResponse {
   static constexpr const char* kName = "ProduceResponse";
   static constexpr int16_t kApiKey = 0;
@@ -18,74 +90,11 @@ struct ProduceResponse {
   // First flexible version, or -1 when no version is flexible.
   static constexpr int16_t kFirstFlexibleVersion = 9;
   static constexpr bool is_flexible(int16_t v) { return kFirstFlexibleVersion >= 0 && v >= kFirstFlexibleVersion; }
-  struct BatchIndexAndErrorMessage {
-    int32_t batch_index = 0;
-    std::optional<std::string> batch_index_error_message = std::nullopt;
-    UnknownTaggedFields unknown_tagged_fields;
-
-    void encode(Writer& w, int16_t version) const;
-    void decode(Reader& r, int16_t version);
-    // The fewest bytes one encoded value can take; bounds array counts.
-    static size_t min_size(int16_t version);
-    bool operator==(const BatchIndexAndErrorMessage&) const = default;
-  };
-
-  struct LeaderIdAndEpoch {
-    int32_t leader_id = -1;
-    int32_t leader_epoch = -1;
-    UnknownTaggedFields unknown_tagged_fields;
-
-    void encode(Writer& w, int16_t version) const;
-    void decode(Reader& r, int16_t version);
-    // The fewest bytes one encoded value can take; bounds array counts.
-    static size_t min_size(int16_t version);
-    bool operator==(const LeaderIdAndEpoch&) const = default;
-  };
-
-  struct PartitionProduceResponse {
-    int32_t index = 0;
-    int16_t error_code = 0;
-    int64_t base_offset = 0;
-    int64_t log_append_time_ms = int64_t{-1};
-    int64_t log_start_offset = int64_t{-1};
-    std::vector<BatchIndexAndErrorMessage> record_errors{};
-    std::optional<std::string> error_message = std::nullopt;
-    LeaderIdAndEpoch current_leader{};
-    UnknownTaggedFields unknown_tagged_fields;
-
-    void encode(Writer& w, int16_t version) const;
-    void decode(Reader& r, int16_t version);
-    // The fewest bytes one encoded value can take; bounds array counts.
-    static size_t min_size(int16_t version);
-    bool operator==(const PartitionProduceResponse&) const = default;
-  };
-
-  struct TopicProduceResponse {
-    std::string name{};
-    std::vector<PartitionProduceResponse> partition_responses{};
-    UnknownTaggedFields unknown_tagged_fields;
-
-    void encode(Writer& w, int16_t version) const;
-    void decode(Reader& r, int16_t version);
-    // The fewest bytes one encoded value can take; bounds array counts.
-    static size_t min_size(int16_t version);
-    bool operator==(const TopicProduceResponse&) const = default;
-  };
-
-  struct NodeEndpoint {
-    int32_t node_id = 0;
-    std::string host{};
-    int32_t port = 0;
-    std::optional<std::string> rack = std::nullopt;
-    UnknownTaggedFields unknown_tagged_fields;
-
-    void encode(Writer& w, int16_t version) const;
-    void decode(Reader& r, int16_t version);
-    // The fewest bytes one encoded value can take; bounds array counts.
-    static size_t min_size(int16_t version);
-    bool operator==(const NodeEndpoint&) const = default;
-  };
-
+  using BatchIndexAndErrorMessage = produce_response_types::BatchIndexAndErrorMessage;
+  using LeaderIdAndEpoch = produce_response_types::LeaderIdAndEpoch;
+  using PartitionProduceResponse = produce_response_types::PartitionProduceResponse;
+  using TopicProduceResponse = produce_response_types::TopicProduceResponse;
+  using NodeEndpoint = produce_response_types::NodeEndpoint;
   std::vector<TopicProduceResponse> responses{};
   int32_t throttle_time_ms = 0;
   std::vector<NodeEndpoint> node_endpoints{};

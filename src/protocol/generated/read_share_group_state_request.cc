@@ -6,7 +6,7 @@
 
 namespace floe::protocol {
 
-void ReadShareGroupStateRequest::PartitionData::encode(Writer& w, int16_t version) const {
+void read_share_group_state_request_types::PartitionData::encode(Writer& w, int16_t version) const {
   const bool flexible = true;
   (void)flexible;
   w.write_int32(partition);
@@ -16,7 +16,7 @@ void ReadShareGroupStateRequest::PartitionData::encode(Writer& w, int16_t versio
   }
 }
 
-void ReadShareGroupStateRequest::PartitionData::decode(Reader& r, int16_t version) {
+void read_share_group_state_request_types::PartitionData::decode(Reader& r, int16_t version) {
   const bool flexible = true;
   (void)flexible;
   partition = r.read_int32();
@@ -26,7 +26,7 @@ void ReadShareGroupStateRequest::PartitionData::decode(Reader& r, int16_t versio
   }
 }
 
-size_t ReadShareGroupStateRequest::PartitionData::min_size(int16_t version) {
+size_t read_share_group_state_request_types::PartitionData::min_size(int16_t version) {
   const bool flexible = true;
   size_t n = flexible ? 1 : 0;
   n += 4;
@@ -34,7 +34,7 @@ size_t ReadShareGroupStateRequest::PartitionData::min_size(int16_t version) {
   return n;
 }
 
-void ReadShareGroupStateRequest::ReadStateData::encode(Writer& w, int16_t version) const {
+void read_share_group_state_request_types::ReadStateData::encode(Writer& w, int16_t version) const {
   const bool flexible = true;
   (void)flexible;
   w.write_uuid(topic_id);
@@ -47,7 +47,7 @@ void ReadShareGroupStateRequest::ReadStateData::encode(Writer& w, int16_t versio
   }
 }
 
-void ReadShareGroupStateRequest::ReadStateData::decode(Reader& r, int16_t version) {
+void read_share_group_state_request_types::ReadStateData::decode(Reader& r, int16_t version) {
   const bool flexible = true;
   (void)flexible;
   topic_id = r.read_uuid();
@@ -67,7 +67,7 @@ void ReadShareGroupStateRequest::ReadStateData::decode(Reader& r, int16_t versio
   }
 }
 
-size_t ReadShareGroupStateRequest::ReadStateData::min_size(int16_t version) {
+size_t read_share_group_state_request_types::ReadStateData::min_size(int16_t version) {
   const bool flexible = true;
   size_t n = flexible ? 1 : 0;
   n += 16;

@@ -10,6 +10,34 @@
 
 namespace floe::protocol {
 
+namespace read_share_group_state_request_types {
+
+struct PartitionData {
+  int32_t partition = 0;
+  int32_t leader_epoch = 0;
+  UnknownTaggedFields unknown_tagged_fields;
+
+  void encode(Writer& w, int16_t version) const;
+  void decode(Reader& r, int16_t version);
+  // The fewest bytes one encoded value can take; bounds array counts.
+  static size_t min_size(int16_t version);
+  bool operator==(const PartitionData&) const = default;
+};
+
+struct ReadStateData {
+  Uuid topic_id{};
+  std::vector<PartitionData> partitions{};
+  UnknownTaggedFields unknown_tagged_fields;
+
+  void encode(Writer& w, int16_t version) const;
+  void decode(Reader& r, int16_t version);
+  // The fewest bytes one encoded value can take; bounds array counts.
+  static size_t min_size(int16_t version);
+  bool operator==(const ReadStateData&) const = default;
+};
+
+}  // namespace read_share_group_state_request_types
+
 struct ReadShareGroupStateRequest {
   static constexpr const char* kName = "ReadShareGroupStateRequest";
   static constexpr int16_t kApiKey = 84;
@@ -18,30 +46,8 @@ struct ReadShareGroupStateRequest {
   // First flexible version, or -1 when no version is flexible.
   static constexpr int16_t kFirstFlexibleVersion = 0;
   static constexpr bool is_flexible(int16_t v) { return kFirstFlexibleVersion >= 0 && v >= kFirstFlexibleVersion; }
-  struct PartitionData {
-    int32_t partition = 0;
-    int32_t leader_epoch = 0;
-    UnknownTaggedFields unknown_tagged_fields;
-
-    void encode(Writer& w, int16_t version) const;
-    void decode(Reader& r, int16_t version);
-    // The fewest bytes one encoded value can take; bounds array counts.
-    static size_t min_size(int16_t version);
-    bool operator==(const PartitionData&) const = default;
-  };
-
-  struct ReadStateData {
-    Uuid topic_id{};
-    std::vector<PartitionData> partitions{};
-    UnknownTaggedFields unknown_tagged_fields;
-
-    void encode(Writer& w, int16_t version) const;
-    void decode(Reader& r, int16_t version);
-    // The fewest bytes one encoded value can take; bounds array counts.
-    static size_t min_size(int16_t version);
-    bool operator==(const ReadStateData&) const = default;
-  };
-
+  using PartitionData = read_share_group_state_request_types::PartitionData;
+  using ReadStateData = read_share_group_state_request_types::ReadStateData;
   std::string group_id{};
   std::vector<ReadStateData> topics{};
   UnknownTaggedFields unknown_tagged_fields;

@@ -6,7 +6,7 @@
 
 namespace floe::protocol {
 
-void ReadShareGroupStateResponse::StateBatch::encode(Writer& w, int16_t version) const {
+void read_share_group_state_response_types::StateBatch::encode(Writer& w, int16_t version) const {
   const bool flexible = true;
   (void)flexible;
   w.write_int64(first_offset);
@@ -18,7 +18,7 @@ void ReadShareGroupStateResponse::StateBatch::encode(Writer& w, int16_t version)
   }
 }
 
-void ReadShareGroupStateResponse::StateBatch::decode(Reader& r, int16_t version) {
+void read_share_group_state_response_types::StateBatch::decode(Reader& r, int16_t version) {
   const bool flexible = true;
   (void)flexible;
   first_offset = r.read_int64();
@@ -30,7 +30,7 @@ void ReadShareGroupStateResponse::StateBatch::decode(Reader& r, int16_t version)
   }
 }
 
-size_t ReadShareGroupStateResponse::StateBatch::min_size(int16_t version) {
+size_t read_share_group_state_response_types::StateBatch::min_size(int16_t version) {
   const bool flexible = true;
   size_t n = flexible ? 1 : 0;
   n += 8;
@@ -40,7 +40,7 @@ size_t ReadShareGroupStateResponse::StateBatch::min_size(int16_t version) {
   return n;
 }
 
-void ReadShareGroupStateResponse::PartitionResult::encode(Writer& w, int16_t version) const {
+void read_share_group_state_response_types::PartitionResult::encode(Writer& w, int16_t version) const {
   const bool flexible = true;
   (void)flexible;
   w.write_int32(partition);
@@ -62,7 +62,7 @@ void ReadShareGroupStateResponse::PartitionResult::encode(Writer& w, int16_t ver
   }
 }
 
-void ReadShareGroupStateResponse::PartitionResult::decode(Reader& r, int16_t version) {
+void read_share_group_state_response_types::PartitionResult::decode(Reader& r, int16_t version) {
   const bool flexible = true;
   (void)flexible;
   partition = r.read_int32();
@@ -86,7 +86,7 @@ void ReadShareGroupStateResponse::PartitionResult::decode(Reader& r, int16_t ver
   }
 }
 
-size_t ReadShareGroupStateResponse::PartitionResult::min_size(int16_t version) {
+size_t read_share_group_state_response_types::PartitionResult::min_size(int16_t version) {
   const bool flexible = true;
   size_t n = flexible ? 1 : 0;
   n += 4;
@@ -98,7 +98,7 @@ size_t ReadShareGroupStateResponse::PartitionResult::min_size(int16_t version) {
   return n;
 }
 
-void ReadShareGroupStateResponse::ReadStateResult::encode(Writer& w, int16_t version) const {
+void read_share_group_state_response_types::ReadStateResult::encode(Writer& w, int16_t version) const {
   const bool flexible = true;
   (void)flexible;
   w.write_uuid(topic_id);
@@ -111,7 +111,7 @@ void ReadShareGroupStateResponse::ReadStateResult::encode(Writer& w, int16_t ver
   }
 }
 
-void ReadShareGroupStateResponse::ReadStateResult::decode(Reader& r, int16_t version) {
+void read_share_group_state_response_types::ReadStateResult::decode(Reader& r, int16_t version) {
   const bool flexible = true;
   (void)flexible;
   topic_id = r.read_uuid();
@@ -131,7 +131,7 @@ void ReadShareGroupStateResponse::ReadStateResult::decode(Reader& r, int16_t ver
   }
 }
 
-size_t ReadShareGroupStateResponse::ReadStateResult::min_size(int16_t version) {
+size_t read_share_group_state_response_types::ReadStateResult::min_size(int16_t version) {
   const bool flexible = true;
   size_t n = flexible ? 1 : 0;
   n += 16;

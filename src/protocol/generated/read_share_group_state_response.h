@@ -10,6 +10,52 @@
 
 namespace floe::protocol {
 
+namespace read_share_group_state_response_types {
+
+struct StateBatch {
+  int64_t first_offset = 0;
+  int64_t last_offset = 0;
+  int8_t delivery_state = 0;
+  int16_t delivery_count = 0;
+  UnknownTaggedFields unknown_tagged_fields;
+
+  void encode(Writer& w, int16_t version) const;
+  void decode(Reader& r, int16_t version);
+  // The fewest bytes one encoded value can take; bounds array counts.
+  static size_t min_size(int16_t version);
+  bool operator==(const StateBatch&) const = default;
+};
+
+struct PartitionResult {
+  int32_t partition = 0;
+  int16_t error_code = 0;
+  std::optional<std::string> error_message = std::nullopt;
+  int32_t state_epoch = 0;
+  int64_t start_offset = 0;
+  std::vector<StateBatch> state_batches{};
+  UnknownTaggedFields unknown_tagged_fields;
+
+  void encode(Writer& w, int16_t version) const;
+  void decode(Reader& r, int16_t version);
+  // The fewest bytes one encoded value can take; bounds array counts.
+  static size_t min_size(int16_t version);
+  bool operator==(const PartitionResult&) const = default;
+};
+
+struct ReadStateResult {
+  Uuid topic_id{};
+  std::vector<PartitionResult> partitions{};
+  UnknownTaggedFields unknown_tagged_fields;
+
+  void encode(Writer& w, int16_t version) const;
+  void decode(Reader& r, int16_t version);
+  // The fewest bytes one encoded value can take; bounds array counts.
+  static size_t min_size(int16_t version);
+  bool operator==(const ReadStateResult&) const = default;
+};
+
+}  // namespace read_share_group_state_response_types
+
 struct ReadShareGroupStateResponse {
   static constexpr const char* kName = "ReadShareGroupStateResponse";
   static constexpr int16_t kApiKey = 84;
@@ -18,48 +64,9 @@ struct ReadShareGroupStateResponse {
   // First flexible version, or -1 when no version is flexible.
   static constexpr int16_t kFirstFlexibleVersion = 0;
   static constexpr bool is_flexible(int16_t v) { return kFirstFlexibleVersion >= 0 && v >= kFirstFlexibleVersion; }
-  struct StateBatch {
-    int64_t first_offset = 0;
-    int64_t last_offset = 0;
-    int8_t delivery_state = 0;
-    int16_t delivery_count = 0;
-    UnknownTaggedFields unknown_tagged_fields;
-
-    void encode(Writer& w, int16_t version) const;
-    void decode(Reader& r, int16_t version);
-    // The fewest bytes one encoded value can take; bounds array counts.
-    static size_t min_size(int16_t version);
-    bool operator==(const StateBatch&) const = default;
-  };
-
-  struct PartitionResult {
-    int32_t partition = 0;
-    int16_t error_code = 0;
-    std::optional<std::string> error_message = std::nullopt;
-    int32_t state_epoch = 0;
-    int64_t start_offset = 0;
-    std::vector<StateBatch> state_batches{};
-    UnknownTaggedFields unknown_tagged_fields;
-
-    void encode(Writer& w, int16_t version) const;
-    void decode(Reader& r, int16_t version);
-    // The fewest bytes one encoded value can take; bounds array counts.
-    static size_t min_size(int16_t version);
-    bool operator==(const PartitionResult&) const = default;
-  };
-
-  struct ReadStateResult {
-    Uuid topic_id{};
-    std::vector<PartitionResult> partitions{};
-    UnknownTaggedFields unknown_tagged_fields;
-
-    void encode(Writer& w, int16_t version) const;
-    void decode(Reader& r, int16_t version);
-    // The fewest bytes one encoded value can take; bounds array counts.
-    static size_t min_size(int16_t version);
-    bool operator==(const ReadStateResult&) const = default;
-  };
-
+  using StateBatch = read_share_group_state_response_types::StateBatch;
+  using PartitionResult = read_share_group_state_response_types::PartitionResult;
+  using ReadStateResult = read_share_group_state_response_types::ReadStateResult;
   std::vector<ReadStateResult> results{};
   UnknownTaggedFields unknown_tagged_fields;
 

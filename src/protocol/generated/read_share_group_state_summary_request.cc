@@ -6,7 +6,7 @@
 
 namespace floe::protocol {
 
-void ReadShareGroupStateSummaryRequest::PartitionData::encode(Writer& w, int16_t version) const {
+void read_share_group_state_summary_request_types::PartitionData::encode(Writer& w, int16_t version) const {
   const bool flexible = true;
   (void)flexible;
   w.write_int32(partition);
@@ -16,7 +16,7 @@ void ReadShareGroupStateSummaryRequest::PartitionData::encode(Writer& w, int16_t
   }
 }
 
-void ReadShareGroupStateSummaryRequest::PartitionData::decode(Reader& r, int16_t version) {
+void read_share_group_state_summary_request_types::PartitionData::decode(Reader& r, int16_t version) {
   const bool flexible = true;
   (void)flexible;
   partition = r.read_int32();
@@ -26,7 +26,7 @@ void ReadShareGroupStateSummaryRequest::PartitionData::decode(Reader& r, int16_t
   }
 }
 
-size_t ReadShareGroupStateSummaryRequest::PartitionData::min_size(int16_t version) {
+size_t read_share_group_state_summary_request_types::PartitionData::min_size(int16_t version) {
   const bool flexible = true;
   size_t n = flexible ? 1 : 0;
   n += 4;
@@ -34,7 +34,7 @@ size_t ReadShareGroupStateSummaryRequest::PartitionData::min_size(int16_t versio
   return n;
 }
 
-void ReadShareGroupStateSummaryRequest::ReadStateSummaryData::encode(Writer& w, int16_t version) const {
+void read_share_group_state_summary_request_types::ReadStateSummaryData::encode(Writer& w, int16_t version) const {
   const bool flexible = true;
   (void)flexible;
   w.write_uuid(topic_id);
@@ -47,7 +47,7 @@ void ReadShareGroupStateSummaryRequest::ReadStateSummaryData::encode(Writer& w, 
   }
 }
 
-void ReadShareGroupStateSummaryRequest::ReadStateSummaryData::decode(Reader& r, int16_t version) {
+void read_share_group_state_summary_request_types::ReadStateSummaryData::decode(Reader& r, int16_t version) {
   const bool flexible = true;
   (void)flexible;
   topic_id = r.read_uuid();
@@ -67,7 +67,7 @@ void ReadShareGroupStateSummaryRequest::ReadStateSummaryData::decode(Reader& r, 
   }
 }
 
-size_t ReadShareGroupStateSummaryRequest::ReadStateSummaryData::min_size(int16_t version) {
+size_t read_share_group_state_summary_request_types::ReadStateSummaryData::min_size(int16_t version) {
   const bool flexible = true;
   size_t n = flexible ? 1 : 0;
   n += 16;

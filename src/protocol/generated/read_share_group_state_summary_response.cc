@@ -6,7 +6,7 @@
 
 namespace floe::protocol {
 
-void ReadShareGroupStateSummaryResponse::PartitionResult::encode(Writer& w, int16_t version) const {
+void read_share_group_state_summary_response_types::PartitionResult::encode(Writer& w, int16_t version) const {
   const bool flexible = true;
   (void)flexible;
   w.write_int32(partition);
@@ -24,7 +24,7 @@ void ReadShareGroupStateSummaryResponse::PartitionResult::encode(Writer& w, int1
   }
 }
 
-void ReadShareGroupStateSummaryResponse::PartitionResult::decode(Reader& r, int16_t version) {
+void read_share_group_state_summary_response_types::PartitionResult::decode(Reader& r, int16_t version) {
   const bool flexible = true;
   (void)flexible;
   partition = r.read_int32();
@@ -37,7 +37,7 @@ void ReadShareGroupStateSummaryResponse::PartitionResult::decode(Reader& r, int1
   }
 }
 
-size_t ReadShareGroupStateSummaryResponse::PartitionResult::min_size(int16_t version) {
+size_t read_share_group_state_summary_response_types::PartitionResult::min_size(int16_t version) {
   const bool flexible = true;
   size_t n = flexible ? 1 : 0;
   n += 4;
@@ -48,7 +48,7 @@ size_t ReadShareGroupStateSummaryResponse::PartitionResult::min_size(int16_t ver
   return n;
 }
 
-void ReadShareGroupStateSummaryResponse::ReadStateSummaryResult::encode(Writer& w, int16_t version) const {
+void read_share_group_state_summary_response_types::ReadStateSummaryResult::encode(Writer& w, int16_t version) const {
   const bool flexible = true;
   (void)flexible;
   w.write_uuid(topic_id);
@@ -61,7 +61,7 @@ void ReadShareGroupStateSummaryResponse::ReadStateSummaryResult::encode(Writer& 
   }
 }
 
-void ReadShareGroupStateSummaryResponse::ReadStateSummaryResult::decode(Reader& r, int16_t version) {
+void read_share_group_state_summary_response_types::ReadStateSummaryResult::decode(Reader& r, int16_t version) {
   const bool flexible = true;
   (void)flexible;
   topic_id = r.read_uuid();
@@ -81,7 +81,7 @@ void ReadShareGroupStateSummaryResponse::ReadStateSummaryResult::decode(Reader& 
   }
 }
 
-size_t ReadShareGroupStateSummaryResponse::ReadStateSummaryResult::min_size(int16_t version) {
+size_t read_share_group_state_summary_response_types::ReadStateSummaryResult::min_size(int16_t version) {
   const bool flexible = true;
   size_t n = flexible ? 1 : 0;
   n += 16;

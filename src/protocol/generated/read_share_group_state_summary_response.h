@@ -10,6 +10,37 @@
 
 namespace floe::protocol {
 
+namespace read_share_group_state_summary_response_types {
+
+struct PartitionResult {
+  int32_t partition = 0;
+  int16_t error_code = 0;
+  std::optional<std::string> error_message = std::nullopt;
+  int32_t state_epoch = 0;
+  int64_t start_offset = 0;
+  UnknownTaggedFields unknown_tagged_fields;
+
+  void encode(Writer& w, int16_t version) const;
+  void decode(Reader& r, int16_t version);
+  // The fewest bytes one encoded value can take; bounds array counts.
+  static size_t min_size(int16_t version);
+  bool operator==(const PartitionResult&) const = default;
+};
+
+struct ReadStateSummaryResult {
+  Uuid topic_id{};
+  std::vector<PartitionResult> partitions{};
+  UnknownTaggedFields unknown_tagged_fields;
+
+  void encode(Writer& w, int16_t version) const;
+  void decode(Reader& r, int16_t version);
+  // The fewest bytes one encoded value can take; bounds array counts.
+  static size_t min_size(int16_t version);
+  bool operator==(const ReadStateSummaryResult&) const = default;
+};
+
+}  // namespace read_share_group_state_summary_response_types
+
 struct ReadShareGroupStateSummaryResponse {
   static constexpr const char* kName = "ReadShareGroupStateSummaryResponse";
   static constexpr int16_t kApiKey = 87;
@@ -18,33 +49,8 @@ struct ReadShareGroupStateSummaryResponse {
   // First flexible version, or -1 when no version is flexible.
   static constexpr int16_t kFirstFlexibleVersion = 0;
   static constexpr bool is_flexible(int16_t v) { return kFirstFlexibleVersion >= 0 && v >= kFirstFlexibleVersion; }
-  struct PartitionResult {
-    int32_t partition = 0;
-    int16_t error_code = 0;
-    std::optional<std::string> error_message = std::nullopt;
-    int32_t state_epoch = 0;
-    int64_t start_offset = 0;
-    UnknownTaggedFields unknown_tagged_fields;
-
-    void encode(Writer& w, int16_t version) const;
-    void decode(Reader& r, int16_t version);
-    // The fewest bytes one encoded value can take; bounds array counts.
-    static size_t min_size(int16_t version);
-    bool operator==(const PartitionResult&) const = default;
-  };
-
-  struct ReadStateSummaryResult {
-    Uuid topic_id{};
-    std::vector<PartitionResult> partitions{};
-    UnknownTaggedFields unknown_tagged_fields;
-
-    void encode(Writer& w, int16_t version) const;
-    void decode(Reader& r, int16_t version);
-    // The fewest bytes one encoded value can take; bounds array counts.
-    static size_t min_size(int16_t version);
-    bool operator==(const ReadStateSummaryResult&) const = default;
-  };
-
+  using PartitionResult = read_share_group_state_summary_response_types::PartitionResult;
+  using ReadStateSummaryResult = read_share_group_state_summary_response_types::ReadStateSummaryResult;
   std::vector<ReadStateSummaryResult> results{};
   UnknownTaggedFields unknown_tagged_fields;
 

@@ -6,7 +6,7 @@
 
 namespace floe::protocol {
 
-void ShareAcknowledgeRequest::AcknowledgementBatch::encode(Writer& w, int16_t version) const {
+void share_acknowledge_request_types::AcknowledgementBatch::encode(Writer& w, int16_t version) const {
   const bool flexible = true;
   (void)flexible;
   w.write_int64(first_offset);
@@ -20,7 +20,7 @@ void ShareAcknowledgeRequest::AcknowledgementBatch::encode(Writer& w, int16_t ve
   }
 }
 
-void ShareAcknowledgeRequest::AcknowledgementBatch::decode(Reader& r, int16_t version) {
+void share_acknowledge_request_types::AcknowledgementBatch::decode(Reader& r, int16_t version) {
   const bool flexible = true;
   (void)flexible;
   first_offset = r.read_int64();
@@ -41,7 +41,7 @@ void ShareAcknowledgeRequest::AcknowledgementBatch::decode(Reader& r, int16_t ve
   }
 }
 
-size_t ShareAcknowledgeRequest::AcknowledgementBatch::min_size(int16_t version) {
+size_t share_acknowledge_request_types::AcknowledgementBatch::min_size(int16_t version) {
   const bool flexible = true;
   size_t n = flexible ? 1 : 0;
   n += 8;
@@ -50,7 +50,7 @@ size_t ShareAcknowledgeRequest::AcknowledgementBatch::min_size(int16_t version) 
   return n;
 }
 
-void ShareAcknowledgeRequest::AcknowledgePartition::encode(Writer& w, int16_t version) const {
+void share_acknowledge_request_types::AcknowledgePartition::encode(Writer& w, int16_t version) const {
   const bool flexible = true;
   (void)flexible;
   w.write_int32(partition_index);
@@ -63,7 +63,7 @@ void ShareAcknowledgeRequest::AcknowledgePartition::encode(Writer& w, int16_t ve
   }
 }
 
-void ShareAcknowledgeRequest::AcknowledgePartition::decode(Reader& r, int16_t version) {
+void share_acknowledge_request_types::AcknowledgePartition::decode(Reader& r, int16_t version) {
   const bool flexible = true;
   (void)flexible;
   partition_index = r.read_int32();
@@ -83,7 +83,7 @@ void ShareAcknowledgeRequest::AcknowledgePartition::decode(Reader& r, int16_t ve
   }
 }
 
-size_t ShareAcknowledgeRequest::AcknowledgePartition::min_size(int16_t version) {
+size_t share_acknowledge_request_types::AcknowledgePartition::min_size(int16_t version) {
   const bool flexible = true;
   size_t n = flexible ? 1 : 0;
   n += 4;
@@ -91,7 +91,7 @@ size_t ShareAcknowledgeRequest::AcknowledgePartition::min_size(int16_t version) 
   return n;
 }
 
-void ShareAcknowledgeRequest::AcknowledgeTopic::encode(Writer& w, int16_t version) const {
+void share_acknowledge_request_types::AcknowledgeTopic::encode(Writer& w, int16_t version) const {
   const bool flexible = true;
   (void)flexible;
   w.write_uuid(topic_id);
@@ -104,7 +104,7 @@ void ShareAcknowledgeRequest::AcknowledgeTopic::encode(Writer& w, int16_t versio
   }
 }
 
-void ShareAcknowledgeRequest::AcknowledgeTopic::decode(Reader& r, int16_t version) {
+void share_acknowledge_request_types::AcknowledgeTopic::decode(Reader& r, int16_t version) {
   const bool flexible = true;
   (void)flexible;
   topic_id = r.read_uuid();
@@ -124,7 +124,7 @@ void ShareAcknowledgeRequest::AcknowledgeTopic::decode(Reader& r, int16_t versio
   }
 }
 
-size_t ShareAcknowledgeRequest::AcknowledgeTopic::min_size(int16_t version) {
+size_t share_acknowledge_request_types::AcknowledgeTopic::min_size(int16_t version) {
   const bool flexible = true;
   size_t n = flexible ? 1 : 0;
   n += 16;

@@ -10,6 +10,47 @@
 
 namespace floe::protocol {
 
+namespace share_acknowledge_request_types {
+
+struct AcknowledgementBatch {
+  int64_t first_offset = 0;
+  int64_t last_offset = 0;
+  std::vector<int8_t> acknowledge_types{};
+  UnknownTaggedFields unknown_tagged_fields;
+
+  void encode(Writer& w, int16_t version) const;
+  void decode(Reader& r, int16_t version);
+  // The fewest bytes one encoded value can take; bounds array counts.
+  static size_t min_size(int16_t version);
+  bool operator==(const AcknowledgementBatch&) const = default;
+};
+
+struct AcknowledgePartition {
+  int32_t partition_index = 0;
+  std::vector<AcknowledgementBatch> acknowledgement_batches{};
+  UnknownTaggedFields unknown_tagged_fields;
+
+  void encode(Writer& w, int16_t version) const;
+  void decode(Reader& r, int16_t version);
+  // The fewest bytes one encoded value can take; bounds array counts.
+  static size_t min_size(int16_t version);
+  bool operator==(const AcknowledgePartition&) const = default;
+};
+
+struct AcknowledgeTopic {
+  Uuid topic_id{};
+  std::vector<AcknowledgePartition> partitions{};
+  UnknownTaggedFields unknown_tagged_fields;
+
+  void encode(Writer& w, int16_t version) const;
+  void decode(Reader& r, int16_t version);
+  // The fewest bytes one encoded value can take; bounds array counts.
+  static size_t min_size(int16_t version);
+  bool operator==(const AcknowledgeTopic&) const = default;
+};
+
+}  // namespace share_acknowledge_request_types
+
 struct ShareAcknowledgeRequest {
   static constexpr const char* kName = "ShareAcknowledgeRequest";
   static constexpr int16_t kApiKey = 79;
@@ -18,43 +59,9 @@ struct ShareAcknowledgeRequest {
   // First flexible version, or -1 when no version is flexible.
   static constexpr int16_t kFirstFlexibleVersion = 0;
   static constexpr bool is_flexible(int16_t v) { return kFirstFlexibleVersion >= 0 && v >= kFirstFlexibleVersion; }
-  struct AcknowledgementBatch {
-    int64_t first_offset = 0;
-    int64_t last_offset = 0;
-    std::vector<int8_t> acknowledge_types{};
-    UnknownTaggedFields unknown_tagged_fields;
-
-    void encode(Writer& w, int16_t version) const;
-    void decode(Reader& r, int16_t version);
-    // The fewest bytes one encoded value can take; bounds array counts.
-    static size_t min_size(int16_t version);
-    bool operator==(const AcknowledgementBatch&) const = default;
-  };
-
-  struct AcknowledgePartition {
-    int32_t partition_index = 0;
-    std::vector<AcknowledgementBatch> acknowledgement_batches{};
-    UnknownTaggedFields unknown_tagged_fields;
-
-    void encode(Writer& w, int16_t version) const;
-    void decode(Reader& r, int16_t version);
-    // The fewest bytes one encoded value can take; bounds array counts.
-    static size_t min_size(int16_t version);
-    bool operator==(const AcknowledgePartition&) const = default;
-  };
-
-  struct AcknowledgeTopic {
-    Uuid topic_id{};
-    std::vector<AcknowledgePartition> partitions{};
-    UnknownTaggedFields unknown_tagged_fields;
-
-    void encode(Writer& w, int16_t version) const;
-    void decode(Reader& r, int16_t version);
-    // The fewest bytes one encoded value can take; bounds array counts.
-    static size_t min_size(int16_t version);
-    bool operator==(const AcknowledgeTopic&) const = default;
-  };
-
+  using AcknowledgementBatch = share_acknowledge_request_types::AcknowledgementBatch;
+  using AcknowledgePartition = share_acknowledge_request_types::AcknowledgePartition;
+  using AcknowledgeTopic = share_acknowledge_request_types::AcknowledgeTopic;
   std::optional<std::string> group_id = std::nullopt;
   std::optional<std::string> member_id{};
   int32_t share_session_epoch = 0;

@@ -6,7 +6,7 @@
 
 namespace floe::protocol {
 
-void ShareAcknowledgeResponse::LeaderIdAndEpoch::encode(Writer& w, int16_t version) const {
+void share_acknowledge_response_types::LeaderIdAndEpoch::encode(Writer& w, int16_t version) const {
   const bool flexible = true;
   (void)flexible;
   w.write_int32(leader_id);
@@ -16,7 +16,7 @@ void ShareAcknowledgeResponse::LeaderIdAndEpoch::encode(Writer& w, int16_t versi
   }
 }
 
-void ShareAcknowledgeResponse::LeaderIdAndEpoch::decode(Reader& r, int16_t version) {
+void share_acknowledge_response_types::LeaderIdAndEpoch::decode(Reader& r, int16_t version) {
   const bool flexible = true;
   (void)flexible;
   leader_id = r.read_int32();
@@ -26,7 +26,7 @@ void ShareAcknowledgeResponse::LeaderIdAndEpoch::decode(Reader& r, int16_t versi
   }
 }
 
-size_t ShareAcknowledgeResponse::LeaderIdAndEpoch::min_size(int16_t version) {
+size_t share_acknowledge_response_types::LeaderIdAndEpoch::min_size(int16_t version) {
   const bool flexible = true;
   size_t n = flexible ? 1 : 0;
   n += 4;
@@ -34,7 +34,7 @@ size_t ShareAcknowledgeResponse::LeaderIdAndEpoch::min_size(int16_t version) {
   return n;
 }
 
-void ShareAcknowledgeResponse::PartitionData::encode(Writer& w, int16_t version) const {
+void share_acknowledge_response_types::PartitionData::encode(Writer& w, int16_t version) const {
   const bool flexible = true;
   (void)flexible;
   w.write_int32(partition_index);
@@ -51,7 +51,7 @@ void ShareAcknowledgeResponse::PartitionData::encode(Writer& w, int16_t version)
   }
 }
 
-void ShareAcknowledgeResponse::PartitionData::decode(Reader& r, int16_t version) {
+void share_acknowledge_response_types::PartitionData::decode(Reader& r, int16_t version) {
   const bool flexible = true;
   (void)flexible;
   partition_index = r.read_int32();
@@ -63,7 +63,7 @@ void ShareAcknowledgeResponse::PartitionData::decode(Reader& r, int16_t version)
   }
 }
 
-size_t ShareAcknowledgeResponse::PartitionData::min_size(int16_t version) {
+size_t share_acknowledge_response_types::PartitionData::min_size(int16_t version) {
   const bool flexible = true;
   size_t n = flexible ? 1 : 0;
   n += 4;
@@ -73,7 +73,7 @@ size_t ShareAcknowledgeResponse::PartitionData::min_size(int16_t version) {
   return n;
 }
 
-void ShareAcknowledgeResponse::ShareAcknowledgeTopicResponse::encode(Writer& w, int16_t version) const {
+void share_acknowledge_response_types::ShareAcknowledgeTopicResponse::encode(Writer& w, int16_t version) const {
   const bool flexible = true;
   (void)flexible;
   w.write_uuid(topic_id);
@@ -86,7 +86,7 @@ void ShareAcknowledgeResponse::ShareAcknowledgeTopicResponse::encode(Writer& w, 
   }
 }
 
-void ShareAcknowledgeResponse::ShareAcknowledgeTopicResponse::decode(Reader& r, int16_t version) {
+void share_acknowledge_response_types::ShareAcknowledgeTopicResponse::decode(Reader& r, int16_t version) {
   const bool flexible = true;
   (void)flexible;
   topic_id = r.read_uuid();
@@ -106,7 +106,7 @@ void ShareAcknowledgeResponse::ShareAcknowledgeTopicResponse::decode(Reader& r, 
   }
 }
 
-size_t ShareAcknowledgeResponse::ShareAcknowledgeTopicResponse::min_size(int16_t version) {
+size_t share_acknowledge_response_types::ShareAcknowledgeTopicResponse::min_size(int16_t version) {
   const bool flexible = true;
   size_t n = flexible ? 1 : 0;
   n += 16;
@@ -114,7 +114,7 @@ size_t ShareAcknowledgeResponse::ShareAcknowledgeTopicResponse::min_size(int16_t
   return n;
 }
 
-void ShareAcknowledgeResponse::NodeEndpoint::encode(Writer& w, int16_t version) const {
+void share_acknowledge_response_types::NodeEndpoint::encode(Writer& w, int16_t version) const {
   const bool flexible = true;
   (void)flexible;
   w.write_int32(node_id);
@@ -131,7 +131,7 @@ void ShareAcknowledgeResponse::NodeEndpoint::encode(Writer& w, int16_t version) 
   }
 }
 
-void ShareAcknowledgeResponse::NodeEndpoint::decode(Reader& r, int16_t version) {
+void share_acknowledge_response_types::NodeEndpoint::decode(Reader& r, int16_t version) {
   const bool flexible = true;
   (void)flexible;
   node_id = r.read_int32();
@@ -143,7 +143,7 @@ void ShareAcknowledgeResponse::NodeEndpoint::decode(Reader& r, int16_t version) 
   }
 }
 
-size_t ShareAcknowledgeResponse::NodeEndpoint::min_size(int16_t version) {
+size_t share_acknowledge_response_types::NodeEndpoint::min_size(int16_t version) {
   const bool flexible = true;
   size_t n = flexible ? 1 : 0;
   n += 4;

@@ -6,7 +6,7 @@
 
 namespace floe::protocol {
 
-void ShareFetchRequest::AcknowledgementBatch::encode(Writer& w, int16_t version) const {
+void share_fetch_request_types::AcknowledgementBatch::encode(Writer& w, int16_t version) const {
   const bool flexible = true;
   (void)flexible;
   w.write_int64(first_offset);
@@ -20,7 +20,7 @@ void ShareFetchRequest::AcknowledgementBatch::encode(Writer& w, int16_t version)
   }
 }
 
-void ShareFetchRequest::AcknowledgementBatch::decode(Reader& r, int16_t version) {
+void share_fetch_request_types::AcknowledgementBatch::decode(Reader& r, int16_t version) {
   const bool flexible = true;
   (void)flexible;
   first_offset = r.read_int64();
@@ -41,7 +41,7 @@ void ShareFetchRequest::AcknowledgementBatch::decode(Reader& r, int16_t version)
   }
 }
 
-size_t ShareFetchRequest::AcknowledgementBatch::min_size(int16_t version) {
+size_t share_fetch_request_types::AcknowledgementBatch::min_size(int16_t version) {
   const bool flexible = true;
   size_t n = flexible ? 1 : 0;
   n += 8;
@@ -50,7 +50,7 @@ size_t ShareFetchRequest::AcknowledgementBatch::min_size(int16_t version) {
   return n;
 }
 
-void ShareFetchRequest::FetchPartition::encode(Writer& w, int16_t version) const {
+void share_fetch_request_types::FetchPartition::encode(Writer& w, int16_t version) const {
   const bool flexible = true;
   (void)flexible;
   w.write_int32(partition_index);
@@ -64,7 +64,7 @@ void ShareFetchRequest::FetchPartition::encode(Writer& w, int16_t version) const
   }
 }
 
-void ShareFetchRequest::FetchPartition::decode(Reader& r, int16_t version) {
+void share_fetch_request_types::FetchPartition::decode(Reader& r, int16_t version) {
   const bool flexible = true;
   (void)flexible;
   partition_index = r.read_int32();
@@ -85,7 +85,7 @@ void ShareFetchRequest::FetchPartition::decode(Reader& r, int16_t version) {
   }
 }
 
-size_t ShareFetchRequest::FetchPartition::min_size(int16_t version) {
+size_t share_fetch_request_types::FetchPartition::min_size(int16_t version) {
   const bool flexible = true;
   size_t n = flexible ? 1 : 0;
   n += 4;
@@ -94,7 +94,7 @@ size_t ShareFetchRequest::FetchPartition::min_size(int16_t version) {
   return n;
 }
 
-void ShareFetchRequest::FetchTopic::encode(Writer& w, int16_t version) const {
+void share_fetch_request_types::FetchTopic::encode(Writer& w, int16_t version) const {
   const bool flexible = true;
   (void)flexible;
   w.write_uuid(topic_id);
@@ -107,7 +107,7 @@ void ShareFetchRequest::FetchTopic::encode(Writer& w, int16_t version) const {
   }
 }
 
-void ShareFetchRequest::FetchTopic::decode(Reader& r, int16_t version) {
+void share_fetch_request_types::FetchTopic::decode(Reader& r, int16_t version) {
   const bool flexible = true;
   (void)flexible;
   topic_id = r.read_uuid();
@@ -127,7 +127,7 @@ void ShareFetchRequest::FetchTopic::decode(Reader& r, int16_t version) {
   }
 }
 
-size_t ShareFetchRequest::FetchTopic::min_size(int16_t version) {
+size_t share_fetch_request_types::FetchTopic::min_size(int16_t version) {
   const bool flexible = true;
   size_t n = flexible ? 1 : 0;
   n += 16;
@@ -135,7 +135,7 @@ size_t ShareFetchRequest::FetchTopic::min_size(int16_t version) {
   return n;
 }
 
-void ShareFetchRequest::ForgottenTopic::encode(Writer& w, int16_t version) const {
+void share_fetch_request_types::ForgottenTopic::encode(Writer& w, int16_t version) const {
   const bool flexible = true;
   (void)flexible;
   w.write_uuid(topic_id);
@@ -148,7 +148,7 @@ void ShareFetchRequest::ForgottenTopic::encode(Writer& w, int16_t version) const
   }
 }
 
-void ShareFetchRequest::ForgottenTopic::decode(Reader& r, int16_t version) {
+void share_fetch_request_types::ForgottenTopic::decode(Reader& r, int16_t version) {
   const bool flexible = true;
   (void)flexible;
   topic_id = r.read_uuid();
@@ -168,7 +168,7 @@ void ShareFetchRequest::ForgottenTopic::decode(Reader& r, int16_t version) {
   }
 }
 
-size_t ShareFetchRequest::ForgottenTopic::min_size(int16_t version) {
+size_t share_fetch_request_types::ForgottenTopic::min_size(int16_t version) {
   const bool flexible = true;
   size_t n = flexible ? 1 : 0;
   n += 16;

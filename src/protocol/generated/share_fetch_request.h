@@ -10,6 +10,60 @@
 
 namespace floe::protocol {
 
+namespace share_fetch_request_types {
+
+struct AcknowledgementBatch {
+  int64_t first_offset = 0;
+  int64_t last_offset = 0;
+  std::vector<int8_t> acknowledge_types{};
+  UnknownTaggedFields unknown_tagged_fields;
+
+  void encode(Writer& w, int16_t version) const;
+  void decode(Reader& r, int16_t version);
+  // The fewest bytes one encoded value can take; bounds array counts.
+  static size_t min_size(int16_t version);
+  bool operator==(const AcknowledgementBatch&) const = default;
+};
+
+struct FetchPartition {
+  int32_t partition_index = 0;
+  int32_t partition_max_bytes = 0;
+  std::vector<AcknowledgementBatch> acknowledgement_batches{};
+  UnknownTaggedFields unknown_tagged_fields;
+
+  void encode(Writer& w, int16_t version) const;
+  void decode(Reader& r, int16_t version);
+  // The fewest bytes one encoded value can take; bounds array counts.
+  static size_t min_size(int16_t version);
+  bool operator==(const FetchPartition&) const = default;
+};
+
+struct FetchTopic {
+  Uuid topic_id{};
+  std::vector<FetchPartition> partitions{};
+  UnknownTaggedFields unknown_tagged_fields;
+
+  void encode(Writer& w, int16_t version) const;
+  void decode(Reader& r, int16_t version);
+  // The fewest bytes one encoded value can take; bounds array counts.
+  static size_t min_size(int16_t version);
+  bool operator==(const FetchTopic&) const = default;
+};
+
+struct ForgottenTopic {
+  Uuid topic_id{};
+  std::vector<int32_t> partitions{};
+  UnknownTaggedFields unknown_tagged_fields;
+
+  void encode(Writer& w, int16_t version) const;
+  void decode(Reader& r, int16_t version);
+  // The fewest bytes one encoded value can take; bounds array counts.
+  static size_t min_size(int16_t version);
+  bool operator==(const ForgottenTopic&) const = default;
+};
+
+}  // namespace share_fetch_request_types
+
 struct ShareFetchRequest {
   static constexpr const char* kName = "ShareFetchRequest";
   static constexpr int16_t kApiKey = 78;
@@ -18,56 +72,10 @@ struct ShareFetchRequest {
   // First flexible version, or -1 when no version is flexible.
   static constexpr int16_t kFirstFlexibleVersion = 0;
   static constexpr bool is_flexible(int16_t v) { return kFirstFlexibleVersion >= 0 && v >= kFirstFlexibleVersion; }
-  struct AcknowledgementBatch {
-    int64_t first_offset = 0;
-    int64_t last_offset = 0;
-    std::vector<int8_t> acknowledge_types{};
-    UnknownTaggedFields unknown_tagged_fields;
-
-    void encode(Writer& w, int16_t version) const;
-    void decode(Reader& r, int16_t version);
-    // The fewest bytes one encoded value can take; bounds array counts.
-    static size_t min_size(int16_t version);
-    bool operator==(const AcknowledgementBatch&) const = default;
-  };
-
-  struct FetchPartition {
-    int32_t partition_index = 0;
-    int32_t partition_max_bytes = 0;
-    std::vector<AcknowledgementBatch> acknowledgement_batches{};
-    UnknownTaggedFields unknown_tagged_fields;
-
-    void encode(Writer& w, int16_t version) const;
-    void decode(Reader& r, int16_t version);
-    // The fewest bytes one encoded value can take; bounds array counts.
-    static size_t min_size(int16_t version);
-    bool operator==(const FetchPartition&) const = default;
-  };
-
-  struct FetchTopic {
-    Uuid topic_id{};
-    std::vector<FetchPartition> partitions{};
-    UnknownTaggedFields unknown_tagged_fields;
-
-    void encode(Writer& w, int16_t version) const;
-    void decode(Reader& r, int16_t version);
-    // The fewest bytes one encoded value can take; bounds array counts.
-    static size_t min_size(int16_t version);
-    bool operator==(const FetchTopic&) const = default;
-  };
-
-  struct ForgottenTopic {
-    Uuid topic_id{};
-    std::vector<int32_t> partitions{};
-    UnknownTaggedFields unknown_tagged_fields;
-
-    void encode(Writer& w, int16_t version) const;
-    void decode(Reader& r, int16_t version);
-    // The fewest bytes one encoded value can take; bounds array counts.
-    static size_t min_size(int16_t version);
-    bool operator==(const ForgottenTopic&) const = default;
-  };
-
+  using AcknowledgementBatch = share_fetch_request_types::AcknowledgementBatch;
+  using FetchPartition = share_fetch_request_types::FetchPartition;
+  using FetchTopic = share_fetch_request_types::FetchTopic;
+  using ForgottenTopic = share_fetch_request_types::ForgottenTopic;
   std::optional<std::string> group_id = std::nullopt;
   std::optional<std::string> member_id{};
   int32_t share_session_epoch = 0;

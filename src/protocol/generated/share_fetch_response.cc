@@ -6,7 +6,7 @@
 
 namespace floe::protocol {
 
-void ShareFetchResponse::LeaderIdAndEpoch::encode(Writer& w, int16_t version) const {
+void share_fetch_response_types::LeaderIdAndEpoch::encode(Writer& w, int16_t version) const {
   const bool flexible = true;
   (void)flexible;
   w.write_int32(leader_id);
@@ -16,7 +16,7 @@ void ShareFetchResponse::LeaderIdAndEpoch::encode(Writer& w, int16_t version) co
   }
 }
 
-void ShareFetchResponse::LeaderIdAndEpoch::decode(Reader& r, int16_t version) {
+void share_fetch_response_types::LeaderIdAndEpoch::decode(Reader& r, int16_t version) {
   const bool flexible = true;
   (void)flexible;
   leader_id = r.read_int32();
@@ -26,7 +26,7 @@ void ShareFetchResponse::LeaderIdAndEpoch::decode(Reader& r, int16_t version) {
   }
 }
 
-size_t ShareFetchResponse::LeaderIdAndEpoch::min_size(int16_t version) {
+size_t share_fetch_response_types::LeaderIdAndEpoch::min_size(int16_t version) {
   const bool flexible = true;
   size_t n = flexible ? 1 : 0;
   n += 4;
@@ -34,7 +34,7 @@ size_t ShareFetchResponse::LeaderIdAndEpoch::min_size(int16_t version) {
   return n;
 }
 
-void ShareFetchResponse::AcquiredRecords::encode(Writer& w, int16_t version) const {
+void share_fetch_response_types::AcquiredRecords::encode(Writer& w, int16_t version) const {
   const bool flexible = true;
   (void)flexible;
   w.write_int64(first_offset);
@@ -45,7 +45,7 @@ void ShareFetchResponse::AcquiredRecords::encode(Writer& w, int16_t version) con
   }
 }
 
-void ShareFetchResponse::AcquiredRecords::decode(Reader& r, int16_t version) {
+void share_fetch_response_types::AcquiredRecords::decode(Reader& r, int16_t version) {
   const bool flexible = true;
   (void)flexible;
   first_offset = r.read_int64();
@@ -56,7 +56,7 @@ void ShareFetchResponse::AcquiredRecords::decode(Reader& r, int16_t version) {
   }
 }
 
-size_t ShareFetchResponse::AcquiredRecords::min_size(int16_t version) {
+size_t share_fetch_response_types::AcquiredRecords::min_size(int16_t version) {
   const bool flexible = true;
   size_t n = flexible ? 1 : 0;
   n += 8;
@@ -65,7 +65,7 @@ size_t ShareFetchResponse::AcquiredRecords::min_size(int16_t version) {
   return n;
 }
 
-void ShareFetchResponse::PartitionData::encode(Writer& w, int16_t version) const {
+void share_fetch_response_types::PartitionData::encode(Writer& w, int16_t version) const {
   const bool flexible = true;
   (void)flexible;
   w.write_int32(partition_index);
@@ -99,7 +99,7 @@ void ShareFetchResponse::PartitionData::encode(Writer& w, int16_t version) const
   }
 }
 
-void ShareFetchResponse::PartitionData::decode(Reader& r, int16_t version) {
+void share_fetch_response_types::PartitionData::decode(Reader& r, int16_t version) {
   const bool flexible = true;
   (void)flexible;
   partition_index = r.read_int32();
@@ -125,7 +125,7 @@ void ShareFetchResponse::PartitionData::decode(Reader& r, int16_t version) {
   }
 }
 
-size_t ShareFetchResponse::PartitionData::min_size(int16_t version) {
+size_t share_fetch_response_types::PartitionData::min_size(int16_t version) {
   const bool flexible = true;
   size_t n = flexible ? 1 : 0;
   n += 4;
@@ -139,7 +139,7 @@ size_t ShareFetchResponse::PartitionData::min_size(int16_t version) {
   return n;
 }
 
-void ShareFetchResponse::ShareFetchableTopicResponse::encode(Writer& w, int16_t version) const {
+void share_fetch_response_types::ShareFetchableTopicResponse::encode(Writer& w, int16_t version) const {
   const bool flexible = true;
   (void)flexible;
   w.write_uuid(topic_id);
@@ -152,7 +152,7 @@ void ShareFetchResponse::ShareFetchableTopicResponse::encode(Writer& w, int16_t 
   }
 }
 
-void ShareFetchResponse::ShareFetchableTopicResponse::decode(Reader& r, int16_t version) {
+void share_fetch_response_types::ShareFetchableTopicResponse::decode(Reader& r, int16_t version) {
   const bool flexible = true;
   (void)flexible;
   topic_id = r.read_uuid();
@@ -172,7 +172,7 @@ void ShareFetchResponse::ShareFetchableTopicResponse::decode(Reader& r, int16_t 
   }
 }
 
-size_t ShareFetchResponse::ShareFetchableTopicResponse::min_size(int16_t version) {
+size_t share_fetch_response_types::ShareFetchableTopicResponse::min_size(int16_t version) {
   const bool flexible = true;
   size_t n = flexible ? 1 : 0;
   n += 16;
@@ -180,7 +180,7 @@ size_t ShareFetchResponse::ShareFetchableTopicResponse::min_size(int16_t version
   return n;
 }
 
-void ShareFetchResponse::NodeEndpoint::encode(Writer& w, int16_t version) const {
+void share_fetch_response_types::NodeEndpoint::encode(Writer& w, int16_t version) const {
   const bool flexible = true;
   (void)flexible;
   w.write_int32(node_id);
@@ -197,7 +197,7 @@ void ShareFetchResponse::NodeEndpoint::encode(Writer& w, int16_t version) const 
   }
 }
 
-void ShareFetchResponse::NodeEndpoint::decode(Reader& r, int16_t version) {
+void share_fetch_response_types::NodeEndpoint::decode(Reader& r, int16_t version) {
   const bool flexible = true;
   (void)flexible;
   node_id = r.read_int32();
@@ -209,7 +209,7 @@ void ShareFetchResponse::NodeEndpoint::decode(Reader& r, int16_t version) {
   }
 }
 
-size_t ShareFetchResponse::NodeEndpoint::min_size(int16_t version) {
+size_t share_fetch_response_types::NodeEndpoint::min_size(int16_t version) {
   const bool flexible = true;
   size_t n = flexible ? 1 : 0;
   n += 4;

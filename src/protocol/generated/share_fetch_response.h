@@ -10,6 +10,79 @@
 
 namespace floe::protocol {
 
+namespace share_fetch_response_types {
+
+struct LeaderIdAndEpoch {
+  int32_t leader_id = 0;
+  int32_t leader_epoch = 0;
+  UnknownTaggedFields unknown_tagged_fields;
+
+  void encode(Writer& w, int16_t version) const;
+  void decode(Reader& r, int16_t version);
+  // The fewest bytes one encoded value can take; bounds array counts.
+  static size_t min_size(int16_t version);
+  bool operator==(const LeaderIdAndEpoch&) const = default;
+};
+
+struct AcquiredRecords {
+  int64_t first_offset = 0;
+  int64_t last_offset = 0;
+  int16_t delivery_count = 0;
+  UnknownTaggedFields unknown_tagged_fields;
+
+  void encode(Writer& w, int16_t version) const;
+  void decode(Reader& r, int16_t version);
+  // The fewest bytes one encoded value can take; bounds array counts.
+  static size_t min_size(int16_t version);
+  bool operator==(const AcquiredRecords&) const = default;
+};
+
+struct PartitionData {
+  int32_t partition_index = 0;
+  int16_t error_code = 0;
+  std::optional<std::string> error_message = std::nullopt;
+  int16_t acknowledge_error_code = 0;
+  std::optional<std::string> acknowledge_error_message = std::nullopt;
+  LeaderIdAndEpoch current_leader{};
+  std::optional<Bytes> records{};
+  std::vector<AcquiredRecords> acquired_records{};
+  UnknownTaggedFields unknown_tagged_fields;
+
+  void encode(Writer& w, int16_t version) const;
+  void decode(Reader& r, int16_t version);
+  // The fewest bytes one encoded value can take; bounds array counts.
+  static size_t min_size(int16_t version);
+  bool operator==(const PartitionData&) const = default;
+};
+
+struct ShareFetchableTopicResponse {
+  Uuid topic_id{};
+  std::vector<PartitionData> partitions{};
+  UnknownTaggedFields unknown_tagged_fields;
+
+  void encode(Writer& w, int16_t version) const;
+  void decode(Reader& r, int16_t version);
+  // The fewest bytes one encoded value can take; bounds array counts.
+  static size_t min_size(int16_t version);
+  bool operator==(const ShareFetchableTopicResponse&) const = default;
+};
+
+struct NodeEndpoint {
+  int32_t node_id = 0;
+  std::string host{};
+  int32_t port = 0;
+  std::optional<std::string> rack = std::nullopt;
+  UnknownTaggedFields unknown_tagged_fields;
+
+  void encode(Writer& w, int16_t version) const;
+  void decode(Reader& r, int16_t version);
+  // The fewest bytes one encoded value can take; bounds array counts.
+  static size_t min_size(int16_t version);
+  bool operator==(const NodeEndpoint&) const = default;
+};
+
+}  // namespace share_fetch_response_types
+
 struct ShareFetchResponse {
   static constexpr const char* kName = "ShareFetchResponse";
   static constexpr int16_t kApiKey = 78;
@@ -18,75 +91,11 @@ struct ShareFetchResponse {
   // First flexible version, or -1 when no version is flexible.
   static constexpr int16_t kFirstFlexibleVersion = 0;
   static constexpr bool is_flexible(int16_t v) { return kFirstFlexibleVersion >= 0 && v >= kFirstFlexibleVersion; }
-  struct LeaderIdAndEpoch {
-    int32_t leader_id = 0;
-    int32_t leader_epoch = 0;
-    UnknownTaggedFields unknown_tagged_fields;
-
-    void encode(Writer& w, int16_t version) const;
-    void decode(Reader& r, int16_t version);
-    // The fewest bytes one encoded value can take; bounds array counts.
-    static size_t min_size(int16_t version);
-    bool operator==(const LeaderIdAndEpoch&) const = default;
-  };
-
-  struct AcquiredRecords {
-    int64_t first_offset = 0;
-    int64_t last_offset = 0;
-    int16_t delivery_count = 0;
-    UnknownTaggedFields unknown_tagged_fields;
-
-    void encode(Writer& w, int16_t version) const;
-    void decode(Reader& r, int16_t version);
-    // The fewest bytes one encoded value can take; bounds array counts.
-    static size_t min_size(int16_t version);
-    bool operator==(const AcquiredRecords&) const = default;
-  };
-
-  struct PartitionData {
-    int32_t partition_index = 0;
-    int16_t error_code = 0;
-    std::optional<std::string> error_message = std::nullopt;
-    int16_t acknowledge_error_code = 0;
-    std::optional<std::string> acknowledge_error_message = std::nullopt;
-    LeaderIdAndEpoch current_leader{};
-    std::optional<Bytes> records{};
-    std::vector<AcquiredRecords> acquired_records{};
-    UnknownTaggedFields unknown_tagged_fields;
-
-    void encode(Writer& w, int16_t version) const;
-    void decode(Reader& r, int16_t version);
-    // The fewest bytes one encoded value can take; bounds array counts.
-    static size_t min_size(int16_t version);
-    bool operator==(const PartitionData&) const = default;
-  };
-
-  struct ShareFetchableTopicResponse {
-    Uuid topic_id{};
-    std::vector<PartitionData> partitions{};
-    UnknownTaggedFields unknown_tagged_fields;
-
-    void encode(Writer& w, int16_t version) const;
-    void decode(Reader& r, int16_t version);
-    // The fewest bytes one encoded value can take; bounds array counts.
-    static size_t min_size(int16_t version);
-    bool operator==(const ShareFetchableTopicResponse&) const = default;
-  };
-
-  struct NodeEndpoint {
-    int32_t node_id = 0;
-    std::string host{};
-    int32_t port = 0;
-    std::optional<std::string> rack = std::nullopt;
-    UnknownTaggedFields unknown_tagged_fields;
-
-    void encode(Writer& w, int16_t version) const;
-    void decode(Reader& r, int16_t version);
-    // The fewest bytes one encoded value can take; bounds array counts.
-    static size_t min_size(int16_t version);
-    bool operator==(const NodeEndpoint&) const = default;
-  };
-
+  using LeaderIdAndEpoch = share_fetch_response_types::LeaderIdAndEpoch;
+  using AcquiredRecords = share_fetch_response_types::AcquiredRecords;
+  using PartitionData = share_fetch_response_types::PartitionData;
+  using ShareFetchableTopicResponse = share_fetch_response_types::ShareFetchableTopicResponse;
+  using NodeEndpoint = share_fetch_response_types::NodeEndpoint;
   int32_t throttle_time_ms = 0;
   int16_t error_code = 0;
   std::optional<std::string> error_message = std::nullopt;

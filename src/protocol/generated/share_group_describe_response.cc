@@ -6,7 +6,7 @@
 
 namespace floe::protocol {
 
-void ShareGroupDescribeResponse::TopicPartitions::encode(Writer& w, int16_t version) const {
+void share_group_describe_response_types::TopicPartitions::encode(Writer& w, int16_t version) const {
   const bool flexible = true;
   (void)flexible;
   w.write_uuid(topic_id);
@@ -20,7 +20,7 @@ void ShareGroupDescribeResponse::TopicPartitions::encode(Writer& w, int16_t vers
   }
 }
 
-void ShareGroupDescribeResponse::TopicPartitions::decode(Reader& r, int16_t version) {
+void share_group_describe_response_types::TopicPartitions::decode(Reader& r, int16_t version) {
   const bool flexible = true;
   (void)flexible;
   topic_id = r.read_uuid();
@@ -41,7 +41,7 @@ void ShareGroupDescribeResponse::TopicPartitions::decode(Reader& r, int16_t vers
   }
 }
 
-size_t ShareGroupDescribeResponse::TopicPartitions::min_size(int16_t version) {
+size_t share_group_describe_response_types::TopicPartitions::min_size(int16_t version) {
   const bool flexible = true;
   size_t n = flexible ? 1 : 0;
   n += 16;
@@ -50,7 +50,7 @@ size_t ShareGroupDescribeResponse::TopicPartitions::min_size(int16_t version) {
   return n;
 }
 
-void ShareGroupDescribeResponse::Assignment::encode(Writer& w, int16_t version) const {
+void share_group_describe_response_types::Assignment::encode(Writer& w, int16_t version) const {
   const bool flexible = true;
   (void)flexible;
   w.write_array_length(topic_partitions.size(), flexible);
@@ -62,7 +62,7 @@ void ShareGroupDescribeResponse::Assignment::encode(Writer& w, int16_t version) 
   }
 }
 
-void ShareGroupDescribeResponse::Assignment::decode(Reader& r, int16_t version) {
+void share_group_describe_response_types::Assignment::decode(Reader& r, int16_t version) {
   const bool flexible = true;
   (void)flexible;
   {
@@ -81,14 +81,14 @@ void ShareGroupDescribeResponse::Assignment::decode(Reader& r, int16_t version) 
   }
 }
 
-size_t ShareGroupDescribeResponse::Assignment::min_size(int16_t version) {
+size_t share_group_describe_response_types::Assignment::min_size(int16_t version) {
   const bool flexible = true;
   size_t n = flexible ? 1 : 0;
   n += (flexible ? 1 : 4);
   return n;
 }
 
-void ShareGroupDescribeResponse::Member::encode(Writer& w, int16_t version) const {
+void share_group_describe_response_types::Member::encode(Writer& w, int16_t version) const {
   const bool flexible = true;
   (void)flexible;
   w.write_string(member_id, flexible);
@@ -111,7 +111,7 @@ void ShareGroupDescribeResponse::Member::encode(Writer& w, int16_t version) cons
   }
 }
 
-void ShareGroupDescribeResponse::Member::decode(Reader& r, int16_t version) {
+void share_group_describe_response_types::Member::decode(Reader& r, int16_t version) {
   const bool flexible = true;
   (void)flexible;
   member_id = r.read_string(flexible);
@@ -136,7 +136,7 @@ void ShareGroupDescribeResponse::Member::decode(Reader& r, int16_t version) {
   }
 }
 
-size_t ShareGroupDescribeResponse::Member::min_size(int16_t version) {
+size_t share_group_describe_response_types::Member::min_size(int16_t version) {
   const bool flexible = true;
   size_t n = flexible ? 1 : 0;
   n += (flexible ? 1 : 2);
@@ -149,7 +149,7 @@ size_t ShareGroupDescribeResponse::Member::min_size(int16_t version) {
   return n;
 }
 
-void ShareGroupDescribeResponse::DescribedGroup::encode(Writer& w, int16_t version) const {
+void share_group_describe_response_types::DescribedGroup::encode(Writer& w, int16_t version) const {
   const bool flexible = true;
   (void)flexible;
   w.write_int16(error_code);
@@ -174,7 +174,7 @@ void ShareGroupDescribeResponse::DescribedGroup::encode(Writer& w, int16_t versi
   }
 }
 
-void ShareGroupDescribeResponse::DescribedGroup::decode(Reader& r, int16_t version) {
+void share_group_describe_response_types::DescribedGroup::decode(Reader& r, int16_t version) {
   const bool flexible = true;
   (void)flexible;
   error_code = r.read_int16();
@@ -201,7 +201,7 @@ void ShareGroupDescribeResponse::DescribedGroup::decode(Reader& r, int16_t versi
   }
 }
 
-size_t ShareGroupDescribeResponse::DescribedGroup::min_size(int16_t version) {
+size_t share_group_describe_response_types::DescribedGroup::min_size(int16_t version) {
   const bool flexible = true;
   size_t n = flexible ? 1 : 0;
   n += 2;

@@ -10,6 +10,70 @@
 
 namespace floe::protocol {
 
+namespace share_group_describe_response_types {
+
+struct TopicPartitions {
+  Uuid topic_id{};
+  std::string topic_name{};
+  std::vector<int32_t> partitions{};
+  UnknownTaggedFields unknown_tagged_fields;
+
+  void encode(Writer& w, int16_t version) const;
+  void decode(Reader& r, int16_t version);
+  // The fewest bytes one encoded value can take; bounds array counts.
+  static size_t min_size(int16_t version);
+  bool operator==(const TopicPartitions&) const = default;
+};
+
+struct Assignment {
+  std::vector<TopicPartitions> topic_partitions{};
+  UnknownTaggedFields unknown_tagged_fields;
+
+  void encode(Writer& w, int16_t version) const;
+  void decode(Reader& r, int16_t version);
+  // The fewest bytes one encoded value can take; bounds array counts.
+  static size_t min_size(int16_t version);
+  bool operator==(const Assignment&) const = default;
+};
+
+struct Member {
+  std::string member_id{};
+  std::optional<std::string> rack_id = std::nullopt;
+  int32_t member_epoch = 0;
+  std::string client_id{};
+  std::string client_host{};
+  std::vector<std::string> subscribed_topic_names{};
+  Assignment assignment{};
+  UnknownTaggedFields unknown_tagged_fields;
+
+  void encode(Writer& w, int16_t version) const;
+  void decode(Reader& r, int16_t version);
+  // The fewest bytes one encoded value can take; bounds array counts.
+  static size_t min_size(int16_t version);
+  bool operator==(const Member&) const = default;
+};
+
+struct DescribedGroup {
+  int16_t error_code = 0;
+  std::optional<std::string> error_message = std::nullopt;
+  std::string group_id{};
+  std::string group_state{};
+  int32_t group_epoch = 0;
+  int32_t assignment_epoch = 0;
+  std::string assignor_name{};
+  std::vector<Member> members{};
+  int32_t authorized_operations = INT32_MIN;
+  UnknownTaggedFields unknown_tagged_fields;
+
+  void encode(Writer& w, int16_t version) const;
+  void decode(Reader& r, int16_t version);
+  // The fewest bytes one encoded value can take; bounds array counts.
+  static size_t min_size(int16_t version);
+  bool operator==(const DescribedGroup&) const = default;
+};
+
+}  // namespace share_group_describe_response_types
+
 struct ShareGroupDescribeResponse {
   static constexpr const char* kName = "ShareGroupDescribeResponse";
   static constexpr int16_t kApiKey = 77;
@@ -18,66 +82,10 @@ struct ShareGroupDescribeResponse {
   // First flexible version, or -1 when no version is flexible.
   static constexpr int16_t kFirstFlexibleVersion = 0;
   static constexpr bool is_flexible(int16_t v) { return kFirstFlexibleVersion >= 0 && v >= kFirstFlexibleVersion; }
-  struct TopicPartitions {
-    Uuid topic_id{};
-    std::string topic_name{};
-    std::vector<int32_t> partitions{};
-    UnknownTaggedFields unknown_tagged_fields;
-
-    void encode(Writer& w, int16_t version) const;
-    void decode(Reader& r, int16_t version);
-    // The fewest bytes one encoded value can take; bounds array counts.
-    static size_t min_size(int16_t version);
-    bool operator==(const TopicPartitions&) const = default;
-  };
-
-  struct Assignment {
-    std::vector<TopicPartitions> topic_partitions{};
-    UnknownTaggedFields unknown_tagged_fields;
-
-    void encode(Writer& w, int16_t version) const;
-    void decode(Reader& r, int16_t version);
-    // The fewest bytes one encoded value can take; bounds array counts.
-    static size_t min_size(int16_t version);
-    bool operator==(const Assignment&) const = default;
-  };
-
-  struct Member {
-    std::string member_id{};
-    std::optional<std::string> rack_id = std::nullopt;
-    int32_t member_epoch = 0;
-    std::string client_id{};
-    std::string client_host{};
-    std::vector<std::string> subscribed_topic_names{};
-    Assignment assignment{};
-    UnknownTaggedFields unknown_tagged_fields;
-
-    void encode(Writer& w, int16_t version) const;
-    void decode(Reader& r, int16_t version);
-    // The fewest bytes one encoded value can take; bounds array counts.
-    static size_t min_size(int16_t version);
-    bool operator==(const Member&) const = default;
-  };
-
-  struct DescribedGroup {
-    int16_t error_code = 0;
-    std::optional<std::string> error_message = std::nullopt;
-    std::string group_id{};
-    std::string group_state{};
-    int32_t group_epoch = 0;
-    int32_t assignment_epoch = 0;
-    std::string assignor_name{};
-    std::vector<Member> members{};
-    int32_t authorized_operations = INT32_MIN;
-    UnknownTaggedFields unknown_tagged_fields;
-
-    void encode(Writer& w, int16_t version) const;
-    void decode(Reader& r, int16_t version);
-    // The fewest bytes one encoded value can take; bounds array counts.
-    static size_t min_size(int16_t version);
-    bool operator==(const DescribedGroup&) const = default;
-  };
-
+  using TopicPartitions = share_group_describe_response_types::TopicPartitions;
+  using Assignment = share_group_describe_response_types::Assignment;
+  using Member = share_group_describe_response_types::Member;
+  using DescribedGroup = share_group_describe_response_types::DescribedGroup;
   int32_t throttle_time_ms = 0;
   std::vector<DescribedGroup> groups{};
   UnknownTaggedFields unknown_tagged_fields;

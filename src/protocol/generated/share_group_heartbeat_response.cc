@@ -6,7 +6,7 @@
 
 namespace floe::protocol {
 
-void ShareGroupHeartbeatResponse::TopicPartitions::encode(Writer& w, int16_t version) const {
+void share_group_heartbeat_response_types::TopicPartitions::encode(Writer& w, int16_t version) const {
   const bool flexible = true;
   (void)flexible;
   w.write_uuid(topic_id);
@@ -19,7 +19,7 @@ void ShareGroupHeartbeatResponse::TopicPartitions::encode(Writer& w, int16_t ver
   }
 }
 
-void ShareGroupHeartbeatResponse::TopicPartitions::decode(Reader& r, int16_t version) {
+void share_group_heartbeat_response_types::TopicPartitions::decode(Reader& r, int16_t version) {
   const bool flexible = true;
   (void)flexible;
   topic_id = r.read_uuid();
@@ -39,7 +39,7 @@ void ShareGroupHeartbeatResponse::TopicPartitions::decode(Reader& r, int16_t ver
   }
 }
 
-size_t ShareGroupHeartbeatResponse::TopicPartitions::min_size(int16_t version) {
+size_t share_group_heartbeat_response_types::TopicPartitions::min_size(int16_t version) {
   const bool flexible = true;
   size_t n = flexible ? 1 : 0;
   n += 16;
@@ -47,7 +47,7 @@ size_t ShareGroupHeartbeatResponse::TopicPartitions::min_size(int16_t version) {
   return n;
 }
 
-void ShareGroupHeartbeatResponse::Assignment::encode(Writer& w, int16_t version) const {
+void share_group_heartbeat_response_types::Assignment::encode(Writer& w, int16_t version) const {
   const bool flexible = true;
   (void)flexible;
   w.write_array_length(topic_partitions.size(), flexible);
@@ -59,7 +59,7 @@ void ShareGroupHeartbeatResponse::Assignment::encode(Writer& w, int16_t version)
   }
 }
 
-void ShareGroupHeartbeatResponse::Assignment::decode(Reader& r, int16_t version) {
+void share_group_heartbeat_response_types::Assignment::decode(Reader& r, int16_t version) {
   const bool flexible = true;
   (void)flexible;
   {
@@ -78,7 +78,7 @@ void ShareGroupHeartbeatResponse::Assignment::decode(Reader& r, int16_t version)
   }
 }
 
-size_t ShareGroupHeartbeatResponse::Assignment::min_size(int16_t version) {
+size_t share_group_heartbeat_response_types::Assignment::min_size(int16_t version) {
   const bool flexible = true;
   size_t n = flexible ? 1 : 0;
   n += (flexible ? 1 : 4);

@@ -10,6 +10,33 @@
 
 namespace floe::protocol {
 
+namespace share_group_heartbeat_response_types {
+
+struct TopicPartitions {
+  Uuid topic_id{};
+  std::vector<int32_t> partitions{};
+  UnknownTaggedFields unknown_tagged_fields;
+
+  void encode(Writer& w, int16_t version) const;
+  void decode(Reader& r, int16_t version);
+  // The fewest bytes one encoded value can take; bounds array counts.
+  static size_t min_size(int16_t version);
+  bool operator==(const TopicPartitions&) const = default;
+};
+
+struct Assignment {
+  std::vector<TopicPartitions> topic_partitions{};
+  UnknownTaggedFields unknown_tagged_fields;
+
+  void encode(Writer& w, int16_t version) const;
+  void decode(Reader& r, int16_t version);
+  // The fewest bytes one encoded value can take; bounds array counts.
+  static size_t min_size(int16_t version);
+  bool operator==(const Assignment&) const = default;
+};
+
+}  // namespace share_group_heartbeat_response_types
+
 struct ShareGroupHeartbeatResponse {
   static constexpr const char* kName = "ShareGroupHeartbeatResponse";
   static constexpr int16_t kApiKey = 76;
@@ -18,29 +45,8 @@ struct ShareGroupHeartbeatResponse {
   // First flexible version, or -1 when no version is flexible.
   static constexpr int16_t kFirstFlexibleVersion = 0;
   static constexpr bool is_flexible(int16_t v) { return kFirstFlexibleVersion >= 0 && v >= kFirstFlexibleVersion; }
-  struct TopicPartitions {
-    Uuid topic_id{};
-    std::vector<int32_t> partitions{};
-    UnknownTaggedFields unknown_tagged_fields;
-
-    void encode(Writer& w, int16_t version) const;
-    void decode(Reader& r, int16_t version);
-    // The fewest bytes one encoded value can take; bounds array counts.
-    static size_t min_size(int16_t version);
-    bool operator==(const TopicPartitions&) const = default;
-  };
-
-  struct Assignment {
-    std::vector<TopicPartitions> topic_partitions{};
-    UnknownTaggedFields unknown_tagged_fields;
-
-    void encode(Writer& w, int16_t version) const;
-    void decode(Reader& r, int16_t version);
-    // The fewest bytes one encoded value can take; bounds array counts.
-    static size_t min_size(int16_t version);
-    bool operator==(const Assignment&) const = default;
-  };
-
+  using TopicPartitions = share_group_heartbeat_response_types::TopicPartitions;
+  using Assignment = share_group_heartbeat_response_types::Assignment;
   int32_t throttle_time_ms = 0;
   int16_t error_code = 0;
   std::optional<std::string> error_message = std::nullopt;

@@ -6,7 +6,7 @@
 
 namespace floe::protocol {
 
-void StopReplicaRequest::StopReplicaPartitionV0::encode(Writer& w, int16_t version) const {
+void stop_replica_request_types::StopReplicaPartitionV0::encode(Writer& w, int16_t version) const {
   const bool flexible = version >= 2;
   (void)flexible;
   if (version <= 0) {
@@ -20,7 +20,7 @@ void StopReplicaRequest::StopReplicaPartitionV0::encode(Writer& w, int16_t versi
   }
 }
 
-void StopReplicaRequest::StopReplicaPartitionV0::decode(Reader& r, int16_t version) {
+void stop_replica_request_types::StopReplicaPartitionV0::decode(Reader& r, int16_t version) {
   const bool flexible = version >= 2;
   (void)flexible;
   if (version <= 0) {
@@ -34,7 +34,7 @@ void StopReplicaRequest::StopReplicaPartitionV0::decode(Reader& r, int16_t versi
   }
 }
 
-size_t StopReplicaRequest::StopReplicaPartitionV0::min_size(int16_t version) {
+size_t stop_replica_request_types::StopReplicaPartitionV0::min_size(int16_t version) {
   const bool flexible = version >= 2;
   size_t n = flexible ? 1 : 0;
   if (version <= 0) n += (flexible ? 1 : 2);
@@ -42,7 +42,7 @@ size_t StopReplicaRequest::StopReplicaPartitionV0::min_size(int16_t version) {
   return n;
 }
 
-void StopReplicaRequest::StopReplicaTopicV1::encode(Writer& w, int16_t version) const {
+void stop_replica_request_types::StopReplicaTopicV1::encode(Writer& w, int16_t version) const {
   const bool flexible = version >= 2;
   (void)flexible;
   if (version >= 1 && version <= 2) {
@@ -59,7 +59,7 @@ void StopReplicaRequest::StopReplicaTopicV1::encode(Writer& w, int16_t version) 
   }
 }
 
-void StopReplicaRequest::StopReplicaTopicV1::decode(Reader& r, int16_t version) {
+void stop_replica_request_types::StopReplicaTopicV1::decode(Reader& r, int16_t version) {
   const bool flexible = version >= 2;
   (void)flexible;
   if (version >= 1 && version <= 2) {
@@ -83,7 +83,7 @@ void StopReplicaRequest::StopReplicaTopicV1::decode(Reader& r, int16_t version) 
   }
 }
 
-size_t StopReplicaRequest::StopReplicaTopicV1::min_size(int16_t version) {
+size_t stop_replica_request_types::StopReplicaTopicV1::min_size(int16_t version) {
   const bool flexible = version >= 2;
   size_t n = flexible ? 1 : 0;
   if (version >= 1 && version <= 2) n += (flexible ? 1 : 2);
@@ -91,7 +91,7 @@ size_t StopReplicaRequest::StopReplicaTopicV1::min_size(int16_t version) {
   return n;
 }
 
-void StopReplicaRequest::StopReplicaPartitionState::encode(Writer& w, int16_t version) const {
+void stop_replica_request_types::StopReplicaPartitionState::encode(Writer& w, int16_t version) const {
   const bool flexible = version >= 2;
   (void)flexible;
   if (version >= 3) {
@@ -108,7 +108,7 @@ void StopReplicaRequest::StopReplicaPartitionState::encode(Writer& w, int16_t ve
   }
 }
 
-void StopReplicaRequest::StopReplicaPartitionState::decode(Reader& r, int16_t version) {
+void stop_replica_request_types::StopReplicaPartitionState::decode(Reader& r, int16_t version) {
   const bool flexible = version >= 2;
   (void)flexible;
   if (version >= 3) {
@@ -125,7 +125,7 @@ void StopReplicaRequest::StopReplicaPartitionState::decode(Reader& r, int16_t ve
   }
 }
 
-size_t StopReplicaRequest::StopReplicaPartitionState::min_size(int16_t version) {
+size_t stop_replica_request_types::StopReplicaPartitionState::min_size(int16_t version) {
   const bool flexible = version >= 2;
   size_t n = flexible ? 1 : 0;
   if (version >= 3) n += 4;
@@ -134,7 +134,7 @@ size_t StopReplicaRequest::StopReplicaPartitionState::min_size(int16_t version) 
   return n;
 }
 
-void StopReplicaRequest::StopReplicaTopicState::encode(Writer& w, int16_t version) const {
+void stop_replica_request_types::StopReplicaTopicState::encode(Writer& w, int16_t version) const {
   const bool flexible = version >= 2;
   (void)flexible;
   if (version >= 3) {
@@ -151,7 +151,7 @@ void StopReplicaRequest::StopReplicaTopicState::encode(Writer& w, int16_t versio
   }
 }
 
-void StopReplicaRequest::StopReplicaTopicState::decode(Reader& r, int16_t version) {
+void stop_replica_request_types::StopReplicaTopicState::decode(Reader& r, int16_t version) {
   const bool flexible = version >= 2;
   (void)flexible;
   if (version >= 3) {
@@ -175,7 +175,7 @@ void StopReplicaRequest::StopReplicaTopicState::decode(Reader& r, int16_t versio
   }
 }
 
-size_t StopReplicaRequest::StopReplicaTopicState::min_size(int16_t version) {
+size_t stop_replica_request_types::StopReplicaTopicState::min_size(int16_t version) {
   const bool flexible = version >= 2;
   size_t n = flexible ? 1 : 0;
   if (version >= 3) n += (flexible ? 1 : 2);

@@ -10,6 +10,59 @@
 
 namespace floe::protocol {
 
+namespace stop_replica_request_types {
+
+struct StopReplicaPartitionV0 {
+  std::string topic_name{};
+  int32_t partition_index = 0;
+  UnknownTaggedFields unknown_tagged_fields;
+
+  void encode(Writer& w, int16_t version) const;
+  void decode(Reader& r, int16_t version);
+  // The fewest bytes one encoded value can take; bounds array counts.
+  static size_t min_size(int16_t version);
+  bool operator==(const StopReplicaPartitionV0&) const = default;
+};
+
+struct StopReplicaTopicV1 {
+  std::string name{};
+  std::vector<int32_t> partition_indexes{};
+  UnknownTaggedFields unknown_tagged_fields;
+
+  void encode(Writer& w, int16_t version) const;
+  void decode(Reader& r, int16_t version);
+  // The fewest bytes one encoded value can take; bounds array counts.
+  static size_t min_size(int16_t version);
+  bool operator==(const StopReplicaTopicV1&) const = default;
+};
+
+struct StopReplicaPartitionState {
+  int32_t partition_index = 0;
+  int32_t leader_epoch = -1;
+  bool delete_partition = false;
+  UnknownTaggedFields unknown_tagged_fields;
+
+  void encode(Writer& w, int16_t version) const;
+  void decode(Reader& r, int16_t version);
+  // The fewest bytes one encoded value can take; bounds array counts.
+  static size_t min_size(int16_t version);
+  bool operator==(const StopReplicaPartitionState&) const = default;
+};
+
+struct StopReplicaTopicState {
+  std::string topic_name{};
+  std::vector<StopReplicaPartitionState> partition_states{};
+  UnknownTaggedFields unknown_tagged_fields;
+
+  void encode(Writer& w, int16_t version) const;
+  void decode(Reader& r, int16_t version);
+  // The fewest bytes one encoded value can take; bounds array counts.
+  static size_t min_size(int16_t version);
+  bool operator==(const StopReplicaTopicState&) const = default;
+};
+
+}  // namespace stop_replica_request_types
+
 struct StopReplicaRequest {
   static constexpr const char* kName = "StopReplicaRequest";
   static constexpr int16_t kApiKey = 5;
@@ -18,55 +71,10 @@ struct StopReplicaRequest {
   // First flexible version, or -1 when no version is flexible.
   static constexpr int16_t kFirstFlexibleVersion = 2;
   static constexpr bool is_flexible(int16_t v) { return kFirstFlexibleVersion >= 0 && v >= kFirstFlexibleVersion; }
-  struct StopReplicaPartitionV0 {
-    std::string topic_name{};
-    int32_t partition_index = 0;
-    UnknownTaggedFields unknown_tagged_fields;
-
-    void encode(Writer& w, int16_t version) const;
-    void decode(Reader& r, int16_t version);
-    // The fewest bytes one encoded value can take; bounds array counts.
-    static size_t min_size(int16_t version);
-    bool operator==(const StopReplicaPartitionV0&) const = default;
-  };
-
-  struct StopReplicaTopicV1 {
-    std::string name{};
-    std::vector<int32_t> partition_indexes{};
-    UnknownTaggedFields unknown_tagged_fields;
-
-    void encode(Writer& w, int16_t version) const;
-    void decode(Reader& r, int16_t version);
-    // The fewest bytes one encoded value can take; bounds array counts.
-    static size_t min_size(int16_t version);
-    bool operator==(const StopReplicaTopicV1&) const = default;
-  };
-
-  struct StopReplicaPartitionState {
-    int32_t partition_index = 0;
-    int32_t leader_epoch = -1;
-    bool delete_partition = false;
-    UnknownTaggedFields unknown_tagged_fields;
-
-    void encode(Writer& w, int16_t version) const;
-    void decode(Reader& r, int16_t version);
-    // The fewest bytes one encoded value can take; bounds array counts.
-    static size_t min_size(int16_t version);
-    bool operator==(const StopReplicaPartitionState&) const = default;
-  };
-
-  struct StopReplicaTopicState {
-    std::string topic_name{};
-    std::vector<StopReplicaPartitionState> partition_states{};
-    UnknownTaggedFields unknown_tagged_fields;
-
-    void encode(Writer& w, int16_t version) const;
-    void decode(Reader& r, int16_t version);
-    // The fewest bytes one encoded value can take; bounds array counts.
-    static size_t min_size(int16_t version);
-    bool operator==(const StopReplicaTopicState&) const = default;
-  };
-
+  using StopReplicaPartitionV0 = stop_replica_request_types::StopReplicaPartitionV0;
+  using StopReplicaTopicV1 = stop_replica_request_types::StopReplicaTopicV1;
+  using StopReplicaPartitionState = stop_replica_request_types::StopReplicaPartitionState;
+  using StopReplicaTopicState = stop_replica_request_types::StopReplicaTopicState;
   int32_t controller_id = 0;
   bool is_k_raft_controller = false;
   int32_t controller_epoch = 0;

@@ -6,7 +6,7 @@
 
 namespace floe::protocol {
 
-void StopReplicaResponse::StopReplicaPartitionError::encode(Writer& w, int16_t version) const {
+void stop_replica_response_types::StopReplicaPartitionError::encode(Writer& w, int16_t version) const {
   const bool flexible = version >= 2;
   (void)flexible;
   w.write_string(topic_name, flexible);
@@ -17,7 +17,7 @@ void StopReplicaResponse::StopReplicaPartitionError::encode(Writer& w, int16_t v
   }
 }
 
-void StopReplicaResponse::StopReplicaPartitionError::decode(Reader& r, int16_t version) {
+void stop_replica_response_types::StopReplicaPartitionError::decode(Reader& r, int16_t version) {
   const bool flexible = version >= 2;
   (void)flexible;
   topic_name = r.read_string(flexible);
@@ -28,7 +28,7 @@ void StopReplicaResponse::StopReplicaPartitionError::decode(Reader& r, int16_t v
   }
 }
 
-size_t StopReplicaResponse::StopReplicaPartitionError::min_size(int16_t version) {
+size_t stop_replica_response_types::StopReplicaPartitionError::min_size(int16_t version) {
   const bool flexible = version >= 2;
   size_t n = flexible ? 1 : 0;
   n += (flexible ? 1 : 2);

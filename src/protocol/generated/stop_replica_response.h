@@ -10,6 +10,23 @@
 
 namespace floe::protocol {
 
+namespace stop_replica_response_types {
+
+struct StopReplicaPartitionError {
+  std::string topic_name{};
+  int32_t partition_index = 0;
+  int16_t error_code = 0;
+  UnknownTaggedFields unknown_tagged_fields;
+
+  void encode(Writer& w, int16_t version) const;
+  void decode(Reader& r, int16_t version);
+  // The fewest bytes one encoded value can take; bounds array counts.
+  static size_t min_size(int16_t version);
+  bool operator==(const StopReplicaPartitionError&) const = default;
+};
+
+}  // namespace stop_replica_response_types
+
 struct StopReplicaResponse {
   static constexpr const char* kName = "StopReplicaResponse";
   static constexpr int16_t kApiKey = 5;
@@ -18,19 +35,7 @@ struct StopReplicaResponse {
   // First flexible version, or -1 when no version is flexible.
   static constexpr int16_t kFirstFlexibleVersion = 2;
   static constexpr bool is_flexible(int16_t v) { return kFirstFlexibleVersion >= 0 && v >= kFirstFlexibleVersion; }
-  struct StopReplicaPartitionError {
-    std::string topic_name{};
-    int32_t partition_index = 0;
-    int16_t error_code = 0;
-    UnknownTaggedFields unknown_tagged_fields;
-
-    void encode(Writer& w, int16_t version) const;
-    void decode(Reader& r, int16_t version);
-    // The fewest bytes one encoded value can take; bounds array counts.
-    static size_t min_size(int16_t version);
-    bool operator==(const StopReplicaPartitionError&) const = default;
-  };
-
+  using StopReplicaPartitionError = stop_replica_response_types::StopReplicaPartitionError;
   int16_t error_code = 0;
   std::vector<StopReplicaPartitionError> partition_errors{};
   UnknownTaggedFields unknown_tagged_fields;

@@ -6,7 +6,7 @@
 
 namespace floe::protocol {
 
-void SyncGroupRequest::SyncGroupRequestAssignment::encode(Writer& w, int16_t version) const {
+void sync_group_request_types::SyncGroupRequestAssignment::encode(Writer& w, int16_t version) const {
   const bool flexible = version >= 4;
   (void)flexible;
   w.write_string(member_id, flexible);
@@ -16,7 +16,7 @@ void SyncGroupRequest::SyncGroupRequestAssignment::encode(Writer& w, int16_t ver
   }
 }
 
-void SyncGroupRequest::SyncGroupRequestAssignment::decode(Reader& r, int16_t version) {
+void sync_group_request_types::SyncGroupRequestAssignment::decode(Reader& r, int16_t version) {
   const bool flexible = version >= 4;
   (void)flexible;
   member_id = r.read_string(flexible);
@@ -26,7 +26,7 @@ void SyncGroupRequest::SyncGroupRequestAssignment::decode(Reader& r, int16_t ver
   }
 }
 
-size_t SyncGroupRequest::SyncGroupRequestAssignment::min_size(int16_t version) {
+size_t sync_group_request_types::SyncGroupRequestAssignment::min_size(int16_t version) {
   const bool flexible = version >= 4;
   size_t n = flexible ? 1 : 0;
   n += (flexible ? 1 : 2);

@@ -10,6 +10,22 @@
 
 namespace floe::protocol {
 
+namespace sync_group_request_types {
+
+struct SyncGroupRequestAssignment {
+  std::string member_id{};
+  Bytes assignment{};
+  UnknownTaggedFields unknown_tagged_fields;
+
+  void encode(Writer& w, int16_t version) const;
+  void decode(Reader& r, int16_t version);
+  // The fewest bytes one encoded value can take; bounds array counts.
+  static size_t min_size(int16_t version);
+  bool operator==(const SyncGroupRequestAssignment&) const = default;
+};
+
+}  // namespace sync_group_request_types
+
 struct SyncGroupRequest {
   static constexpr const char* kName = "SyncGroupRequest";
   static constexpr int16_t kApiKey = 14;
@@ -18,18 +34,7 @@ struct SyncGroupRequest {
   // First flexible version, or -1 when no version is flexible.
   static constexpr int16_t kFirstFlexibleVersion = 4;
   static constexpr bool is_flexible(int16_t v) { return kFirstFlexibleVersion >= 0 && v >= kFirstFlexibleVersion; }
-  struct SyncGroupRequestAssignment {
-    std::string member_id{};
-    Bytes assignment{};
-    UnknownTaggedFields unknown_tagged_fields;
-
-    void encode(Writer& w, int16_t version) const;
-    void decode(Reader& r, int16_t version);
-    // The fewest bytes one encoded value can take; bounds array counts.
-    static size_t min_size(int16_t version);
-    bool operator==(const SyncGroupRequestAssignment&) const = default;
-  };
-
+  using SyncGroupRequestAssignment = sync_group_request_types::SyncGroupRequestAssignment;
   std::string group_id{};
   int32_t generation_id = 0;
   std::string member_id{};

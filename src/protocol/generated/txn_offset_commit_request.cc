@@ -6,7 +6,7 @@
 
 namespace floe::protocol {
 
-void TxnOffsetCommitRequest::TxnOffsetCommitRequestPartition::encode(Writer& w, int16_t version) const {
+void txn_offset_commit_request_types::TxnOffsetCommitRequestPartition::encode(Writer& w, int16_t version) const {
   const bool flexible = version >= 3;
   (void)flexible;
   w.write_int32(partition_index);
@@ -25,7 +25,7 @@ void TxnOffsetCommitRequest::TxnOffsetCommitRequestPartition::encode(Writer& w, 
   }
 }
 
-void TxnOffsetCommitRequest::TxnOffsetCommitRequestPartition::decode(Reader& r, int16_t version) {
+void txn_offset_commit_request_types::TxnOffsetCommitRequestPartition::decode(Reader& r, int16_t version) {
   const bool flexible = version >= 3;
   (void)flexible;
   partition_index = r.read_int32();
@@ -39,7 +39,7 @@ void TxnOffsetCommitRequest::TxnOffsetCommitRequestPartition::decode(Reader& r, 
   }
 }
 
-size_t TxnOffsetCommitRequest::TxnOffsetCommitRequestPartition::min_size(int16_t version) {
+size_t txn_offset_commit_request_types::TxnOffsetCommitRequestPartition::min_size(int16_t version) {
   const bool flexible = version >= 3;
   size_t n = flexible ? 1 : 0;
   n += 4;
@@ -49,7 +49,7 @@ size_t TxnOffsetCommitRequest::TxnOffsetCommitRequestPartition::min_size(int16_t
   return n;
 }
 
-void TxnOffsetCommitRequest::TxnOffsetCommitRequestTopic::encode(Writer& w, int16_t version) const {
+void txn_offset_commit_request_types::TxnOffsetCommitRequestTopic::encode(Writer& w, int16_t version) const {
   const bool flexible = version >= 3;
   (void)flexible;
   w.write_string(name, flexible);
@@ -62,7 +62,7 @@ void TxnOffsetCommitRequest::TxnOffsetCommitRequestTopic::encode(Writer& w, int1
   }
 }
 
-void TxnOffsetCommitRequest::TxnOffsetCommitRequestTopic::decode(Reader& r, int16_t version) {
+void txn_offset_commit_request_types::TxnOffsetCommitRequestTopic::decode(Reader& r, int16_t version) {
   const bool flexible = version >= 3;
   (void)flexible;
   name = r.read_string(flexible);
@@ -82,7 +82,7 @@ void TxnOffsetCommitRequest::TxnOffsetCommitRequestTopic::decode(Reader& r, int1
   }
 }
 
-size_t TxnOffsetCommitRequest::TxnOffsetCommitRequestTopic::min_size(int16_t version) {
+size_t txn_offset_commit_request_types::TxnOffsetCommitRequestTopic::min_size(int16_t version) {
   const bool flexible = version >= 3;
   size_t n = flexible ? 1 : 0;
   n += (flexible ? 1 : 2);

@@ -10,6 +10,36 @@
 
 namespace floe::protocol {
 
+namespace txn_offset_commit_request_types {
+
+struct TxnOffsetCommitRequestPartition {
+  int32_t partition_index = 0;
+  int64_t committed_offset = 0;
+  int32_t committed_leader_epoch = -1;
+  std::optional<std::string> committed_metadata{};
+  UnknownTaggedFields unknown_tagged_fields;
+
+  void encode(Writer& w, int16_t version) const;
+  void decode(Reader& r, int16_t version);
+  // The fewest bytes one encoded value can take; bounds array counts.
+  static size_t min_size(int16_t version);
+  bool operator==(const TxnOffsetCommitRequestPartition&) const = default;
+};
+
+struct TxnOffsetCommitRequestTopic {
+  std::string name{};
+  std::vector<TxnOffsetCommitRequestPartition> partitions{};
+  UnknownTaggedFields unknown_tagged_fields;
+
+  void encode(Writer& w, int16_t version) const;
+  void decode(Reader& r, int16_t version);
+  // The fewest bytes one encoded value can take; bounds array counts.
+  static size_t min_size(int16_t version);
+  bool operator==(const TxnOffsetCommitRequestTopic&) const = default;
+};
+
+}  // namespace txn_offset_commit_request_types
+
 struct TxnOffsetCommitRequest {
   static constexpr const char* kName = "TxnOffsetCommitRequest";
   static constexpr int16_t kApiKey = 28;
@@ -18,32 +48,8 @@ struct TxnOffsetCommitRequest {
   // First flexible version, or -1 when no version is flexible.
   static constexpr int16_t kFirstFlexibleVersion = 3;
   static constexpr bool is_flexible(int16_t v) { return kFirstFlexibleVersion >= 0 && v >= kFirstFlexibleVersion; }
-  struct TxnOffsetCommitRequestPartition {
-    int32_t partition_index = 0;
-    int64_t committed_offset = 0;
-    int32_t committed_leader_epoch = -1;
-    std::optional<std::string> committed_metadata{};
-    UnknownTaggedFields unknown_tagged_fields;
-
-    void encode(Writer& w, int16_t version) const;
-    void decode(Reader& r, int16_t version);
-    // The fewest bytes one encoded value can take; bounds array counts.
-    static size_t min_size(int16_t version);
-    bool operator==(const TxnOffsetCommitRequestPartition&) const = default;
-  };
-
-  struct TxnOffsetCommitRequestTopic {
-    std::string name{};
-    std::vector<TxnOffsetCommitRequestPartition> partitions{};
-    UnknownTaggedFields unknown_tagged_fields;
-
-    void encode(Writer& w, int16_t version) const;
-    void decode(Reader& r, int16_t version);
-    // The fewest bytes one encoded value can take; bounds array counts.
-    static size_t min_size(int16_t version);
-    bool operator==(const TxnOffsetCommitRequestTopic&) const = default;
-  };
-
+  using TxnOffsetCommitRequestPartition = txn_offset_commit_request_types::TxnOffsetCommitRequestPartition;
+  using TxnOffsetCommitRequestTopic = txn_offset_commit_request_types::TxnOffsetCommitRequestTopic;
   std::string transactional_id{};
   std::string group_id{};
   int64_t producer_id = 0;

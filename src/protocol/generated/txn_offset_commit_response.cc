@@ -6,7 +6,7 @@
 
 namespace floe::protocol {
 
-void TxnOffsetCommitResponse::TxnOffsetCommitResponsePartition::encode(Writer& w, int16_t version) const {
+void txn_offset_commit_response_types::TxnOffsetCommitResponsePartition::encode(Writer& w, int16_t version) const {
   const bool flexible = version >= 3;
   (void)flexible;
   w.write_int32(partition_index);
@@ -16,7 +16,7 @@ void TxnOffsetCommitResponse::TxnOffsetCommitResponsePartition::encode(Writer& w
   }
 }
 
-void TxnOffsetCommitResponse::TxnOffsetCommitResponsePartition::decode(Reader& r, int16_t version) {
+void txn_offset_commit_response_types::TxnOffsetCommitResponsePartition::decode(Reader& r, int16_t version) {
   const bool flexible = version >= 3;
   (void)flexible;
   partition_index = r.read_int32();
@@ -26,7 +26,7 @@ void TxnOffsetCommitResponse::TxnOffsetCommitResponsePartition::decode(Reader& r
   }
 }
 
-size_t TxnOffsetCommitResponse::TxnOffsetCommitResponsePartition::min_size(int16_t version) {
+size_t txn_offset_commit_response_types::TxnOffsetCommitResponsePartition::min_size(int16_t version) {
   const bool flexible = version >= 3;
   size_t n = flexible ? 1 : 0;
   n += 4;
@@ -34,7 +34,7 @@ size_t TxnOffsetCommitResponse::TxnOffsetCommitResponsePartition::min_size(int16
   return n;
 }
 
-void TxnOffsetCommitResponse::TxnOffsetCommitResponseTopic::encode(Writer& w, int16_t version) const {
+void txn_offset_commit_response_types::TxnOffsetCommitResponseTopic::encode(Writer& w, int16_t version) const {
   const bool flexible = version >= 3;
   (void)flexible;
   w.write_string(name, flexible);
@@ -47,7 +47,7 @@ void TxnOffsetCommitResponse::TxnOffsetCommitResponseTopic::encode(Writer& w, in
   }
 }
 
-void TxnOffsetCommitResponse::TxnOffsetCommitResponseTopic::decode(Reader& r, int16_t version) {
+void txn_offset_commit_response_types::TxnOffsetCommitResponseTopic::decode(Reader& r, int16_t version) {
   const bool flexible = version >= 3;
   (void)flexible;
   name = r.read_string(flexible);
@@ -67,7 +67,7 @@ void TxnOffsetCommitResponse::TxnOffsetCommitResponseTopic::decode(Reader& r, in
   }
 }
 
-size_t TxnOffsetCommitResponse::TxnOffsetCommitResponseTopic::min_size(int16_t version) {
+size_t txn_offset_commit_response_types::TxnOffsetCommitResponseTopic::min_size(int16_t version) {
   const bool flexible = version >= 3;
   size_t n = flexible ? 1 : 0;
   n += (flexible ? 1 : 2);

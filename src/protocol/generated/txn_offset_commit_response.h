@@ -10,6 +10,34 @@
 
 namespace floe::protocol {
 
+namespace txn_offset_commit_response_types {
+
+struct TxnOffsetCommitResponsePartition {
+  int32_t partition_index = 0;
+  int16_t error_code = 0;
+  UnknownTaggedFields unknown_tagged_fields;
+
+  void encode(Writer& w, int16_t version) const;
+  void decode(Reader& r, int16_t version);
+  // The fewest bytes one encoded value can take; bounds array counts.
+  static size_t min_size(int16_t version);
+  bool operator==(const TxnOffsetCommitResponsePartition&) const = default;
+};
+
+struct TxnOffsetCommitResponseTopic {
+  std::string name{};
+  std::vector<TxnOffsetCommitResponsePartition> partitions{};
+  UnknownTaggedFields unknown_tagged_fields;
+
+  void encode(Writer& w, int16_t version) const;
+  void decode(Reader& r, int16_t version);
+  // The fewest bytes one encoded value can take; bounds array counts.
+  static size_t min_size(int16_t version);
+  bool operator==(const TxnOffsetCommitResponseTopic&) const = default;
+};
+
+}  // namespace txn_offset_commit_response_types
+
 struct TxnOffsetCommitResponse {
   static constexpr const char* kName = "TxnOffsetCommitResponse";
   static constexpr int16_t kApiKey = 28;
@@ -18,30 +46,8 @@ struct TxnOffsetCommitResponse {
   // First flexible version, or -1 when no version is flexible.
   static constexpr int16_t kFirstFlexibleVersion = 3;
   static constexpr bool is_flexible(int16_t v) { return kFirstFlexibleVersion >= 0 && v >= kFirstFlexibleVersion; }
-  struct TxnOffsetCommitResponsePartition {
-    int32_t partition_index = 0;
-    int16_t error_code = 0;
-    UnknownTaggedFields unknown_tagged_fields;
-
-    void encode(Writer& w, int16_t version) const;
-    void decode(Reader& r, int16_t version);
-    // The fewest bytes one encoded value can take; bounds array counts.
-    static size_t min_size(int16_t version);
-    bool operator==(const TxnOffsetCommitResponsePartition&) const = default;
-  };
-
-  struct TxnOffsetCommitResponseTopic {
-    std::string name{};
-    std::vector<TxnOffsetCommitResponsePartition> partitions{};
-    UnknownTaggedFields unknown_tagged_fields;
-
-    void encode(Writer& w, int16_t version) const;
-    void decode(Reader& r, int16_t version);
-    // The fewest bytes one encoded value can take; bounds array counts.
-    static size_t min_size(int16_t version);
-    bool operator==(const TxnOffsetCommitResponseTopic&) const = default;
-  };
-
+  using TxnOffsetCommitResponsePartition = txn_offset_commit_response_types::TxnOffsetCommitResponsePartition;
+  using TxnOffsetCommitResponseTopic = txn_offset_commit_response_types::TxnOffsetCommitResponseTopic;
   int32_t throttle_time_ms = 0;
   std::vector<TxnOffsetCommitResponseTopic> topics{};
   UnknownTaggedFields unknown_tagged_fields;

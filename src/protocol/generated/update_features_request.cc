@@ -6,7 +6,7 @@
 
 namespace floe::protocol {
 
-void UpdateFeaturesRequest::FeatureUpdateKey::encode(Writer& w, int16_t version) const {
+void update_features_request_types::FeatureUpdateKey::encode(Writer& w, int16_t version) const {
   const bool flexible = true;
   (void)flexible;
   w.write_string(feature, flexible);
@@ -22,7 +22,7 @@ void UpdateFeaturesRequest::FeatureUpdateKey::encode(Writer& w, int16_t version)
   }
 }
 
-void UpdateFeaturesRequest::FeatureUpdateKey::decode(Reader& r, int16_t version) {
+void update_features_request_types::FeatureUpdateKey::decode(Reader& r, int16_t version) {
   const bool flexible = true;
   (void)flexible;
   feature = r.read_string(flexible);
@@ -38,7 +38,7 @@ void UpdateFeaturesRequest::FeatureUpdateKey::decode(Reader& r, int16_t version)
   }
 }
 
-size_t UpdateFeaturesRequest::FeatureUpdateKey::min_size(int16_t version) {
+size_t update_features_request_types::FeatureUpdateKey::min_size(int16_t version) {
   const bool flexible = true;
   size_t n = flexible ? 1 : 0;
   n += (flexible ? 1 : 2);

@@ -10,6 +10,24 @@
 
 namespace floe::protocol {
 
+namespace update_features_request_types {
+
+struct FeatureUpdateKey {
+  std::string feature{};
+  int16_t max_version_level = 0;
+  bool allow_downgrade = false;
+  int8_t upgrade_type = 1;
+  UnknownTaggedFields unknown_tagged_fields;
+
+  void encode(Writer& w, int16_t version) const;
+  void decode(Reader& r, int16_t version);
+  // The fewest bytes one encoded value can take; bounds array counts.
+  static size_t min_size(int16_t version);
+  bool operator==(const FeatureUpdateKey&) const = default;
+};
+
+}  // namespace update_features_request_types
+
 struct UpdateFeaturesRequest {
   static constexpr const char* kName = "UpdateFeaturesRequest";
   static constexpr int16_t kApiKey = 57;
@@ -18,20 +36,7 @@ struct UpdateFeaturesRequest {
   // First flexible version, or -1 when no version is flexible.
   static constexpr int16_t kFirstFlexibleVersion = 0;
   static constexpr bool is_flexible(int16_t v) { return kFirstFlexibleVersion >= 0 && v >= kFirstFlexibleVersion; }
-  struct FeatureUpdateKey {
-    std::string feature{};
-    int16_t max_version_level = 0;
-    bool allow_downgrade = false;
-    int8_t upgrade_type = 1;
-    UnknownTaggedFields unknown_tagged_fields;
-
-    void encode(Writer& w, int16_t version) const;
-    void decode(Reader& r, int16_t version);
-    // The fewest bytes one encoded value can take; bounds array counts.
-    static size_t min_size(int16_t version);
-    bool operator==(const FeatureUpdateKey&) const = default;
-  };
-
+  using FeatureUpdateKey = update_features_request_types::FeatureUpdateKey;
   int32_t timeout_ms = 60000;
   std::vector<FeatureUpdateKey> feature_updates{};
   bool validate_only = false;

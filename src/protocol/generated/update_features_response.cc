@@ -6,7 +6,7 @@
 
 namespace floe::protocol {
 
-void UpdateFeaturesResponse::UpdatableFeatureResult::encode(Writer& w, int16_t version) const {
+void update_features_response_types::UpdatableFeatureResult::encode(Writer& w, int16_t version) const {
   const bool flexible = true;
   (void)flexible;
   w.write_string(feature, flexible);
@@ -22,7 +22,7 @@ void UpdateFeaturesResponse::UpdatableFeatureResult::encode(Writer& w, int16_t v
   }
 }
 
-void UpdateFeaturesResponse::UpdatableFeatureResult::decode(Reader& r, int16_t version) {
+void update_features_response_types::UpdatableFeatureResult::decode(Reader& r, int16_t version) {
   const bool flexible = true;
   (void)flexible;
   feature = r.read_string(flexible);
@@ -33,7 +33,7 @@ void UpdateFeaturesResponse::UpdatableFeatureResult::decode(Reader& r, int16_t v
   }
 }
 
-size_t UpdateFeaturesResponse::UpdatableFeatureResult::min_size(int16_t version) {
+size_t update_features_response_types::UpdatableFeatureResult::min_size(int16_t version) {
   const bool flexible = true;
   size_t n = flexible ? 1 : 0;
   n += (flexible ? 1 : 2);

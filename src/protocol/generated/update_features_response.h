@@ -10,6 +10,23 @@
 
 namespace floe::protocol {
 
+namespace update_features_response_types {
+
+struct UpdatableFeatureResult {
+  std::string feature{};
+  int16_t error_code = 0;
+  std::optional<std::string> error_message{};
+  UnknownTaggedFields unknown_tagged_fields;
+
+  void encode(Writer& w, int16_t version) const;
+  void decode(Reader& r, int16_t version);
+  // The fewest bytes one encoded value can take; bounds array counts.
+  static size_t min_size(int16_t version);
+  bool operator==(const UpdatableFeatureResult&) const = default;
+};
+
+}  // namespace update_features_response_types
+
 struct UpdateFeaturesResponse {
   static constexpr const char* kName = "UpdateFeaturesResponse";
   static constexpr int16_t kApiKey = 57;
@@ -18,19 +35,7 @@ struct UpdateFeaturesResponse {
   // First flexible version, or -1 when no version is flexible.
   static constexpr int16_t kFirstFlexibleVersion = 0;
   static constexpr bool is_flexible(int16_t v) { return kFirstFlexibleVersion >= 0 && v >= kFirstFlexibleVersion; }
-  struct UpdatableFeatureResult {
-    std::string feature{};
-    int16_t error_code = 0;
-    std::optional<std::string> error_message{};
-    UnknownTaggedFields unknown_tagged_fields;
-
-    void encode(Writer& w, int16_t version) const;
-    void decode(Reader& r, int16_t version);
-    // The fewest bytes one encoded value can take; bounds array counts.
-    static size_t min_size(int16_t version);
-    bool operator==(const UpdatableFeatureResult&) const = default;
-  };
-
+  using UpdatableFeatureResult = update_features_response_types::UpdatableFeatureResult;
   int32_t throttle_time_ms = 0;
   int16_t error_code = 0;
   std::optional<std::string> error_message{};

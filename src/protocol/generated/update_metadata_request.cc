@@ -6,7 +6,7 @@
 
 namespace floe::protocol {
 
-void UpdateMetadataRequest::UpdateMetadataPartitionState::encode(Writer& w, int16_t version) const {
+void update_metadata_request_types::UpdateMetadataPartitionState::encode(Writer& w, int16_t version) const {
   const bool flexible = version >= 6;
   (void)flexible;
   if (version <= 4) {
@@ -36,7 +36,7 @@ void UpdateMetadataRequest::UpdateMetadataPartitionState::encode(Writer& w, int1
   }
 }
 
-void UpdateMetadataRequest::UpdateMetadataPartitionState::decode(Reader& r, int16_t version) {
+void update_metadata_request_types::UpdateMetadataPartitionState::decode(Reader& r, int16_t version) {
   const bool flexible = version >= 6;
   (void)flexible;
   if (version <= 4) {
@@ -87,7 +87,7 @@ void UpdateMetadataRequest::UpdateMetadataPartitionState::decode(Reader& r, int1
   }
 }
 
-size_t UpdateMetadataRequest::UpdateMetadataPartitionState::min_size(int16_t version) {
+size_t update_metadata_request_types::UpdateMetadataPartitionState::min_size(int16_t version) {
   const bool flexible = version >= 6;
   size_t n = flexible ? 1 : 0;
   if (version <= 4) n += (flexible ? 1 : 2);
@@ -102,7 +102,7 @@ size_t UpdateMetadataRequest::UpdateMetadataPartitionState::min_size(int16_t ver
   return n;
 }
 
-void UpdateMetadataRequest::UpdateMetadataTopicState::encode(Writer& w, int16_t version) const {
+void update_metadata_request_types::UpdateMetadataTopicState::encode(Writer& w, int16_t version) const {
   const bool flexible = version >= 6;
   (void)flexible;
   if (version >= 5) {
@@ -122,7 +122,7 @@ void UpdateMetadataRequest::UpdateMetadataTopicState::encode(Writer& w, int16_t 
   }
 }
 
-void UpdateMetadataRequest::UpdateMetadataTopicState::decode(Reader& r, int16_t version) {
+void update_metadata_request_types::UpdateMetadataTopicState::decode(Reader& r, int16_t version) {
   const bool flexible = version >= 6;
   (void)flexible;
   if (version >= 5) {
@@ -149,7 +149,7 @@ void UpdateMetadataRequest::UpdateMetadataTopicState::decode(Reader& r, int16_t 
   }
 }
 
-size_t UpdateMetadataRequest::UpdateMetadataTopicState::min_size(int16_t version) {
+size_t update_metadata_request_types::UpdateMetadataTopicState::min_size(int16_t version) {
   const bool flexible = version >= 6;
   size_t n = flexible ? 1 : 0;
   if (version >= 5) n += (flexible ? 1 : 2);
@@ -158,7 +158,7 @@ size_t UpdateMetadataRequest::UpdateMetadataTopicState::min_size(int16_t version
   return n;
 }
 
-void UpdateMetadataRequest::UpdateMetadataEndpoint::encode(Writer& w, int16_t version) const {
+void update_metadata_request_types::UpdateMetadataEndpoint::encode(Writer& w, int16_t version) const {
   const bool flexible = version >= 6;
   (void)flexible;
   if (version >= 1) {
@@ -178,7 +178,7 @@ void UpdateMetadataRequest::UpdateMetadataEndpoint::encode(Writer& w, int16_t ve
   }
 }
 
-void UpdateMetadataRequest::UpdateMetadataEndpoint::decode(Reader& r, int16_t version) {
+void update_metadata_request_types::UpdateMetadataEndpoint::decode(Reader& r, int16_t version) {
   const bool flexible = version >= 6;
   (void)flexible;
   if (version >= 1) {
@@ -198,7 +198,7 @@ void UpdateMetadataRequest::UpdateMetadataEndpoint::decode(Reader& r, int16_t ve
   }
 }
 
-size_t UpdateMetadataRequest::UpdateMetadataEndpoint::min_size(int16_t version) {
+size_t update_metadata_request_types::UpdateMetadataEndpoint::min_size(int16_t version) {
   const bool flexible = version >= 6;
   size_t n = flexible ? 1 : 0;
   if (version >= 1) n += 4;
@@ -208,7 +208,7 @@ size_t UpdateMetadataRequest::UpdateMetadataEndpoint::min_size(int16_t version) 
   return n;
 }
 
-void UpdateMetadataRequest::UpdateMetadataBroker::encode(Writer& w, int16_t version) const {
+void update_metadata_request_types::UpdateMetadataBroker::encode(Writer& w, int16_t version) const {
   const bool flexible = version >= 6;
   (void)flexible;
   w.write_int32(id);
@@ -237,7 +237,7 @@ void UpdateMetadataRequest::UpdateMetadataBroker::encode(Writer& w, int16_t vers
   }
 }
 
-void UpdateMetadataRequest::UpdateMetadataBroker::decode(Reader& r, int16_t version) {
+void update_metadata_request_types::UpdateMetadataBroker::decode(Reader& r, int16_t version) {
   const bool flexible = version >= 6;
   (void)flexible;
   id = r.read_int32();
@@ -268,7 +268,7 @@ void UpdateMetadataRequest::UpdateMetadataBroker::decode(Reader& r, int16_t vers
   }
 }
 
-size_t UpdateMetadataRequest::UpdateMetadataBroker::min_size(int16_t version) {
+size_t update_metadata_request_types::UpdateMetadataBroker::min_size(int16_t version) {
   const bool flexible = version >= 6;
   size_t n = flexible ? 1 : 0;
   n += 4;

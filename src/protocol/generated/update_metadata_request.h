@@ -10,6 +10,71 @@
 
 namespace floe::protocol {
 
+namespace update_metadata_request_types {
+
+struct UpdateMetadataPartitionState {
+  std::string topic_name{};
+  int32_t partition_index = 0;
+  int32_t controller_epoch = 0;
+  int32_t leader = 0;
+  int32_t leader_epoch = 0;
+  std::vector<int32_t> isr{};
+  int32_t zk_version = 0;
+  std::vector<int32_t> replicas{};
+  std::vector<int32_t> offline_replicas{};
+  UnknownTaggedFields unknown_tagged_fields;
+
+  void encode(Writer& w, int16_t version) const;
+  void decode(Reader& r, int16_t version);
+  // The fewest bytes one encoded value can take; bounds array counts.
+  static size_t min_size(int16_t version);
+  bool operator==(const UpdateMetadataPartitionState&) const = default;
+};
+
+struct UpdateMetadataTopicState {
+  std::string topic_name{};
+  Uuid topic_id{};
+  std::vector<UpdateMetadataPartitionState> partition_states{};
+  UnknownTaggedFields unknown_tagged_fields;
+
+  void encode(Writer& w, int16_t version) const;
+  void decode(Reader& r, int16_t version);
+  // The fewest bytes one encoded value can take; bounds array counts.
+  static size_t min_size(int16_t version);
+  bool operator==(const UpdateMetadataTopicState&) const = default;
+};
+
+struct UpdateMetadataEndpoint {
+  int32_t port = 0;
+  std::string host{};
+  std::string listener{};
+  int16_t security_protocol = 0;
+  UnknownTaggedFields unknown_tagged_fields;
+
+  void encode(Writer& w, int16_t version) const;
+  void decode(Reader& r, int16_t version);
+  // The fewest bytes one encoded value can take; bounds array counts.
+  static size_t min_size(int16_t version);
+  bool operator==(const UpdateMetadataEndpoint&) const = default;
+};
+
+struct UpdateMetadataBroker {
+  int32_t id = 0;
+  std::string v0_host{};
+  int32_t v0_port = 0;
+  std::vector<UpdateMetadataEndpoint> endpoints{};
+  std::optional<std::string> rack{};
+  UnknownTaggedFields unknown_tagged_fields;
+
+  void encode(Writer& w, int16_t version) const;
+  void decode(Reader& r, int16_t version);
+  // The fewest bytes one encoded value can take; bounds array counts.
+  static size_t min_size(int16_t version);
+  bool operator==(const UpdateMetadataBroker&) const = default;
+};
+
+}  // namespace update_metadata_request_types
+
 struct UpdateMetadataRequest {
   static constexpr const char* kName = "UpdateMetadataRequest";
   static constexpr int16_t kApiKey = 6;
@@ -18,67 +83,10 @@ struct UpdateMetadataRequest {
   // First flexible version, or -1 when no version is flexible.
   static constexpr int16_t kFirstFlexibleVersion = 6;
   static constexpr bool is_flexible(int16_t v) { return kFirstFlexibleVersion >= 0 && v >= kFirstFlexibleVersion; }
-  struct UpdateMetadataPartitionState {
-    std::string topic_name{};
-    int32_t partition_index = 0;
-    int32_t controller_epoch = 0;
-    int32_t leader = 0;
-    int32_t leader_epoch = 0;
-    std::vector<int32_t> isr{};
-    int32_t zk_version = 0;
-    std::vector<int32_t> replicas{};
-    std::vector<int32_t> offline_replicas{};
-    UnknownTaggedFields unknown_tagged_fields;
-
-    void encode(Writer& w, int16_t version) const;
-    void decode(Reader& r, int16_t version);
-    // The fewest bytes one encoded value can take; bounds array counts.
-    static size_t min_size(int16_t version);
-    bool operator==(const UpdateMetadataPartitionState&) const = default;
-  };
-
-  struct UpdateMetadataTopicState {
-    std::string topic_name{};
-    Uuid topic_id{};
-    std::vector<UpdateMetadataPartitionState> partition_states{};
-    UnknownTaggedFields unknown_tagged_fields;
-
-    void encode(Writer& w, int16_t version) const;
-    void decode(Reader& r, int16_t version);
-    // The fewest bytes one encoded value can take; bounds array counts.
-    static size_t min_size(int16_t version);
-    bool operator==(const UpdateMetadataTopicState&) const = default;
-  };
-
-  struct UpdateMetadataEndpoint {
-    int32_t port = 0;
-    std::string host{};
-    std::string listener{};
-    int16_t security_protocol = 0;
-    UnknownTaggedFields unknown_tagged_fields;
-
-    void encode(Writer& w, int16_t version) const;
-    void decode(Reader& r, int16_t version);
-    // The fewest bytes one encoded value can take; bounds array counts.
-    static size_t min_size(int16_t version);
-    bool operator==(const UpdateMetadataEndpoint&) const = default;
-  };
-
-  struct UpdateMetadataBroker {
-    int32_t id = 0;
-    std::string v0_host{};
-    int32_t v0_port = 0;
-    std::vector<UpdateMetadataEndpoint> endpoints{};
-    std::optional<std::string> rack{};
-    UnknownTaggedFields unknown_tagged_fields;
-
-    void encode(Writer& w, int16_t version) const;
-    void decode(Reader& r, int16_t version);
-    // The fewest bytes one encoded value can take; bounds array counts.
-    static size_t min_size(int16_t version);
-    bool operator==(const UpdateMetadataBroker&) const = default;
-  };
-
+  using UpdateMetadataPartitionState = update_metadata_request_types::UpdateMetadataPartitionState;
+  using UpdateMetadataTopicState = update_metadata_request_types::UpdateMetadataTopicState;
+  using UpdateMetadataEndpoint = update_metadata_request_types::UpdateMetadataEndpoint;
+  using UpdateMetadataBroker = update_metadata_request_types::UpdateMetadataBroker;
   int32_t controller_id = 0;
   bool is_k_raft_controller = false;
   int8_t type = 0;

@@ -6,7 +6,7 @@
 
 namespace floe::protocol {
 
-void UpdateRaftVoterRequest::Listener::encode(Writer& w, int16_t version) const {
+void update_raft_voter_request_types::Listener::encode(Writer& w, int16_t version) const {
   const bool flexible = true;
   (void)flexible;
   w.write_string(name, flexible);
@@ -17,7 +17,7 @@ void UpdateRaftVoterRequest::Listener::encode(Writer& w, int16_t version) const 
   }
 }
 
-void UpdateRaftVoterRequest::Listener::decode(Reader& r, int16_t version) {
+void update_raft_voter_request_types::Listener::decode(Reader& r, int16_t version) {
   const bool flexible = true;
   (void)flexible;
   name = r.read_string(flexible);
@@ -28,7 +28,7 @@ void UpdateRaftVoterRequest::Listener::decode(Reader& r, int16_t version) {
   }
 }
 
-size_t UpdateRaftVoterRequest::Listener::min_size(int16_t version) {
+size_t update_raft_voter_request_types::Listener::min_size(int16_t version) {
   const bool flexible = true;
   size_t n = flexible ? 1 : 0;
   n += (flexible ? 1 : 2);
@@ -37,7 +37,7 @@ size_t UpdateRaftVoterRequest::Listener::min_size(int16_t version) {
   return n;
 }
 
-void UpdateRaftVoterRequest::KRaftVersionFeature::encode(Writer& w, int16_t version) const {
+void update_raft_voter_request_types::KRaftVersionFeature::encode(Writer& w, int16_t version) const {
   const bool flexible = true;
   (void)flexible;
   w.write_int16(min_supported_version);
@@ -47,7 +47,7 @@ void UpdateRaftVoterRequest::KRaftVersionFeature::encode(Writer& w, int16_t vers
   }
 }
 
-void UpdateRaftVoterRequest::KRaftVersionFeature::decode(Reader& r, int16_t version) {
+void update_raft_voter_request_types::KRaftVersionFeature::decode(Reader& r, int16_t version) {
   const bool flexible = true;
   (void)flexible;
   min_supported_version = r.read_int16();
@@ -57,7 +57,7 @@ void UpdateRaftVoterRequest::KRaftVersionFeature::decode(Reader& r, int16_t vers
   }
 }
 
-size_t UpdateRaftVoterRequest::KRaftVersionFeature::min_size(int16_t version) {
+size_t update_raft_voter_request_types::KRaftVersionFeature::min_size(int16_t version) {
   const bool flexible = true;
   size_t n = flexible ? 1 : 0;
   n += 2;

@@ -10,6 +10,35 @@
 
 namespace floe::protocol {
 
+namespace update_raft_voter_request_types {
+
+struct Listener {
+  std::string name{};
+  std::string host{};
+  uint16_t port = 0;
+  UnknownTaggedFields unknown_tagged_fields;
+
+  void encode(Writer& w, int16_t version) const;
+  void decode(Reader& r, int16_t version);
+  // The fewest bytes one encoded value can take; bounds array counts.
+  static size_t min_size(int16_t version);
+  bool operator==(const Listener&) const = default;
+};
+
+struct KRaftVersionFeature {
+  int16_t min_supported_version = 0;
+  int16_t max_supported_version = 0;
+  UnknownTaggedFields unknown_tagged_fields;
+
+  void encode(Writer& w, int16_t version) const;
+  void decode(Reader& r, int16_t version);
+  // The fewest bytes one encoded value can take; bounds array counts.
+  static size_t min_size(int16_t version);
+  bool operator==(const KRaftVersionFeature&) const = default;
+};
+
+}  // namespace update_raft_voter_request_types
+
 struct UpdateRaftVoterRequest {
   static constexpr const char* kName = "UpdateRaftVoterRequest";
   static constexpr int16_t kApiKey = 82;
@@ -18,31 +47,8 @@ struct UpdateRaftVoterRequest {
   // First flexible version, or -1 when no version is flexible.
   static constexpr int16_t kFirstFlexibleVersion = 0;
   static constexpr bool is_flexible(int16_t v) { return kFirstFlexibleVersion >= 0 && v >= kFirstFlexibleVersion; }
-  struct Listener {
-    std::string name{};
-    std::string host{};
-    uint16_t port = 0;
-    UnknownTaggedFields unknown_tagged_fields;
-
-    void encode(Writer& w, int16_t version) const;
-    void decode(Reader& r, int16_t version);
-    // The fewest bytes one encoded value can take; bounds array counts.
-    static size_t min_size(int16_t version);
-    bool operator==(const Listener&) const = default;
-  };
-
-  struct KRaftVersionFeature {
-    int16_t min_supported_version = 0;
-    int16_t max_supported_version = 0;
-    UnknownTaggedFields unknown_tagged_fields;
-
-    void encode(Writer& w, int16_t version) const;
-    void decode(Reader& r, int16_t version);
-    // The fewest bytes one encoded value can take; bounds array counts.
-    static size_t min_size(int16_t version);
-    bool operator==(const KRaftVersionFeature&) const = default;
-  };
-
+  using Listener = update_raft_voter_request_types::Listener;
+  using KRaftVersionFeature = update_raft_voter_request_types::KRaftVersionFeature;
   std::optional<std::string> cluster_id{};
   int32_t current_leader_epoch = 0;
   int32_t voter_id = 0;

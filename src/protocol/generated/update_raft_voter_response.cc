@@ -6,7 +6,7 @@
 
 namespace floe::protocol {
 
-void UpdateRaftVoterResponse::CurrentLeader::encode(Writer& w, int16_t version) const {
+void update_raft_voter_response_types::CurrentLeader::encode(Writer& w, int16_t version) const {
   const bool flexible = true;
   (void)flexible;
   w.write_int32(leader_id);
@@ -18,7 +18,7 @@ void UpdateRaftVoterResponse::CurrentLeader::encode(Writer& w, int16_t version) 
   }
 }
 
-void UpdateRaftVoterResponse::CurrentLeader::decode(Reader& r, int16_t version) {
+void update_raft_voter_response_types::CurrentLeader::decode(Reader& r, int16_t version) {
   const bool flexible = true;
   (void)flexible;
   leader_id = r.read_int32();
@@ -30,7 +30,7 @@ void UpdateRaftVoterResponse::CurrentLeader::decode(Reader& r, int16_t version) 
   }
 }
 
-size_t UpdateRaftVoterResponse::CurrentLeader::min_size(int16_t version) {
+size_t update_raft_voter_response_types::CurrentLeader::min_size(int16_t version) {
   const bool flexible = true;
   size_t n = flexible ? 1 : 0;
   n += 4;

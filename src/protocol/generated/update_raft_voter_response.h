@@ -10,6 +10,24 @@
 
 namespace floe::protocol {
 
+namespace update_raft_voter_response_types {
+
+struct CurrentLeader {
+  int32_t leader_id = -1;
+  int32_t leader_epoch = -1;
+  std::string host{};
+  int32_t port = 0;
+  UnknownTaggedFields unknown_tagged_fields;
+
+  void encode(Writer& w, int16_t version) const;
+  void decode(Reader& r, int16_t version);
+  // The fewest bytes one encoded value can take; bounds array counts.
+  static size_t min_size(int16_t version);
+  bool operator==(const CurrentLeader&) const = default;
+};
+
+}  // namespace update_raft_voter_response_types
+
 struct UpdateRaftVoterResponse {
   static constexpr const char* kName = "UpdateRaftVoterResponse";
   static constexpr int16_t kApiKey = 82;
@@ -18,20 +36,7 @@ struct UpdateRaftVoterResponse {
   // First flexible version, or -1 when no version is flexible.
   static constexpr int16_t kFirstFlexibleVersion = 0;
   static constexpr bool is_flexible(int16_t v) { return kFirstFlexibleVersion >= 0 && v >= kFirstFlexibleVersion; }
-  struct CurrentLeader {
-    int32_t leader_id = -1;
-    int32_t leader_epoch = -1;
-    std::string host{};
-    int32_t port = 0;
-    UnknownTaggedFields unknown_tagged_fields;
-
-    void encode(Writer& w, int16_t version) const;
-    void decode(Reader& r, int16_t version);
-    // The fewest bytes one encoded value can take; bounds array counts.
-    static size_t min_size(int16_t version);
-    bool operator==(const CurrentLeader&) const = default;
-  };
-
+  using CurrentLeader = update_raft_voter_response_types::CurrentLeader;
   int32_t throttle_time_ms = 0;
   int16_t error_code = 0;
   CurrentLeader current_leader{};

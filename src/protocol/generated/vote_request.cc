@@ -6,7 +6,7 @@
 
 namespace floe::protocol {
 
-void VoteRequest::PartitionData::encode(Writer& w, int16_t version) const {
+void vote_request_types::PartitionData::encode(Writer& w, int16_t version) const {
   const bool flexible = true;
   (void)flexible;
   w.write_int32(partition_index);
@@ -25,7 +25,7 @@ void VoteRequest::PartitionData::encode(Writer& w, int16_t version) const {
   }
 }
 
-void VoteRequest::PartitionData::decode(Reader& r, int16_t version) {
+void vote_request_types::PartitionData::decode(Reader& r, int16_t version) {
   const bool flexible = true;
   (void)flexible;
   partition_index = r.read_int32();
@@ -44,7 +44,7 @@ void VoteRequest::PartitionData::decode(Reader& r, int16_t version) {
   }
 }
 
-size_t VoteRequest::PartitionData::min_size(int16_t version) {
+size_t vote_request_types::PartitionData::min_size(int16_t version) {
   const bool flexible = true;
   size_t n = flexible ? 1 : 0;
   n += 4;
@@ -57,7 +57,7 @@ size_t VoteRequest::PartitionData::min_size(int16_t version) {
   return n;
 }
 
-void VoteRequest::TopicData::encode(Writer& w, int16_t version) const {
+void vote_request_types::TopicData::encode(Writer& w, int16_t version) const {
   const bool flexible = true;
   (void)flexible;
   w.write_string(topic_name, flexible);
@@ -70,7 +70,7 @@ void VoteRequest::TopicData::encode(Writer& w, int16_t version) const {
   }
 }
 
-void VoteRequest::TopicData::decode(Reader& r, int16_t version) {
+void vote_request_types::TopicData::decode(Reader& r, int16_t version) {
   const bool flexible = true;
   (void)flexible;
   topic_name = r.read_string(flexible);
@@ -90,7 +90,7 @@ void VoteRequest::TopicData::decode(Reader& r, int16_t version) {
   }
 }
 
-size_t VoteRequest::TopicData::min_size(int16_t version) {
+size_t vote_request_types::TopicData::min_size(int16_t version) {
   const bool flexible = true;
   size_t n = flexible ? 1 : 0;
   n += (flexible ? 1 : 2);

@@ -10,6 +10,39 @@
 
 namespace floe::protocol {
 
+namespace vote_request_types {
+
+struct PartitionData {
+  int32_t partition_index = 0;
+  int32_t candidate_epoch = 0;
+  int32_t candidate_id = 0;
+  Uuid candidate_directory_id{};
+  Uuid voter_directory_id{};
+  int32_t last_offset_epoch = 0;
+  int64_t last_offset = 0;
+  UnknownTaggedFields unknown_tagged_fields;
+
+  void encode(Writer& w, int16_t version) const;
+  void decode(Reader& r, int16_t version);
+  // The fewest bytes one encoded value can take; bounds array counts.
+  static size_t min_size(int16_t version);
+  bool operator==(const PartitionData&) const = default;
+};
+
+struct TopicData {
+  std::string topic_name{};
+  std::vector<PartitionData> partitions{};
+  UnknownTaggedFields unknown_tagged_fields;
+
+  void encode(Writer& w, int16_t version) const;
+  void decode(Reader& r, int16_t version);
+  // The fewest bytes one encoded value can take; bounds array counts.
+  static size_t min_size(int16_t version);
+  bool operator==(const TopicData&) const = default;
+};
+
+}  // namespace vote_request_types
+
 struct VoteRequest {
   static constexpr const char* kName = "VoteRequest";
   static constexpr int16_t kApiKey = 52;
@@ -18,35 +51,8 @@ struct VoteRequest {
   // First flexible version, or -1 when no version is flexible.
   static constexpr int16_t kFirstFlexibleVersion = 0;
   static constexpr bool is_flexible(int16_t v) { return kFirstFlexibleVersion >= 0 && v >= kFirstFlexibleVersion; }
-  struct PartitionData {
-    int32_t partition_index = 0;
-    int32_t candidate_epoch = 0;
-    int32_t candidate_id = 0;
-    Uuid candidate_directory_id{};
-    Uuid voter_directory_id{};
-    int32_t last_offset_epoch = 0;
-    int64_t last_offset = 0;
-    UnknownTaggedFields unknown_tagged_fields;
-
-    void encode(Writer& w, int16_t version) const;
-    void decode(Reader& r, int16_t version);
-    // The fewest bytes one encoded value can take; bounds array counts.
-    static size_t min_size(int16_t version);
-    bool operator==(const PartitionData&) const = default;
-  };
-
-  struct TopicData {
-    std::string topic_name{};
-    std::vector<PartitionData> partitions{};
-    UnknownTaggedFields unknown_tagged_fields;
-
-    void encode(Writer& w, int16_t version) const;
-    void decode(Reader& r, int16_t version);
-    // The fewest bytes one encoded value can take; bounds array counts.
-    static size_t min_size(int16_t version);
-    bool operator==(const TopicData&) const = default;
-  };
-
+  using PartitionData = vote_request_types::PartitionData;
+  using TopicData = vote_request_types::TopicData;
   std::optional<std::string> cluster_id = std::nullopt;
   int32_t voter_id = -1;
   std::vector<TopicData> topics{};

@@ -6,7 +6,7 @@
 
 namespace floe::protocol {
 
-void VoteResponse::PartitionData::encode(Writer& w, int16_t version) const {
+void vote_response_types::PartitionData::encode(Writer& w, int16_t version) const {
   const bool flexible = true;
   (void)flexible;
   w.write_int32(partition_index);
@@ -19,7 +19,7 @@ void VoteResponse::PartitionData::encode(Writer& w, int16_t version) const {
   }
 }
 
-void VoteResponse::PartitionData::decode(Reader& r, int16_t version) {
+void vote_response_types::PartitionData::decode(Reader& r, int16_t version) {
   const bool flexible = true;
   (void)flexible;
   partition_index = r.read_int32();
@@ -32,7 +32,7 @@ void VoteResponse::PartitionData::decode(Reader& r, int16_t version) {
   }
 }
 
-size_t VoteResponse::PartitionData::min_size(int16_t version) {
+size_t vote_response_types::PartitionData::min_size(int16_t version) {
   const bool flexible = true;
   size_t n = flexible ? 1 : 0;
   n += 4;
@@ -43,7 +43,7 @@ size_t VoteResponse::PartitionData::min_size(int16_t version) {
   return n;
 }
 
-void VoteResponse::TopicData::encode(Writer& w, int16_t version) const {
+void vote_response_types::TopicData::encode(Writer& w, int16_t version) const {
   const bool flexible = true;
   (void)flexible;
   w.write_string(topic_name, flexible);
@@ -56,7 +56,7 @@ void VoteResponse::TopicData::encode(Writer& w, int16_t version) const {
   }
 }
 
-void VoteResponse::TopicData::decode(Reader& r, int16_t version) {
+void vote_response_types::TopicData::decode(Reader& r, int16_t version) {
   const bool flexible = true;
   (void)flexible;
   topic_name = r.read_string(flexible);
@@ -76,7 +76,7 @@ void VoteResponse::TopicData::decode(Reader& r, int16_t version) {
   }
 }
 
-size_t VoteResponse::TopicData::min_size(int16_t version) {
+size_t vote_response_types::TopicData::min_size(int16_t version) {
   const bool flexible = true;
   size_t n = flexible ? 1 : 0;
   n += (flexible ? 1 : 2);
@@ -84,7 +84,7 @@ size_t VoteResponse::TopicData::min_size(int16_t version) {
   return n;
 }
 
-void VoteResponse::NodeEndpoint::encode(Writer& w, int16_t version) const {
+void vote_response_types::NodeEndpoint::encode(Writer& w, int16_t version) const {
   const bool flexible = true;
   (void)flexible;
   if (version >= 1) {
@@ -101,7 +101,7 @@ void VoteResponse::NodeEndpoint::encode(Writer& w, int16_t version) const {
   }
 }
 
-void VoteResponse::NodeEndpoint::decode(Reader& r, int16_t version) {
+void vote_response_types::NodeEndpoint::decode(Reader& r, int16_t version) {
   const bool flexible = true;
   (void)flexible;
   if (version >= 1) {
@@ -118,7 +118,7 @@ void VoteResponse::NodeEndpoint::decode(Reader& r, int16_t version) {
   }
 }
 
-size_t VoteResponse::NodeEndpoint::min_size(int16_t version) {
+size_t vote_response_types::NodeEndpoint::min_size(int16_t version) {
   const bool flexible = true;
   size_t n = flexible ? 1 : 0;
   if (version >= 1) n += 4;

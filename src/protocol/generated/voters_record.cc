@@ -6,7 +6,7 @@
 
 namespace floe::protocol {
 
-void VotersRecord::Endpoint::encode(Writer& w, int16_t version) const {
+void voters_record_types::Endpoint::encode(Writer& w, int16_t version) const {
   const bool flexible = true;
   (void)flexible;
   w.write_string(name, flexible);
@@ -17,7 +17,7 @@ void VotersRecord::Endpoint::encode(Writer& w, int16_t version) const {
   }
 }
 
-void VotersRecord::Endpoint::decode(Reader& r, int16_t version) {
+void voters_record_types::Endpoint::decode(Reader& r, int16_t version) {
   const bool flexible = true;
   (void)flexible;
   name = r.read_string(flexible);
@@ -28,7 +28,7 @@ void VotersRecord::Endpoint::decode(Reader& r, int16_t version) {
   }
 }
 
-size_t VotersRecord::Endpoint::min_size(int16_t version) {
+size_t voters_record_types::Endpoint::min_size(int16_t version) {
   const bool flexible = true;
   size_t n = flexible ? 1 : 0;
   n += (flexible ? 1 : 2);
@@ -37,7 +37,7 @@ size_t VotersRecord::Endpoint::min_size(int16_t version) {
   return n;
 }
 
-void VotersRecord::KRaftVersionFeature::encode(Writer& w, int16_t version) const {
+void voters_record_types::KRaftVersionFeature::encode(Writer& w, int16_t version) const {
   const bool flexible = true;
   (void)flexible;
   w.write_int16(min_supported_version);
@@ -47,7 +47,7 @@ void VotersRecord::KRaftVersionFeature::encode(Writer& w, int16_t version) const
   }
 }
 
-void VotersRecord::KRaftVersionFeature::decode(Reader& r, int16_t version) {
+void voters_record_types::KRaftVersionFeature::decode(Reader& r, int16_t version) {
   const bool flexible = true;
   (void)flexible;
   min_supported_version = r.read_int16();
@@ -57,7 +57,7 @@ void VotersRecord::KRaftVersionFeature::decode(Reader& r, int16_t version) {
   }
 }
 
-size_t VotersRecord::KRaftVersionFeature::min_size(int16_t version) {
+size_t voters_record_types::KRaftVersionFeature::min_size(int16_t version) {
   const bool flexible = true;
   size_t n = flexible ? 1 : 0;
   n += 2;
@@ -65,7 +65,7 @@ size_t VotersRecord::KRaftVersionFeature::min_size(int16_t version) {
   return n;
 }
 
-void VotersRecord::Voter::encode(Writer& w, int16_t version) const {
+void voters_record_types::Voter::encode(Writer& w, int16_t version) const {
   const bool flexible = true;
   (void)flexible;
   w.write_int32(voter_id);
@@ -80,7 +80,7 @@ void VotersRecord::Voter::encode(Writer& w, int16_t version) const {
   }
 }
 
-void VotersRecord::Voter::decode(Reader& r, int16_t version) {
+void voters_record_types::Voter::decode(Reader& r, int16_t version) {
   const bool flexible = true;
   (void)flexible;
   voter_id = r.read_int32();
@@ -102,7 +102,7 @@ void VotersRecord::Voter::decode(Reader& r, int16_t version) {
   }
 }
 
-size_t VotersRecord::Voter::min_size(int16_t version) {
+size_t voters_record_types::Voter::min_size(int16_t version) {
   const bool flexible = true;
   size_t n = flexible ? 1 : 0;
   n += 4;

@@ -10,6 +10,49 @@
 
 namespace floe::protocol {
 
+namespace voters_record_types {
+
+struct Endpoint {
+  std::string name{};
+  std::string host{};
+  uint16_t port = 0;
+  UnknownTaggedFields unknown_tagged_fields;
+
+  void encode(Writer& w, int16_t version) const;
+  void decode(Reader& r, int16_t version);
+  // The fewest bytes one encoded value can take; bounds array counts.
+  static size_t min_size(int16_t version);
+  bool operator==(const Endpoint&) const = default;
+};
+
+struct KRaftVersionFeature {
+  int16_t min_supported_version = 0;
+  int16_t max_supported_version = 0;
+  UnknownTaggedFields unknown_tagged_fields;
+
+  void encode(Writer& w, int16_t version) const;
+  void decode(Reader& r, int16_t version);
+  // The fewest bytes one encoded value can take; bounds array counts.
+  static size_t min_size(int16_t version);
+  bool operator==(const KRaftVersionFeature&) const = default;
+};
+
+struct Voter {
+  int32_t voter_id = 0;
+  Uuid voter_directory_id{};
+  std::vector<Endpoint> endpoints{};
+  KRaftVersionFeature k_raft_version_feature{};
+  UnknownTaggedFields unknown_tagged_fields;
+
+  void encode(Writer& w, int16_t version) const;
+  void decode(Reader& r, int16_t version);
+  // The fewest bytes one encoded value can take; bounds array counts.
+  static size_t min_size(int16_t version);
+  bool operator==(const Voter&) const = default;
+};
+
+}  // namespace voters_record_types
+
 struct VotersRecord {
   static constexpr const char* kName = "VotersRecord";
   static constexpr int16_t kMinVersion = 0;
@@ -17,45 +60,9 @@ struct VotersRecord {
   // First flexible version, or -1 when no version is flexible.
   static constexpr int16_t kFirstFlexibleVersion = 0;
   static constexpr bool is_flexible(int16_t v) { return kFirstFlexibleVersion >= 0 && v >= kFirstFlexibleVersion; }
-  struct Endpoint {
-    std::string name{};
-    std::string host{};
-    uint16_t port = 0;
-    UnknownTaggedFields unknown_tagged_fields;
-
-    void encode(Writer& w, int16_t version) const;
-    void decode(Reader& r, int16_t version);
-    // The fewest bytes one encoded value can take; bounds array counts.
-    static size_t min_size(int16_t version);
-    bool operator==(const Endpoint&) const = default;
-  };
-
-  struct KRaftVersionFeature {
-    int16_t min_supported_version = 0;
-    int16_t max_supported_version = 0;
-    UnknownTaggedFields unknown_tagged_fields;
-
-    void encode(Writer& w, int16_t version) const;
-    void decode(Reader& r, int16_t version);
-    // The fewest bytes one encoded value can take; bounds array counts.
-    static size_t min_size(int16_t version);
-    bool operator==(const KRaftVersionFeature&) const = default;
-  };
-
-  struct Voter {
-    int32_t voter_id = 0;
-    Uuid voter_directory_id{};
-    std::vector<Endpoint> endpoints{};
-    KRaftVersionFeature k_raft_version_feature{};
-    UnknownTaggedFields unknown_tagged_fields;
-
-    void encode(Writer& w, int16_t version) const;
-    void decode(Reader& r, int16_t version);
-    // The fewest bytes one encoded value can take; bounds array counts.
-    static size_t min_size(int16_t version);
-    bool operator==(const Voter&) const = default;
-  };
-
+  using Endpoint = voters_record_types::Endpoint;
+  using KRaftVersionFeature = voters_record_types::KRaftVersionFeature;
+  using Voter = voters_record_types::Voter;
   int16_t version_ = 0;
   std::vector<Voter> voters{};
   UnknownTaggedFields unknown_tagged_fields;

@@ -6,7 +6,7 @@
 
 namespace floe::protocol {
 
-void WriteShareGroupStateRequest::StateBatch::encode(Writer& w, int16_t version) const {
+void write_share_group_state_request_types::StateBatch::encode(Writer& w, int16_t version) const {
   const bool flexible = true;
   (void)flexible;
   w.write_int64(first_offset);
@@ -18,7 +18,7 @@ void WriteShareGroupStateRequest::StateBatch::encode(Writer& w, int16_t version)
   }
 }
 
-void WriteShareGroupStateRequest::StateBatch::decode(Reader& r, int16_t version) {
+void write_share_group_state_request_types::StateBatch::decode(Reader& r, int16_t version) {
   const bool flexible = true;
   (void)flexible;
   first_offset = r.read_int64();
@@ -30,7 +30,7 @@ void WriteShareGroupStateRequest::StateBatch::decode(Reader& r, int16_t version)
   }
 }
 
-size_t WriteShareGroupStateRequest::StateBatch::min_size(int16_t version) {
+size_t write_share_group_state_request_types::StateBatch::min_size(int16_t version) {
   const bool flexible = true;
   size_t n = flexible ? 1 : 0;
   n += 8;
@@ -40,7 +40,7 @@ size_t WriteShareGroupStateRequest::StateBatch::min_size(int16_t version) {
   return n;
 }
 
-void WriteShareGroupStateRequest::PartitionData::encode(Writer& w, int16_t version) const {
+void write_share_group_state_request_types::PartitionData::encode(Writer& w, int16_t version) const {
   const bool flexible = true;
   (void)flexible;
   w.write_int32(partition);
@@ -56,7 +56,7 @@ void WriteShareGroupStateRequest::PartitionData::encode(Writer& w, int16_t versi
   }
 }
 
-void WriteShareGroupStateRequest::PartitionData::decode(Reader& r, int16_t version) {
+void write_share_group_state_request_types::PartitionData::decode(Reader& r, int16_t version) {
   const bool flexible = true;
   (void)flexible;
   partition = r.read_int32();
@@ -79,7 +79,7 @@ void WriteShareGroupStateRequest::PartitionData::decode(Reader& r, int16_t versi
   }
 }
 
-size_t WriteShareGroupStateRequest::PartitionData::min_size(int16_t version) {
+size_t write_share_group_state_request_types::PartitionData::min_size(int16_t version) {
   const bool flexible = true;
   size_t n = flexible ? 1 : 0;
   n += 4;
@@ -90,7 +90,7 @@ size_t WriteShareGroupStateRequest::PartitionData::min_size(int16_t version) {
   return n;
 }
 
-void WriteShareGroupStateRequest::WriteStateData::encode(Writer& w, int16_t version) const {
+void write_share_group_state_request_types::WriteStateData::encode(Writer& w, int16_t version) const {
   const bool flexible = true;
   (void)flexible;
   w.write_uuid(topic_id);
@@ -103,7 +103,7 @@ void WriteShareGroupStateRequest::WriteStateData::encode(Writer& w, int16_t vers
   }
 }
 
-void WriteShareGroupStateRequest::WriteStateData::decode(Reader& r, int16_t version) {
+void write_share_group_state_request_types::WriteStateData::decode(Reader& r, int16_t version) {
   const bool flexible = true;
   (void)flexible;
   topic_id = r.read_uuid();
@@ -123,7 +123,7 @@ void WriteShareGroupStateRequest::WriteStateData::decode(Reader& r, int16_t vers
   }
 }
 
-size_t WriteShareGroupStateRequest::WriteStateData::min_size(int16_t version) {
+size_t write_share_group_state_request_types::WriteStateData::min_size(int16_t version) {
   const bool flexible = true;
   size_t n = flexible ? 1 : 0;
   n += 16;

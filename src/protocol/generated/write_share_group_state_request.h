@@ -10,6 +10,51 @@
 
 namespace floe::protocol {
 
+namespace write_share_group_state_request_types {
+
+struct StateBatch {
+  int64_t first_offset = 0;
+  int64_t last_offset = 0;
+  int8_t delivery_state = 0;
+  int16_t delivery_count = 0;
+  UnknownTaggedFields unknown_tagged_fields;
+
+  void encode(Writer& w, int16_t version) const;
+  void decode(Reader& r, int16_t version);
+  // The fewest bytes one encoded value can take; bounds array counts.
+  static size_t min_size(int16_t version);
+  bool operator==(const StateBatch&) const = default;
+};
+
+struct PartitionData {
+  int32_t partition = 0;
+  int32_t state_epoch = 0;
+  int32_t leader_epoch = 0;
+  int64_t start_offset = 0;
+  std::vector<StateBatch> state_batches{};
+  UnknownTaggedFields unknown_tagged_fields;
+
+  void encode(Writer& w, int16_t version) const;
+  void decode(Reader& r, int16_t version);
+  // The fewest bytes one encoded value can take; bounds array counts.
+  static size_t min_size(int16_t version);
+  bool operator==(const PartitionData&) const = default;
+};
+
+struct WriteStateData {
+  Uuid topic_id{};
+  std::vector<PartitionData> partitions{};
+  UnknownTaggedFields unknown_tagged_fields;
+
+  void encode(Writer& w, int16_t version) const;
+  void decode(Reader& r, int16_t version);
+  // The fewest bytes one encoded value can take; bounds array counts.
+  static size_t min_size(int16_t version);
+  bool operator==(const WriteStateData&) const = default;
+};
+
+}  // namespace write_share_group_state_request_types
+
 struct WriteShareGroupStateRequest {
   static constexpr const char* kName = "WriteShareGroupStateRequest";
   static constexpr int16_t kApiKey = 85;
@@ -18,47 +63,9 @@ struct WriteShareGroupStateRequest {
   // First flexible version, or -1 when no version is flexible.
   static constexpr int16_t kFirstFlexibleVersion = 0;
   static constexpr bool is_flexible(int16_t v) { return kFirstFlexibleVersion >= 0 && v >= kFirstFlexibleVersion; }
-  struct StateBatch {
-    int64_t first_offset = 0;
-    int64_t last_offset = 0;
-    int8_t delivery_state = 0;
-    int16_t delivery_count = 0;
-    UnknownTaggedFields unknown_tagged_fields;
-
-    void encode(Writer& w, int16_t version) const;
-    void decode(Reader& r, int16_t version);
-    // The fewest bytes one encoded value can take; bounds array counts.
-    static size_t min_size(int16_t version);
-    bool operator==(const StateBatch&) const = default;
-  };
-
-  struct PartitionData {
-    int32_t partition = 0;
-    int32_t state_epoch = 0;
-    int32_t leader_epoch = 0;
-    int64_t start_offset = 0;
-    std::vector<StateBatch> state_batches{};
-    UnknownTaggedFields unknown_tagged_fields;
-
-    void encode(Writer& w, int16_t version) const;
-    void decode(Reader& r, int16_t version);
-    // The fewest bytes one encoded value can take; bounds array counts.
-    static size_t min_size(int16_t version);
-    bool operator==(const PartitionData&) const = default;
-  };
-
-  struct WriteStateData {
-    Uuid topic_id{};
-    std::vector<PartitionData> partitions{};
-    UnknownTaggedFields unknown_tagged_fields;
-
-    void encode(Writer& w, int16_t version) const;
-    void decode(Reader& r, int16_t version);
-    // The fewest bytes one encoded value can take; bounds array counts.
-    static size_t min_size(int16_t version);
-    bool operator==(const WriteStateData&) const = default;
-  };
-
+  using StateBatch = write_share_group_state_request_types::StateBatch;
+  using PartitionData = write_share_group_state_request_types::PartitionData;
+  using WriteStateData = write_share_group_state_request_types::WriteStateData;
   std::string group_id{};
   std::vector<WriteStateData> topics{};
   UnknownTaggedFields unknown_tagged_fields;

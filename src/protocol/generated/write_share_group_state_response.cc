@@ -6,7 +6,7 @@
 
 namespace floe::protocol {
 
-void WriteShareGroupStateResponse::PartitionResult::encode(Writer& w, int16_t version) const {
+void write_share_group_state_response_types::PartitionResult::encode(Writer& w, int16_t version) const {
   const bool flexible = true;
   (void)flexible;
   w.write_int32(partition);
@@ -22,7 +22,7 @@ void WriteShareGroupStateResponse::PartitionResult::encode(Writer& w, int16_t ve
   }
 }
 
-void WriteShareGroupStateResponse::PartitionResult::decode(Reader& r, int16_t version) {
+void write_share_group_state_response_types::PartitionResult::decode(Reader& r, int16_t version) {
   const bool flexible = true;
   (void)flexible;
   partition = r.read_int32();
@@ -33,7 +33,7 @@ void WriteShareGroupStateResponse::PartitionResult::decode(Reader& r, int16_t ve
   }
 }
 
-size_t WriteShareGroupStateResponse::PartitionResult::min_size(int16_t version) {
+size_t write_share_group_state_response_types::PartitionResult::min_size(int16_t version) {
   const bool flexible = true;
   size_t n = flexible ? 1 : 0;
   n += 4;
@@ -42,7 +42,7 @@ size_t WriteShareGroupStateResponse::PartitionResult::min_size(int16_t version) 
   return n;
 }
 
-void WriteShareGroupStateResponse::WriteStateResult::encode(Writer& w, int16_t version) const {
+void write_share_group_state_response_types::WriteStateResult::encode(Writer& w, int16_t version) const {
   const bool flexible = true;
   (void)flexible;
   w.write_uuid(topic_id);
@@ -55,7 +55,7 @@ void WriteShareGroupStateResponse::WriteStateResult::encode(Writer& w, int16_t v
   }
 }
 
-void WriteShareGroupStateResponse::WriteStateResult::decode(Reader& r, int16_t version) {
+void write_share_group_state_response_types::WriteStateResult::decode(Reader& r, int16_t version) {
   const bool flexible = true;
   (void)flexible;
   topic_id = r.read_uuid();
@@ -75,7 +75,7 @@ void WriteShareGroupStateResponse::WriteStateResult::decode(Reader& r, int16_t v
   }
 }
 
-size_t WriteShareGroupStateResponse::WriteStateResult::min_size(int16_t version) {
+size_t write_share_group_state_response_types::WriteStateResult::min_size(int16_t version) {
   const bool flexible = true;
   size_t n = flexible ? 1 : 0;
   n += 16;

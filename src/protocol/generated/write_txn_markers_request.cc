@@ -6,7 +6,7 @@
 
 namespace floe::protocol {
 
-void WriteTxnMarkersRequest::WritableTxnMarkerTopic::encode(Writer& w, int16_t version) const {
+void write_txn_markers_request_types::WritableTxnMarkerTopic::encode(Writer& w, int16_t version) const {
   const bool flexible = version >= 1;
   (void)flexible;
   w.write_string(name, flexible);
@@ -19,7 +19,7 @@ void WriteTxnMarkersRequest::WritableTxnMarkerTopic::encode(Writer& w, int16_t v
   }
 }
 
-void WriteTxnMarkersRequest::WritableTxnMarkerTopic::decode(Reader& r, int16_t version) {
+void write_txn_markers_request_types::WritableTxnMarkerTopic::decode(Reader& r, int16_t version) {
   const bool flexible = version >= 1;
   (void)flexible;
   name = r.read_string(flexible);
@@ -39,7 +39,7 @@ void WriteTxnMarkersRequest::WritableTxnMarkerTopic::decode(Reader& r, int16_t v
   }
 }
 
-size_t WriteTxnMarkersRequest::WritableTxnMarkerTopic::min_size(int16_t version) {
+size_t write_txn_markers_request_types::WritableTxnMarkerTopic::min_size(int16_t version) {
   const bool flexible = version >= 1;
   size_t n = flexible ? 1 : 0;
   n += (flexible ? 1 : 2);
@@ -47,7 +47,7 @@ size_t WriteTxnMarkersRequest::WritableTxnMarkerTopic::min_size(int16_t version)
   return n;
 }
 
-void WriteTxnMarkersRequest::WritableTxnMarker::encode(Writer& w, int16_t version) const {
+void write_txn_markers_request_types::WritableTxnMarker::encode(Writer& w, int16_t version) const {
   const bool flexible = version >= 1;
   (void)flexible;
   w.write_int64(producer_id);
@@ -63,7 +63,7 @@ void WriteTxnMarkersRequest::WritableTxnMarker::encode(Writer& w, int16_t versio
   }
 }
 
-void WriteTxnMarkersRequest::WritableTxnMarker::decode(Reader& r, int16_t version) {
+void write_txn_markers_request_types::WritableTxnMarker::decode(Reader& r, int16_t version) {
   const bool flexible = version >= 1;
   (void)flexible;
   producer_id = r.read_int64();
@@ -86,7 +86,7 @@ void WriteTxnMarkersRequest::WritableTxnMarker::decode(Reader& r, int16_t versio
   }
 }
 
-size_t WriteTxnMarkersRequest::WritableTxnMarker::min_size(int16_t version) {
+size_t write_txn_markers_request_types::WritableTxnMarker::min_size(int16_t version) {
   const bool flexible = version >= 1;
   size_t n = flexible ? 1 : 0;
   n += 8;

@@ -10,6 +10,37 @@
 
 namespace floe::protocol {
 
+namespace write_txn_markers_request_types {
+
+struct WritableTxnMarkerTopic {
+  std::string name{};
+  std::vector<int32_t> partition_indexes{};
+  UnknownTaggedFields unknown_tagged_fields;
+
+  void encode(Writer& w, int16_t version) const;
+  void decode(Reader& r, int16_t version);
+  // The fewest bytes one encoded value can take; bounds array counts.
+  static size_t min_size(int16_t version);
+  bool operator==(const WritableTxnMarkerTopic&) const = default;
+};
+
+struct WritableTxnMarker {
+  int64_t producer_id = 0;
+  int16_t producer_epoch = 0;
+  bool transaction_result = false;
+  std::vector<WritableTxnMarkerTopic> topics{};
+  int32_t coordinator_epoch = 0;
+  UnknownTaggedFields unknown_tagged_fields;
+
+  void encode(Writer& w, int16_t version) const;
+  void decode(Reader& r, int16_t version);
+  // The fewest bytes one encoded value can take; bounds array counts.
+  static size_t min_size(int16_t version);
+  bool operator==(const WritableTxnMarker&) const = default;
+};
+
+}  // namespace write_txn_markers_request_types
+
 struct WriteTxnMarkersRequest {
   static constexpr const char* kName = "WriteTxnMarkersRequest";
   static constexpr int16_t kApiKey = 27;
@@ -18,33 +49,8 @@ struct WriteTxnMarkersRequest {
   // First flexible version, or -1 when no version is flexible.
   static constexpr int16_t kFirstFlexibleVersion = 1;
   static constexpr bool is_flexible(int16_t v) { return kFirstFlexibleVersion >= 0 && v >= kFirstFlexibleVersion; }
-  struct WritableTxnMarkerTopic {
-    std::string name{};
-    std::vector<int32_t> partition_indexes{};
-    UnknownTaggedFields unknown_tagged_fields;
-
-    void encode(Writer& w, int16_t version) const;
-    void decode(Reader& r, int16_t version);
-    // The fewest bytes one encoded value can take; bounds array counts.
-    static size_t min_size(int16_t version);
-    bool operator==(const WritableTxnMarkerTopic&) const = default;
-  };
-
-  struct WritableTxnMarker {
-    int64_t producer_id = 0;
-    int16_t producer_epoch = 0;
-    bool transaction_result = false;
-    std::vector<WritableTxnMarkerTopic> topics{};
-    int32_t coordinator_epoch = 0;
-    UnknownTaggedFields unknown_tagged_fields;
-
-    void encode(Writer& w, int16_t version) const;
-    void decode(Reader& r, int16_t version);
-    // The fewest bytes one encoded value can take; bounds array counts.
-    static size_t min_size(int16_t version);
-    bool operator==(const WritableTxnMarker&) const = default;
-  };
-
+  using WritableTxnMarkerTopic = write_txn_markers_request_types::WritableTxnMarkerTopic;
+  using WritableTxnMarker = write_txn_markers_request_types::WritableTxnMarker;
   std::vector<WritableTxnMarker> markers{};
   UnknownTaggedFields unknown_tagged_fields;
 

@@ -6,7 +6,7 @@
 
 namespace floe::protocol {
 
-void WriteTxnMarkersResponse::WritableTxnMarkerPartitionResult::encode(Writer& w, int16_t version) const {
+void write_txn_markers_response_types::WritableTxnMarkerPartitionResult::encode(Writer& w, int16_t version) const {
   const bool flexible = version >= 1;
   (void)flexible;
   w.write_int32(partition_index);
@@ -16,7 +16,7 @@ void WriteTxnMarkersResponse::WritableTxnMarkerPartitionResult::encode(Writer& w
   }
 }
 
-void WriteTxnMarkersResponse::WritableTxnMarkerPartitionResult::decode(Reader& r, int16_t version) {
+void write_txn_markers_response_types::WritableTxnMarkerPartitionResult::decode(Reader& r, int16_t version) {
   const bool flexible = version >= 1;
   (void)flexible;
   partition_index = r.read_int32();
@@ -26,7 +26,7 @@ void WriteTxnMarkersResponse::WritableTxnMarkerPartitionResult::decode(Reader& r
   }
 }
 
-size_t WriteTxnMarkersResponse::WritableTxnMarkerPartitionResult::min_size(int16_t version) {
+size_t write_txn_markers_response_types::WritableTxnMarkerPartitionResult::min_size(int16_t version) {
   const bool flexible = version >= 1;
   size_t n = flexible ? 1 : 0;
   n += 4;
@@ -34,7 +34,7 @@ size_t WriteTxnMarkersResponse::WritableTxnMarkerPartitionResult::min_size(int16
   return n;
 }
 
-void WriteTxnMarkersResponse::WritableTxnMarkerTopicResult::encode(Writer& w, int16_t version) const {
+void write_txn_markers_response_types::WritableTxnMarkerTopicResult::encode(Writer& w, int16_t version) const {
   const bool flexible = version >= 1;
   (void)flexible;
   w.write_string(name, flexible);
@@ -47,7 +47,7 @@ void WriteTxnMarkersResponse::WritableTxnMarkerTopicResult::encode(Writer& w, in
   }
 }
 
-void WriteTxnMarkersResponse::WritableTxnMarkerTopicResult::decode(Reader& r, int16_t version) {
+void write_txn_markers_response_types::WritableTxnMarkerTopicResult::decode(Reader& r, int16_t version) {
   const bool flexible = version >= 1;
   (void)flexible;
   name = r.read_string(flexible);
@@ -67,7 +67,7 @@ void WriteTxnMarkersResponse::WritableTxnMarkerTopicResult::decode(Reader& r, in
   }
 }
 
-size_t WriteTxnMarkersResponse::WritableTxnMarkerTopicResult::min_size(int16_t version) {
+size_t write_txn_markers_response_types::WritableTxnMarkerTopicResult::min_size(int16_t version) {
   const bool flexible = version >= 1;
   size_t n = flexible ? 1 : 0;
   n += (flexible ? 1 : 2);
@@ -75,7 +75,7 @@ size_t WriteTxnMarkersResponse::WritableTxnMarkerTopicResult::min_size(int16_t v
   return n;
 }
 
-void WriteTxnMarkersResponse::WritableTxnMarkerResult::encode(Writer& w, int16_t version) const {
+void write_txn_markers_response_types::WritableTxnMarkerResult::encode(Writer& w, int16_t version) const {
   const bool flexible = version >= 1;
   (void)flexible;
   w.write_int64(producer_id);
@@ -88,7 +88,7 @@ void WriteTxnMarkersResponse::WritableTxnMarkerResult::encode(Writer& w, int16_t
   }
 }
 
-void WriteTxnMarkersResponse::WritableTxnMarkerResult::decode(Reader& r, int16_t version) {
+void write_txn_markers_response_types::WritableTxnMarkerResult::decode(Reader& r, int16_t version) {
   const bool flexible = version >= 1;
   (void)flexible;
   producer_id = r.read_int64();
@@ -108,7 +108,7 @@ void WriteTxnMarkersResponse::WritableTxnMarkerResult::decode(Reader& r, int16_t
   }
 }
 
-size_t WriteTxnMarkersResponse::WritableTxnMarkerResult::min_size(int16_t version) {
+size_t write_txn_markers_response_types::WritableTxnMarkerResult::min_size(int16_t version) {
   const bool flexible = version >= 1;
   size_t n = flexible ? 1 : 0;
   n += 8;

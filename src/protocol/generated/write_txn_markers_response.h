@@ -10,6 +10,46 @@
 
 namespace floe::protocol {
 
+namespace write_txn_markers_response_types {
+
+struct WritableTxnMarkerPartitionResult {
+  int32_t partition_index = 0;
+  int16_t error_code = 0;
+  UnknownTaggedFields unknown_tagged_fields;
+
+  void encode(Writer& w, int16_t version) const;
+  void decode(Reader& r, int16_t version);
+  // The fewest bytes one encoded value can take; bounds array counts.
+  static size_t min_size(int16_t version);
+  bool operator==(const WritableTxnMarkerPartitionResult&) const = default;
+};
+
+struct WritableTxnMarkerTopicResult {
+  std::string name{};
+  std::vector<WritableTxnMarkerPartitionResult> partitions{};
+  UnknownTaggedFields unknown_tagged_fields;
+
+  void encode(Writer& w, int16_t version) const;
+  void decode(Reader& r, int16_t version);
+  // The fewest bytes one encoded value can take; bounds array counts.
+  static size_t min_size(int16_t version);
+  bool operator==(const WritableTxnMarkerTopicResult&) const = default;
+};
+
+struct WritableTxnMarkerResult {
+  int64_t producer_id = 0;
+  std::vector<WritableTxnMarkerTopicResult> topics{};
+  UnknownTaggedFields unknown_tagged_fields;
+
+  void encode(Writer& w, int16_t version) const;
+  void decode(Reader& r, int16_t version);
+  // The fewest bytes one encoded value can take; bounds array counts.
+  static size_t min_size(int16_t version);
+  bool operator==(const WritableTxnMarkerResult&) const = default;
+};
+
+}  // namespace write_txn_markers_response_types
+
 struct WriteTxnMarkersResponse {
   static constexpr const char* kName = "WriteTxnMarkersResponse";
   static constexpr int16_t kApiKey = 27;
@@ -18,42 +58,9 @@ struct WriteTxnMarkersResponse {
   // First flexible version, or -1 when no version is flexible.
   static constexpr int16_t kFirstFlexibleVersion = 1;
   static constexpr bool is_flexible(int16_t v) { return kFirstFlexibleVersion >= 0 && v >= kFirstFlexibleVersion; }
-  struct WritableTxnMarkerPartitionResult {
-    int32_t partition_index = 0;
-    int16_t error_code = 0;
-    UnknownTaggedFields unknown_tagged_fields;
-
-    void encode(Writer& w, int16_t version) const;
-    void decode(Reader& r, int16_t version);
-    // The fewest bytes one encoded value can take; bounds array counts.
-    static size_t min_size(int16_t version);
-    bool operator==(const WritableTxnMarkerPartitionResult&) const = default;
-  };
-
-  struct WritableTxnMarkerTopicResult {
-    std::string name{};
-    std::vector<WritableTxnMarkerPartitionResult> partitions{};
-    UnknownTaggedFields unknown_tagged_fields;
-
-    void encode(Writer& w, int16_t version) const;
-    void decode(Reader& r, int16_t version);
-    // The fewest bytes one encoded value can take; bounds array counts.
-    static size_t min_size(int16_t version);
-    bool operator==(const WritableTxnMarkerTopicResult&) const = default;
-  };
-
-  struct WritableTxnMarkerResult {
-    int64_t producer_id = 0;
-    std::vector<WritableTxnMarkerTopicResult> topics{};
-    UnknownTaggedFields unknown_tagged_fields;
-
-    void encode(Writer& w, int16_t version) const;
-    void decode(Reader& r, int16_t version);
-    // The fewest bytes one encoded value can take; bounds array counts.
-    static size_t min_size(int16_t version);
-    bool operator==(const WritableTxnMarkerResult&) const = default;
-  };
-
+  using WritableTxnMarkerPartitionResult = write_txn_markers_response_types::WritableTxnMarkerPartitionResult;
+  using WritableTxnMarkerTopicResult = write_txn_markers_response_types::WritableTxnMarkerTopicResult;
+  using WritableTxnMarkerResult = write_txn_markers_response_types::WritableTxnMarkerResult;
   std::vector<WritableTxnMarkerResult> markers{};
   UnknownTaggedFields unknown_tagged_fields;
 
