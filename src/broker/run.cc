@@ -2,7 +2,9 @@
 #include "broker/run.h"
 
 #include <asio/io_context.hpp>
+#include <asio/post.hpp>
 #include <asio/signal_set.hpp>
+#include <asio/strand.hpp>
 #include <csignal>
 #include <thread>
 
@@ -72,8 +74,12 @@ int run_broker(const Config& config) {
                           << broker.advertised_for(l.name).to_string() << ")";
   }
 
-  asio::signal_set signals(io, SIGINT, SIGTERM);
-  bool stopping = false;
+  // The signal set and everything that touches it run on one strand: the
+  // drain callback may fire on any io thread, and a signal_set is not safe to
+  // use from two threads at once.
+  auto signal_strand = asio::make_strand(io);
+  asio::signal_set signals(signal_strand, SIGINT, SIGTERM);
+  bool stopping = false;  // REQUIRES: signal_strand
   std::function<void(std::error_code, int)> on_signal = [&](std::error_code ec, int sig) {
     if (ec) return;
     if (stopping) {
@@ -82,11 +88,15 @@ int run_broker(const Config& config) {
     }
     stopping = true;
     FLOE_LOG(info, "broker") << "signal " << sig << ": stopping; finishing requests in flight";
-    server.stop([&] {
-      std::error_code ignored;
-      signals.cancel(ignored);
-    });
+    // Re-arm before stopping, so that the drain callback always finds this
+    // wait to cancel; a second signal meanwhile forces the exit.
     signals.async_wait(on_signal);
+    server.stop([&] {
+      asio::post(signal_strand, [&] {
+        std::error_code ignored;
+        signals.cancel(ignored);
+      });
+    });
   };
   signals.async_wait(on_signal);
 
