@@ -14,7 +14,7 @@ BUILD_PKGS = g++ cmake ninja-build pkg-config libasio-dev libssl-dev zlib1g-dev 
              libsnappy-dev liblz4-dev libzstd-dev libsqlite3-dev
 TEST_PKGS  = libgtest-dev libgmock-dev clang libclang-rt-14-dev python3 python3-pytest \
              python3-confluent-kafka python3-kafka python3-snappy python3-lz4 python3-zstandard \
-             kcat librdkafka-dev nodejs npm
+             kcat librdkafka-dev
 
 .PHONY: all build run test test-asan check-generated generate deps deps-test fuzz-build clean
 
@@ -26,6 +26,8 @@ deps:
 
 deps-test: deps
 	@tools/install_packages.sh $(TEST_PKGS)
+	@# A machine may carry Node.js from elsewhere (with npm inside); Debian's npm would conflict.
+	@command -v npm >/dev/null || tools/install_packages.sh nodejs npm
 	@cd tests/clients/kafkajs && { [ -d node_modules/kafkajs ] || npm ci --no-audit --no-fund --loglevel=error; }
 
 $(BUILD)/build.ninja:
