@@ -1,9 +1,9 @@
 // The broker's process-wide state that handlers read: who this broker is,
 // which cluster it belongs to, and where clients reach it.
 //
-// Threads: immutable after start-up, so handlers on any connection strand may
-// read it without a lock. Mutable shared state (topics, groups, the WAL)
-// arrives with its own module and its own concurrency notes.
+// Threads: the identity and the service pointers are immutable after
+// start-up, so handlers on any connection strand read them without a lock;
+// each service documents its own concurrency.
 #pragma once
 
 #include <cstdint>
@@ -12,6 +12,22 @@
 #include <vector>
 
 #include "broker/config.h"
+
+namespace asio {
+class thread_pool;
+}
+namespace floe::meta {
+class MetaStore;
+}
+namespace floe::objstore {
+class ObjectStore;
+}
+namespace floe::ingest {
+class WalWriter;
+}
+namespace floe::fetch {
+class ReadPath;
+}
 
 namespace floe::broker {
 
@@ -23,9 +39,19 @@ struct BrokerIdentity {
   std::vector<Listener> advertised;
 };
 
+class TopicCache;
+
 struct Broker {
   const Config& config;
   BrokerIdentity identity;
+
+  // Services, owned by run_broker() and set before the first request.
+  meta::MetaStore* meta = nullptr;
+  objstore::ObjectStore* objects = nullptr;
+  asio::thread_pool* blocking = nullptr;  // where metadata and object store calls run
+  TopicCache* topics = nullptr;
+  ingest::WalWriter* wal = nullptr;
+  fetch::ReadPath* reader = nullptr;
 
   // The endpoint clients should use to reach this broker over the listener a
   // request arrived on (Kafka answers per listener name). Falls back to the

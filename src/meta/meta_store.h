@@ -1,0 +1,222 @@
+// The metadata store: everything durable that is not record bytes. Topics,
+// partitions and their offsets, which object holds which batch, producer
+// state, producer id allocation. SQLite is the embedded backend; PostgreSQL
+// (a later issue) implements the same interface and passes the same
+// conformance suite (meta_store_conformance.h).
+//
+// Several brokers may share one store: nothing here assumes it is the only
+// writer, and brokers keep only caches of what it holds.
+//
+// Calls block (SQLite fsyncs on commit), so the broker runs them on its
+// blocking pool, never on a network thread. Implementations are safe to call
+// from several threads at once.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <span>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "protocol/generated/error_codes.h"
+#include "protocol/wire.h"
+
+namespace floe::meta {
+
+using protocol::ErrorCode;
+using protocol::Uuid;
+
+// An expected failure with the Kafka error code the client should see
+// (topic_already_exists, unknown_topic_or_partition, invalid_partitions,
+// offset_out_of_range, ...). Anything else (I/O, corruption) is a plain
+// std::runtime_error.
+class MetaError : public std::runtime_error {
+ public:
+  MetaError(ErrorCode code, const std::string& what) : std::runtime_error(what), code_(code) {}
+  ErrorCode code() const { return code_; }
+
+ private:
+  ErrorCode code_;
+};
+
+struct Topic {
+  Uuid id;
+  std::string name;
+  int32_t partitions = 0;
+  std::map<std::string, std::string> configs;  // only the keys set on the topic
+  int64_t created_ms = 0;
+  bool operator==(const Topic&) const = default;
+};
+
+struct PartitionOffsets {
+  int64_t log_start_offset = 0;
+  int64_t high_watermark = 0;
+  // The largest batch max timestamp in the partition and the last offset of
+  // that batch (-1, -1 when empty), for ListOffsets MAX_TIMESTAMP.
+  int64_t max_timestamp = -1;
+  int64_t max_timestamp_offset = -1;
+  bool operator==(const PartitionOffsets&) const = default;
+};
+
+// One producer batch inside a WAL object, as the write path hands it over.
+struct PendingBatch {
+  Uuid topic_id;
+  int32_t partition = 0;
+  uint64_t byte_offset = 0;  // where the batch starts in the object
+  uint32_t byte_length = 0;
+  int32_t record_count = 0;  // last offset delta + 1
+  int64_t max_timestamp = -1;  // after LogAppendTime was applied, if it was
+  // Idempotence: producer_id -1 means a plain (non-idempotent) batch.
+  int64_t producer_id = -1;
+  int16_t producer_epoch = -1;
+  int32_t base_sequence = -1;
+};
+
+struct CommitResult {
+  ErrorCode error = ErrorCode::none;
+  int64_t base_offset = -1;  // assigned, or the original one for a duplicate
+  int64_t log_start_offset = -1;
+  bool duplicate = false;    // an idempotent retry of a batch already stored
+};
+
+struct ObjectCommit {
+  std::string key;
+  uint64_t size = 0;
+  int64_t append_time_ms = 0;  // the broker's clock at commit
+};
+
+struct CommitOutcome {
+  std::vector<CommitResult> results;  // one per PendingBatch, same order
+  // False when no batch of the object was stored (all rejected or
+  // duplicates): the object is not recorded and the caller deletes it.
+  bool object_recorded = false;
+};
+
+// Where a batch's bytes are.
+struct BatchLocation {
+  std::string object_key;
+  uint64_t byte_offset = 0;
+  uint32_t byte_length = 0;
+  int64_t base_offset = 0;
+  int64_t last_offset = 0;
+  int64_t max_timestamp = -1;
+  bool operator==(const BatchLocation&) const = default;
+};
+
+struct FetchPlan {
+  PartitionOffsets offsets;
+  std::vector<BatchLocation> batches;
+};
+
+struct StoredObject {
+  std::string key;
+  uint64_t size = 0;
+  int64_t created_ms = 0;
+};
+
+class MetaStore {
+ public:
+  virtual ~MetaStore() = default;
+
+  // --- cluster ------------------------------------------------------------
+
+  // The cluster id. The first call on a new store records `proposed` (or a
+  // fresh random id when nullopt); later calls return the recorded one and
+  // throw MetaError(inconsistent_cluster_id) if `proposed` differs from it.
+  virtual std::string cluster_id(const std::optional<std::string>& proposed) = 0;
+
+  // A producer id never handed out before, by any broker sharing the store.
+  virtual int64_t allocate_producer_id() = 0;
+
+  // --- topics -------------------------------------------------------------
+
+  // Creates a topic with a new random id and `partitions` empty partitions.
+  // MetaError(topic_already_exists) if the name is taken,
+  // MetaError(invalid_partitions) if partitions < 1. Validation of names and
+  // configs is the caller's.
+  virtual Topic create_topic(const std::string& name, int32_t partitions,
+                             const std::map<std::string, std::string>& configs) = 0;
+  virtual std::optional<Topic> find_topic(const std::string& name) = 0;
+  virtual std::optional<Topic> find_topic(const Uuid& id) = 0;
+  virtual std::vector<Topic> list_topics() = 0;  // ordered by name
+
+  // Deletes the topic, its partitions, batch rows and producer state.
+  // Objects left without batches become unreferenced (see
+  // unreferenced_objects). MetaError(unknown_topic_id) if absent.
+  virtual void delete_topic(const Uuid& id) = 0;
+
+  // Grows the topic to `total` partitions. MetaError(invalid_partitions) if
+  // total <= current; unknown_topic_id if absent.
+  virtual void create_partitions(const Uuid& id, int32_t total) = 0;
+
+  // Sets (value) or removes (nullopt) topic config keys in one transaction.
+  virtual void alter_topic_configs(const Uuid& id,
+                                   const std::map<std::string, std::optional<std::string>>& changes) = 0;
+
+  // Bumped by every topic change (create, delete, partitions, configs), so a
+  // broker can tell cheaply whether its topic cache is stale.
+  virtual int64_t topics_version() = 0;
+
+  // --- the data path ------------------------------------------------------
+
+  // Commits one uploaded WAL object in one transaction: for each batch, in
+  // order, checks the partition exists (else unknown_topic_or_partition) and
+  // the producer's epoch and sequence (invalid_producer_epoch,
+  // out_of_order_sequence_number, or a duplicate that gets its original base
+  // offset back and is not stored again), assigns the base offset from the
+  // high watermark, records the batch's location, advances the high
+  // watermark and max timestamp, and updates the producer's state (the last
+  // 5 batches per producer and partition, as Kafka keeps). Partitions are
+  // locked in a fixed order (topic id, partition) so concurrent commits by
+  // several brokers cannot deadlock.
+  virtual CommitOutcome commit_object(const ObjectCommit& object, std::span<const PendingBatch> batches) = 0;
+
+  // Offsets of one partition; nullopt if the topic or partition is unknown.
+  virtual std::optional<PartitionOffsets> partition_offsets(const Uuid& topic, int32_t partition) = 0;
+
+  // The batches holding offsets >= from_offset, in offset order: the batch
+  // containing from_offset first, then following ones while the bytes
+  // returned stay within max_bytes (the first batch is always returned,
+  // however large: KIP-74). Cost is bounded by max_bytes, never by how far
+  // from_offset is from the start. nullopt if the partition is unknown.
+  virtual std::optional<FetchPlan> find_batches(const Uuid& topic, int32_t partition, int64_t from_offset,
+                                                uint64_t max_bytes) = 0;
+
+  // The first batch, in offset order, that holds a record with a timestamp
+  // >= timestamp (the caller scans its records for the exact offset); nullopt
+  // if there is none. Bounded cost (an index, not a scan).
+  virtual std::optional<BatchLocation> find_batch_by_timestamp(const Uuid& topic, int32_t partition,
+                                                               int64_t timestamp) = 0;
+
+  // The batch holding max_timestamp_offset, if the partition has any.
+  virtual std::optional<BatchLocation> find_batch_containing(const Uuid& topic, int32_t partition,
+                                                             int64_t offset) = 0;
+
+  // Advances the log start offset to `offset` (DeleteRecords; -1 means the
+  // high watermark) and drops the rows of batches wholly before it. Returns
+  // the new log start offset. MetaError(offset_out_of_range) if offset is
+  // past the high watermark; a smaller offset than the current start is a
+  // no-op returning the current start.
+  virtual int64_t delete_records(const Uuid& topic, int32_t partition, int64_t offset) = 0;
+
+  // --- object bookkeeping (garbage collection) ----------------------------
+
+  // Every object key the store references.
+  virtual std::vector<StoredObject> objects() = 0;
+
+  // Objects that no batch references any more (topic deleted, records
+  // deleted, ...); the caller deletes them from the object store, then calls
+  // forget_objects.
+  virtual std::vector<StoredObject> unreferenced_objects() = 0;
+  virtual void forget_objects(std::span<const std::string> keys) = 0;
+};
+
+// Opens the store named by `url`: sqlite:///abs/path/meta.db or
+// sqlite://relative/path/meta.db. Applies schema migrations. Throws
+// std::runtime_error for an unknown scheme or an unusable file.
+std::unique_ptr<MetaStore> open_meta_store(const std::string& url);
+
+}  // namespace floe::meta

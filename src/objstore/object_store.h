@@ -1,0 +1,112 @@
+// Object storage behind one small interface: put, get (whole or a byte
+// range), delete, list. Backends: file:// (a local folder), memory:// (tests);
+// S3 comes next behind the same interface.
+//
+// Calls block (a file put fsyncs; an S3 put waits for the network), so the
+// broker never calls them on a network thread: it runs them on its blocking
+// pool (see AsyncObjectStore in async_object_store.h).
+//
+// Every backend is safe to call from several threads at once.
+//
+// Keys are relative paths with '/' between segments, as in
+// "wal/3fa2/1732600000000-1-9c1e". Every backend accepts the same keys, so
+// code tested against memory:// behaves the same on file:// and S3: a key is
+// at most 1024 bytes; each segment is 1 to 255 bytes, not "." or "..", and
+// does not start with ".tmp-" (the file backend's temporaries); no NUL. Any
+// other key fails with ErrorKind::other, whatever the operation.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace floe::objstore {
+
+using Bytes = std::vector<uint8_t>;
+
+// How callers should react to a failure.
+enum class ErrorKind {
+  not_found,  // the object does not exist
+  retriable,  // transient (I/O hiccup, throttling, timeout): try again
+  denied,     // permissions or credentials
+  other,      // anything else: a bug or a misconfiguration
+};
+
+class ObjectStoreError : public std::runtime_error {
+ public:
+  ObjectStoreError(ErrorKind kind, const std::string& what) : std::runtime_error(what), kind_(kind) {}
+  ErrorKind kind() const { return kind_; }
+
+ private:
+  ErrorKind kind_;
+};
+
+struct ByteRange {
+  uint64_t offset = 0;
+  uint64_t length = 0;
+};
+
+struct ObjectInfo {
+  std::string key;
+  uint64_t size = 0;
+  int64_t modified_ms = 0;  // last modification, Unix milliseconds
+};
+
+// Request counts and bytes per operation, for cost accounting and tests.
+// `requests` counts calls (the S3 backend will count HTTP requests), `bytes`
+// the payload (put: bytes stored, get: bytes returned; 0 for remove and
+// list), `errors` the calls that threw, not_found included.
+struct OperationCounter {
+  std::atomic<uint64_t> requests{0};
+  std::atomic<uint64_t> bytes{0};
+  std::atomic<uint64_t> errors{0};
+};
+
+struct Counters {
+  OperationCounter put, get, remove, list;
+};
+
+class ObjectStore {
+ public:
+  virtual ~ObjectStore() = default;
+
+  // Stores `data` under `key`, replacing any object there. Durable when it
+  // returns; readers see either the whole object or nothing.
+  virtual void put(const std::string& key, std::span<const uint8_t> data) = 0;
+
+  // The object, or the bytes of `range` in it. A range that reaches past the
+  // end returns what exists (like an HTTP Range); a range that starts at or
+  // past the end (offset >= size), or has length 0, is an error of kind
+  // `other` (HTTP 416: a Range header cannot ask for nothing). Missing
+  // object: ErrorKind::not_found.
+  virtual Bytes get(const std::string& key, std::optional<ByteRange> range = std::nullopt) = 0;
+
+  // Deletes the objects; keys that do not exist are not an error.
+  virtual void remove(std::span<const std::string> keys) = 0;
+
+  // Every object whose key starts with `prefix` (any string, "" for all),
+  // in byte-wise key order.
+  virtual std::vector<ObjectInfo> list(const std::string& prefix) = 0;
+
+  // A short description for logs, never containing credentials.
+  virtual std::string describe() const = 0;
+
+  Counters& counters() { return counters_; }
+
+ protected:
+  Counters counters_;
+};
+
+// Opens the store named by `url`: file:///abs/path, file://relative/path
+// (everything after "file://" is the path; the folder is created if needed),
+// memory:// (a new, empty store each call; anything after is ignored).
+// Throws ObjectStoreError(other) for an unknown or unsupported scheme (s3://
+// is not supported yet), or if the folder cannot be created.
+std::unique_ptr<ObjectStore> open_object_store(const std::string& url);
+
+}  // namespace floe::objstore
