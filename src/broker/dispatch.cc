@@ -52,8 +52,14 @@ asio::awaitable<std::optional<Bytes>> serve(Broker& broker, const net::Connectio
                               << r.remaining() << " trailing bytes; ignored";
   }
   RequestContext ctx{broker, conn, header, version};
-  typename H::Response resp = co_await H::handle(ctx, req);
-  co_return encode_response(header.correlation_id, Request::kApiKey, version, resp);
+  auto resp = co_await H::handle(ctx, req);
+  if constexpr (std::is_same_v<decltype(resp), typename H::Response>) {
+    co_return encode_response(header.correlation_id, Request::kApiKey, version, resp);
+  } else {
+    // A handler that may answer nothing (Produce with acks=0) returns optional.
+    if (!resp) co_return std::nullopt;
+    co_return encode_response(header.correlation_id, Request::kApiKey, version, *resp);
+  }
 }
 
 }  // namespace

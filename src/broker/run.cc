@@ -1,22 +1,49 @@
 // Start-up and shutdown of one broker process.
 #include "broker/run.h"
 
+#include <asio/co_spawn.hpp>
+#include <asio/detached.hpp>
 #include <asio/io_context.hpp>
 #include <asio/post.hpp>
+#include <asio/redirect_error.hpp>
 #include <asio/signal_set.hpp>
+#include <asio/steady_timer.hpp>
 #include <asio/strand.hpp>
+#include <asio/thread_pool.hpp>
+#include <asio/use_awaitable.hpp>
 #include <csignal>
 #include <thread>
 
 #include "broker/broker.h"
-#include "broker/cluster_id.h"
 #include "broker/dispatch.h"
+#include "broker/topic_cache.h"
+#include "common/blocking.h"
 #include "common/log.h"
+#include "fetch/read_path.h"
+#include "ingest/wal_writer.h"
+#include "maintenance/gc.h"
+#include "meta/meta_store.h"
 #include "net/server.h"
+#include "objstore/object_store.h"
 
 namespace floe::broker {
 
 namespace {
+
+// Blocking metadata and object store calls run on this many threads. WAL
+// uploads overlap (DESIGN §2), so it is wider than the core count.
+constexpr int kBlockingThreads = 16;
+
+// How often garbage collection runs, and how old an object nobody references
+// must be before it counts as an orphan (another broker may be committing a
+// young one right now).
+constexpr std::chrono::minutes kGcInterval{5};
+constexpr std::chrono::minutes kOrphanGrace{10};
+
+int64_t now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
 
 net::ServerOptions server_options(const Config& config) {
   net::ServerOptions o;
@@ -39,22 +66,60 @@ std::vector<Listener> resolve_advertised(const Config& config, const std::vector
   return out;
 }
 
+// REQUIRES: runs on the timer's strand.
+asio::awaitable<void> collect_garbage_periodically(asio::steady_timer& timer, Broker& broker) {
+  for (;;) {
+    try {
+      co_await run_blocking(*broker.blocking, [&] {
+        return maintenance::collect_garbage(*broker.objects, *broker.meta, now_ms(), kOrphanGrace);
+      });
+    } catch (const std::exception& e) {
+      FLOE_LOG(warn, "gc") << "garbage collection failed: " << e.what();
+    }
+    timer.expires_after(kGcInterval);
+    std::error_code ec;
+    co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    if (ec) co_return;  // cancelled: shutting down
+  }
+}
+
 }  // namespace
 
 int run_broker(const Config& config) {
   for (const auto& w : config.warnings) FLOE_LOG(warn, "config") << w;
 
   Broker broker{config, {}};
+  std::unique_ptr<objstore::ObjectStore> objects;
+  std::unique_ptr<meta::MetaStore> meta;
   try {
-    broker.identity.cluster_id = load_or_create_cluster_id(config.data_dir, config.cluster_id);
+    objects = objstore::open_object_store(config.object_store);
+    meta = meta::open_meta_store(config.metastore);
+    broker.identity.cluster_id = meta->cluster_id(config.cluster_id);
   } catch (const std::exception& e) {
-    FLOE_LOG(error, "broker") << "cannot set up the data directory " << config.data_dir << ": " << e.what();
+    FLOE_LOG(error, "broker") << "cannot open the stores: " << e.what();
     return 1;
   }
   broker.identity.node_id = config.node_id;
   broker.identity.rack = config.broker_rack;
 
   asio::io_context io;
+  asio::thread_pool blocking(kBlockingThreads);
+  TopicCache topics;
+  fetch::ReadPath reader(blocking, *meta, *objects, static_cast<uint64_t>(config.cache_max_bytes));
+  ingest::WalOptions wal_options;
+  wal_options.linger = std::chrono::milliseconds(config.wal_linger_ms);
+  wal_options.object_max_bytes = static_cast<uint64_t>(config.wal_object_max_bytes);
+  wal_options.buffer_max_bytes = static_cast<uint64_t>(config.wal_buffer_max_bytes);
+  wal_options.node_id = config.node_id;
+  ingest::WalWriter wal(io, blocking, *objects, *meta, wal_options,
+                        [&reader](const ingest::CommittedObject& c) { reader.on_commit(c); });
+  broker.meta = meta.get();
+  broker.objects = objects.get();
+  broker.blocking = &blocking;
+  broker.topics = &topics;
+  broker.wal = &wal;
+  broker.reader = &reader;
+
   Dispatcher dispatcher(broker);
   net::Server server(io, server_options(config), dispatcher);
   std::vector<net::Endpoint> bound;
@@ -66,8 +131,12 @@ int run_broker(const Config& config) {
   }
   broker.identity.advertised = resolve_advertised(config, bound);
 
+  auto gc_strand = asio::make_strand(io);
+  asio::steady_timer gc_timer(gc_strand);
+  asio::co_spawn(gc_strand, collect_garbage_periodically(gc_timer, broker), asio::detached);
+
   FLOE_LOG(info, "broker") << "floe " << FLOE_VERSION << " node " << broker.identity.node_id << " of cluster "
-                           << broker.identity.cluster_id << ", data in " << config.data_dir;
+                           << broker.identity.cluster_id << "; objects in " << objects->describe();
   for (size_t i = 0; i < bound.size(); ++i) {
     Listener l{bound[i].listener_name, bound[i].host, bound[i].port};
     FLOE_LOG(info, "net") << "listening on " << l.to_string() << " (advertised as "
@@ -92,9 +161,14 @@ int run_broker(const Config& config) {
     // wait to cancel; a second signal meanwhile forces the exit.
     signals.async_wait(on_signal);
     server.stop([&] {
-      asio::post(signal_strand, [&] {
-        std::error_code ignored;
-        signals.cancel(ignored);
+      // Every connection is closed; data of acks=0 producers may still be
+      // buffered: commit it before leaving.
+      asio::co_spawn(io, wal.flush(), [&](std::exception_ptr) {
+        asio::post(gc_strand, [&] { gc_timer.cancel(); });
+        asio::post(signal_strand, [&] {
+          std::error_code ignored;
+          signals.cancel(ignored);
+        });
       });
     });
   };
@@ -105,7 +179,12 @@ int run_broker(const Config& config) {
   for (int i = 1; i < threads; ++i) pool.emplace_back([&io] { io.run(); });
   io.run();
   for (auto& t : pool) t.join();
-  FLOE_LOG(info, "broker") << "stopped";
+  blocking.join();
+  auto ws = wal.stats();
+  auto& c = objects->counters();
+  FLOE_LOG(info, "broker") << "stopped; " << ws.objects_committed << " objects committed (" << ws.bytes_committed
+                           << " bytes); object store requests: " << c.put.requests << " PUT, " << c.get.requests
+                           << " GET, " << c.remove.requests << " DELETE, " << c.list.requests << " LIST";
   return 0;
 }
 

@@ -54,8 +54,9 @@ struct Topic {
 struct PartitionOffsets {
   int64_t log_start_offset = 0;
   int64_t high_watermark = 0;
-  // The largest batch max timestamp in the partition and the last offset of
-  // that batch (-1, -1 when empty), for ListOffsets MAX_TIMESTAMP.
+  // The largest batch max timestamp among the batches the partition holds
+  // and the last offset of the first batch with it (-1, -1 when empty), for
+  // ListOffsets MAX_TIMESTAMP. delete_records recomputes it over what stays.
   int64_t max_timestamp = -1;
   int64_t max_timestamp_offset = -1;
   bool operator==(const PartitionOffsets&) const = default;
@@ -126,6 +127,7 @@ class MetaStore {
   // The cluster id. The first call on a new store records `proposed` (or a
   // fresh random id when nullopt); later calls return the recorded one and
   // throw MetaError(inconsistent_cluster_id) if `proposed` differs from it.
+  // An empty `proposed` is a caller bug (std::invalid_argument).
   virtual std::string cluster_id(const std::optional<std::string>& proposed) = 0;
 
   // A producer id never handed out before, by any broker sharing the store.
@@ -145,7 +147,8 @@ class MetaStore {
 
   // Deletes the topic, its partitions, batch rows and producer state.
   // Objects left without batches become unreferenced (see
-  // unreferenced_objects). MetaError(unknown_topic_id) if absent.
+  // unreferenced_objects). MetaError(unknown_topic_id) if absent. One
+  // transaction: its cost grows with the topic's batch rows.
   virtual void delete_topic(const Uuid& id) = 0;
 
   // Grows the topic to `total` partitions. MetaError(invalid_partitions) if
@@ -153,6 +156,7 @@ class MetaStore {
   virtual void create_partitions(const Uuid& id, int32_t total) = 0;
 
   // Sets (value) or removes (nullopt) topic config keys in one transaction.
+  // MetaError(unknown_topic_id) if absent. Removing an unset key is a no-op.
   virtual void alter_topic_configs(const Uuid& id,
                                    const std::map<std::string, std::optional<std::string>>& changes) = 0;
 
@@ -169,9 +173,21 @@ class MetaStore {
   // offset back and is not stored again), assigns the base offset from the
   // high watermark, records the batch's location, advances the high
   // watermark and max timestamp, and updates the producer's state (the last
-  // 5 batches per producer and partition, as Kafka keeps). Partitions are
-  // locked in a fixed order (topic id, partition) so concurrent commits by
-  // several brokers cannot deadlock.
+  // 5 batches per producer and partition, as Kafka keeps). A later batch of
+  // the same producer and partition sees the state earlier ones left.
+  //
+  // Results: base_offset -1 on error; log_start_offset is the partition's log
+  // start whenever the partition exists (also on errors and duplicates).
+  //
+  // Concurrent commits by several brokers cannot deadlock: SQLite serialises
+  // whole write transactions with its database lock; a backend with row
+  // locks (PostgreSQL) locks the touched partitions in a fixed order (topic
+  // id, partition) before processing. Batches are processed in input order.
+  //
+  // The key must be new to the store (a reused key fails the whole commit
+  // with std::runtime_error). A malformed PendingBatch (record_count < 1,
+  // byte range empty or outside the object) is a caller bug:
+  // std::invalid_argument, nothing committed.
   virtual CommitOutcome commit_object(const ObjectCommit& object, std::span<const PendingBatch> batches) = 0;
 
   // Offsets of one partition; nullopt if the topic or partition is unknown.
@@ -180,8 +196,11 @@ class MetaStore {
   // The batches holding offsets >= from_offset, in offset order: the batch
   // containing from_offset first, then following ones while the bytes
   // returned stay within max_bytes (the first batch is always returned,
-  // however large: KIP-74). Cost is bounded by max_bytes, never by how far
-  // from_offset is from the start. nullopt if the partition is unknown.
+  // however large: KIP-74; the walk stops at the first batch that does not
+  // fit, it never skips to a smaller one). Cost is bounded by max_bytes,
+  // never by how far from_offset is from the start. The first batch may
+  // start before the log start offset (see delete_records); skipping those
+  // records is the caller's. nullopt if the partition is unknown.
   virtual std::optional<FetchPlan> find_batches(const Uuid& topic, int32_t partition, int64_t from_offset,
                                                 uint64_t max_bytes) = 0;
 
@@ -191,32 +210,42 @@ class MetaStore {
   virtual std::optional<BatchLocation> find_batch_by_timestamp(const Uuid& topic, int32_t partition,
                                                                int64_t timestamp) = 0;
 
-  // The batch holding max_timestamp_offset, if the partition has any.
+  // The batch holding `offset` (ListOffsets MAX_TIMESTAMP asks for the one
+  // holding max_timestamp_offset); nullopt if no stored batch holds it
+  // (unknown partition, offset at or past the high watermark, or before the
+  // first batch that remains after delete_records).
   virtual std::optional<BatchLocation> find_batch_containing(const Uuid& topic, int32_t partition,
                                                              int64_t offset) = 0;
 
   // Advances the log start offset to `offset` (DeleteRecords; -1 means the
   // high watermark) and drops the rows of batches wholly before it. Returns
-  // the new log start offset. MetaError(offset_out_of_range) if offset is
-  // past the high watermark; a smaller offset than the current start is a
-  // no-op returning the current start.
+  // the new log start offset; a batch straddling the new start stays (fetch
+  // skips its records before the log start). MetaError(offset_out_of_range)
+  // if offset is past the high watermark or negative other than -1;
+  // MetaError(unknown_topic_or_partition) if the partition is unknown; a
+  // smaller offset than the current start is a no-op returning the current
+  // start.
   virtual int64_t delete_records(const Uuid& topic, int32_t partition, int64_t offset) = 0;
 
   // --- object bookkeeping (garbage collection) ----------------------------
 
-  // Every object key the store references.
+  // Every object the store has recorded (referenced or not yet forgotten),
+  // in commit order.
   virtual std::vector<StoredObject> objects() = 0;
 
   // Objects that no batch references any more (topic deleted, records
   // deleted, ...); the caller deletes them from the object store, then calls
-  // forget_objects.
+  // forget_objects. forget_objects drops only unreferenced keys: a key some
+  // batch still points at, or an unknown key, is left alone.
   virtual std::vector<StoredObject> unreferenced_objects() = 0;
   virtual void forget_objects(std::span<const std::string> keys) = 0;
 };
 
 // Opens the store named by `url`: sqlite:///abs/path/meta.db or
-// sqlite://relative/path/meta.db. Applies schema migrations. Throws
-// std::runtime_error for an unknown scheme or an unusable file.
+// sqlite://relative/path/meta.db (everything after "sqlite://" is the path;
+// its folder is created). Applies schema migrations. Throws
+// std::runtime_error for an unknown scheme, postgresql:// (not yet), an
+// unusable or foreign file, or a schema newer than this code.
 std::unique_ptr<MetaStore> open_meta_store(const std::string& url);
 
 }  // namespace floe::meta

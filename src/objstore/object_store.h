@@ -4,7 +4,7 @@
 //
 // Calls block (a file put fsyncs; an S3 put waits for the network), so the
 // broker never calls them on a network thread: it runs them on its blocking
-// pool (see AsyncObjectStore in async_object_store.h).
+// pool (run_blocking in common/blocking.h).
 //
 // Every backend is safe to call from several threads at once.
 //

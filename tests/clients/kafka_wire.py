@@ -487,3 +487,595 @@ class Connection:
             if not chunk:
                 return bytes(received)
             received += chunk
+
+
+# ==== data path: record batches, Produce, Fetch, ListOffsets ==========================
+#
+# Independent of floe's codecs like the rest of this file. Layouts follow Kafka's
+# ProduceRequest/Response, FetchRequest/Response, ListOffsetsRequest/Response specs and
+# the record batch v2 format (DefaultRecordBatch / DefaultRecord in Kafka's clients).
+
+PRODUCE = 0
+FETCH = 1
+LIST_OFFSETS = 2
+
+OFFSET_OUT_OF_RANGE = 1
+CORRUPT_MESSAGE = 2
+MESSAGE_TOO_LARGE = 10
+INVALID_TOPIC_EXCEPTION = 17
+TOPIC_ALREADY_EXISTS = 36
+INVALID_CONFIG = 40
+INVALID_RECORD = 87
+
+# ListOffsets special timestamps.
+LATEST_TIMESTAMP = -1
+EARLIEST_TIMESTAMP = -2
+MAX_TIMESTAMP = -3          # v7+
+EARLIEST_LOCAL_TIMESTAMP = -4  # v8+
+
+# Record batch attributes: the low 3 bits are the codec.
+COMPRESSION_NONE, COMPRESSION_GZIP, COMPRESSION_SNAPPY, COMPRESSION_LZ4, COMPRESSION_ZSTD = range(5)
+CODEC_IDS = {"none": 0, "gzip": 1, "snappy": 2, "lz4": 3, "zstd": 4}
+ATTR_TIMESTAMP_LOG_APPEND = 0x08
+ATTR_TRANSACTIONAL = 0x10
+ATTR_CONTROL = 0x20
+
+
+# ---- CRC-32C (Castagnoli), table-driven; Python's stdlib has only CRC-32 -----------
+
+def _crc32c_table() -> list[int]:
+    table = []
+    for n in range(256):
+        c = n
+        for _ in range(8):
+            c = (c >> 1) ^ 0x82F63B78 if c & 1 else c >> 1
+        table.append(c)
+    return table
+
+
+_CRC32C_TABLE = _crc32c_table()
+
+
+def crc32c(data: bytes, crc: int = 0) -> int:
+    crc ^= 0xFFFFFFFF
+    table = _CRC32C_TABLE
+    for b in data:
+        crc = table[(crc ^ b) & 0xFF] ^ (crc >> 8)
+    return crc ^ 0xFFFFFFFF
+
+
+# ---- zigzag varints (records use signed varints) -------------------------------------
+
+def _zigzag(v: int) -> int:
+    return (v << 1) ^ (v >> 63)
+
+
+def encode_varint(v: int) -> bytes:
+    return Writer().uvarint(_zigzag(v) & 0xFFFFFFFFFFFFFFFF).bytes()
+
+
+def _read_varint(r: Reader) -> int:
+    shift = value = 0
+    while True:
+        b = r.take(1)[0]
+        value |= (b & 0x7F) << shift
+        if not b & 0x80:
+            break
+        shift += 7
+        if shift > 63:
+            raise DecodeError(f"{r.what}: varint longer than 10 bytes")
+    return (value >> 1) ^ -(value & 1)
+
+
+# ---- record batch v2 ----------------------------------------------------------------
+
+@dataclass
+class Record:
+    key: bytes | None
+    value: bytes | None
+    headers: list[tuple[str, bytes | None]] = field(default_factory=list)
+    timestamp_delta: int = 0
+    offset_delta: int | None = None  # None: its index in the batch
+
+
+def encode_record(rec: Record, offset_delta: int) -> bytes:
+    body = bytearray()
+    body += b"\x00"  # attributes (unused)
+    body += encode_varint(rec.timestamp_delta)
+    body += encode_varint(offset_delta)
+    for part in (rec.key, rec.value):
+        if part is None:
+            body += encode_varint(-1)
+        else:
+            body += encode_varint(len(part)) + part
+    body += encode_varint(len(rec.headers))
+    for hk, hv in rec.headers:
+        kb = hk.encode()
+        body += encode_varint(len(kb)) + kb
+        body += encode_varint(-1) if hv is None else encode_varint(len(hv)) + hv
+    return encode_varint(len(body)) + bytes(body)
+
+
+def compress(codec: int, data: bytes) -> bytes:
+    if codec == COMPRESSION_NONE:
+        return data
+    if codec == COMPRESSION_GZIP:
+        import gzip
+        return gzip.compress(data)
+    if codec == COMPRESSION_SNAPPY:
+        import snappy
+        return snappy.compress(data)
+    if codec == COMPRESSION_LZ4:
+        import lz4.frame
+        return lz4.frame.compress(data)
+    if codec == COMPRESSION_ZSTD:
+        import zstandard
+        return zstandard.ZstdCompressor().compress(data)
+    raise ValueError(f"codec {codec}")
+
+
+_XERIAL_MAGIC = b"\x82SNAPPY\x00"
+
+
+def decompress(codec: int, data: bytes) -> bytes:
+    if codec == COMPRESSION_NONE:
+        return data
+    if codec == COMPRESSION_GZIP:
+        import gzip
+        return gzip.decompress(data)
+    if codec == COMPRESSION_SNAPPY:
+        import snappy
+        if data.startswith(_XERIAL_MAGIC):  # xerial framing (Java clients): 16-byte header, chunks
+            r = Reader(data[16:], "xerial snappy")
+            out = bytearray()
+            while r.remaining():
+                out += snappy.decompress(r.take(r.int32()))
+            return bytes(out)
+        return snappy.decompress(data)
+    if codec == COMPRESSION_LZ4:
+        import lz4.frame
+        return lz4.frame.decompress(data)
+    if codec == COMPRESSION_ZSTD:
+        import zstandard
+        return zstandard.ZstdDecompressor().decompressobj().decompress(data)
+    raise DecodeError(f"unknown compression codec {codec}")
+
+
+def build_record_batch(records: list[Record], *, base_offset: int = 0, base_timestamp: int = 0,
+                       max_timestamp: int | None = None, producer_id: int = -1,
+                       producer_epoch: int = -1, base_sequence: int = -1,
+                       attributes: int = 0, compression: int = COMPRESSION_NONE,
+                       partition_leader_epoch: int = -1, magic: int = 2,
+                       corrupt_crc: bool = False) -> bytes:
+    """One record batch v2; max_timestamp defaults to the largest record timestamp."""
+    encoded = b"".join(encode_record(rec, i if rec.offset_delta is None else rec.offset_delta)
+                       for i, rec in enumerate(records))
+    last_offset_delta = max((i if rec.offset_delta is None else rec.offset_delta)
+                            for i, rec in enumerate(records)) if records else 0
+    if max_timestamp is None:
+        max_timestamp = base_timestamp + max((r.timestamp_delta for r in records), default=0)
+    attrs = (attributes & ~0x07) | compression
+    after_crc = (Writer().int16(attrs).int32(last_offset_delta).int64(base_timestamp)
+                 .int64(max_timestamp).int64(producer_id).int16(producer_epoch)
+                 .int32(base_sequence).int32(len(records)).bytes()
+                 + compress(compression, encoded))
+    crc = crc32c(after_crc)
+    if corrupt_crc:
+        crc ^= 0xDEADBEEF
+    after_length = (Writer().int32(partition_leader_epoch).int8(magic).raw(struct.pack(">I", crc))
+                    .bytes() + after_crc)
+    return Writer().int64(base_offset).int32(len(after_length)).bytes() + after_length
+
+
+def build_message_set_v1(key: bytes | None, value: bytes | None, timestamp: int = 0,
+                         offset: int = 0) -> bytes:
+    """A magic 1 (pre-0.11) message set of one uncompressed message."""
+    import zlib
+    w = Writer().int8(1).int8(0).int64(timestamp)
+    for part in (key, value):
+        if part is None:
+            w.int32(-1)
+        else:
+            w.int32(len(part)).raw(part)
+    body = w.bytes()
+    msg = struct.pack(">I", zlib.crc32(body)) + body
+    return Writer().int64(offset).int32(len(msg)).raw(msg).bytes()
+
+
+@dataclass
+class FetchedRecord:
+    offset: int
+    timestamp: int
+    key: bytes | None
+    value: bytes | None
+    headers: list[tuple[str, bytes | None]]
+
+
+@dataclass
+class RecordBatch:
+    base_offset: int
+    partition_leader_epoch: int
+    magic: int
+    crc: int
+    attributes: int
+    last_offset_delta: int
+    base_timestamp: int
+    max_timestamp: int
+    producer_id: int
+    producer_epoch: int
+    base_sequence: int
+    records: list[FetchedRecord]
+
+    @property
+    def compression(self) -> int:
+        return self.attributes & 0x07
+
+    @property
+    def log_append_time(self) -> bool:
+        return bool(self.attributes & ATTR_TIMESTAMP_LOG_APPEND)
+
+    @property
+    def last_offset(self) -> int:
+        return self.base_offset + self.last_offset_delta
+
+
+def _decode_records(data: bytes, count: int, base_offset: int, base_timestamp: int,
+                    what: str) -> list[FetchedRecord]:
+    r = Reader(data, what)
+    out = []
+    for _ in range(count):
+        length = _read_varint(r)
+        rr = Reader(r.take(length), what + " record")
+        rr.int8()  # attributes
+        ts_delta = _read_varint(rr)
+        off_delta = _read_varint(rr)
+        parts = []
+        for _ in range(2):
+            n = _read_varint(rr)
+            parts.append(None if n < 0 else rr.take(n))
+        headers = []
+        for _ in range(_read_varint(rr)):
+            hk = rr.take(_read_varint(rr)).decode()
+            n = _read_varint(rr)
+            headers.append((hk, None if n < 0 else rr.take(n)))
+        rr.expect_end()
+        out.append(FetchedRecord(base_offset + off_delta, base_timestamp + ts_delta,
+                                 parts[0], parts[1], headers))
+    r.expect_end()
+    return out
+
+
+def parse_record_batches(data: bytes, allow_partial_tail: bool = True) -> list[RecordBatch]:
+    """Every whole batch in `data`; checks magic 2 and the CRC-32C of each.
+
+    A fetch response may end with a partial batch; it is dropped when allowed.
+    """
+    batches = []
+    r = Reader(data, "records")
+    while r.remaining():
+        if r.remaining() < 12:
+            if allow_partial_tail:
+                break
+            raise DecodeError(f"records: {r.remaining()} trailing bytes")
+        base_offset = r.int64()
+        length = r.int32()
+        if length > r.remaining():
+            if allow_partial_tail:
+                break
+            raise DecodeError(f"records: batch length {length} with {r.remaining()} bytes left")
+        br = Reader(r.take(length), f"batch at offset {base_offset}")
+        leader_epoch = br.int32()
+        magic = br.int8()
+        if magic != 2:
+            raise DecodeError(f"batch at offset {base_offset}: magic {magic}")
+        crc = struct.unpack(">I", br.take(4))[0]
+        rest = br.data[br.pos:]
+        if crc32c(rest) != crc:
+            raise DecodeError(f"batch at offset {base_offset}: CRC-32C mismatch")
+        attrs = br.int16()
+        last_offset_delta = br.int32()
+        base_ts, max_ts = br.int64(), br.int64()
+        pid, epoch, seq = br.int64(), br.int16(), br.int32()
+        count = br.int32()
+        payload = decompress(attrs & 0x07, br.take(br.remaining()))
+        recs = _decode_records(payload, count, base_offset, base_ts,
+                               f"batch at offset {base_offset}")
+        if attrs & ATTR_TIMESTAMP_LOG_APPEND:
+            for rec in recs:  # LogAppendTime: every record carries the batch's max timestamp
+                rec.timestamp = max_ts
+        batches.append(RecordBatch(base_offset, leader_epoch, magic, crc, attrs,
+                                   last_offset_delta, base_ts, max_ts, pid, epoch, seq, recs))
+    return batches
+
+
+def _read_nullable_bytes(r: Reader, compact: bool) -> bytes | None:
+    n = r.uvarint() - 1 if compact else r.int32()
+    if n == -1:
+        return None
+    if n < 0:
+        raise DecodeError(f"{r.what}: bytes length {n}")
+    return r.take(n)
+
+
+def _write_nullable_bytes(w: Writer, b: bytes | None, compact: bool) -> None:
+    if b is None:
+        w.uvarint(0) if compact else w.int32(-1)
+    else:
+        w.uvarint(len(b) + 1) if compact else w.int32(len(b))
+        w.raw(b)
+
+
+# ---- Produce (key 0) ------------------------------------------------------------------
+
+def encode_produce_request(version: int, topics: dict[str, dict[int, bytes | None]],
+                           acks: int = -1, timeout_ms: int = 10000,
+                           transactional_id: str | None = None) -> bytes:
+    """topics: {name: {partition: records bytes}}, in the order given."""
+    flexible = version >= 9
+    w = Writer()
+    if version >= 3:
+        w.string(transactional_id, compact=flexible)
+    w.int16(acks).int32(timeout_ms)
+    w.array_len(len(topics), compact=flexible)
+    for name, parts in topics.items():
+        w.string(name, compact=flexible)
+        w.array_len(len(parts), compact=flexible)
+        for index, records in parts.items():
+            w.int32(index)
+            _write_nullable_bytes(w, records, flexible)
+            if flexible:
+                w.empty_tagged_fields()
+        if flexible:
+            w.empty_tagged_fields()
+    if flexible:
+        w.empty_tagged_fields()
+    return w.bytes()
+
+
+@dataclass
+class ProducePartitionResponse:
+    index: int
+    error_code: int
+    base_offset: int
+    log_append_time_ms: int | None = None
+    log_start_offset: int | None = None
+    record_errors: list[tuple[int, str | None]] = field(default_factory=list)
+    error_message: str | None = None
+
+
+@dataclass
+class ProduceResponse:
+    topics: dict[str, dict[int, ProducePartitionResponse]]
+    throttle_time_ms: int | None = None
+
+    def partition(self, topic: str, index: int) -> ProducePartitionResponse:
+        return self.topics[topic][index]
+
+
+def decode_produce_response(r: Reader, version: int) -> ProduceResponse:
+    flexible = version >= 9
+    topics: dict[str, dict[int, ProducePartitionResponse]] = {}
+    for _ in range(r.array_len(compact=flexible)):
+        name = r.string(compact=flexible)
+        parts = topics.setdefault(name, {})
+        for _ in range(r.array_len(compact=flexible)):
+            p = ProducePartitionResponse(r.int32(), r.int16(), r.int64())
+            if version >= 2:
+                p.log_append_time_ms = r.int64()
+            if version >= 5:
+                p.log_start_offset = r.int64()
+            if version >= 8:
+                for _ in range(r.array_len(compact=flexible)):
+                    p.record_errors.append((r.int32(), r.string(compact=flexible, nullable=True)))
+                    if flexible:
+                        r.tagged_fields()
+                p.error_message = r.string(compact=flexible, nullable=True)
+            if flexible:
+                r.tagged_fields()
+            parts[p.index] = p
+        if flexible:
+            r.tagged_fields()
+    resp = ProduceResponse(topics)
+    if version >= 1:
+        resp.throttle_time_ms = r.int32()
+    if flexible:
+        r.tagged_fields()
+    return resp
+
+
+# ---- Fetch (key 1), v4-v12 ---------------------------------------------------------
+
+def encode_fetch_request(version: int, topics: dict[str, dict[int, int]],
+                         max_wait_ms: int = 0, min_bytes: int = 1,
+                         max_bytes: int = 0x7FFFFFFF, partition_max_bytes: int = 1 << 20,
+                         isolation_level: int = 0) -> bytes:
+    """topics: {name: {partition: fetch offset}}; v4-v12 (topics by name)."""
+    if not 4 <= version <= 12:
+        raise ValueError("this encoder covers Fetch v4-v12")
+    flexible = version >= 12
+    w = Writer().int32(-1).int32(max_wait_ms).int32(min_bytes).int32(max_bytes)
+    w.int8(isolation_level)
+    if version >= 7:
+        w.int32(0).int32(-1)  # session id, epoch: no fetch session
+    w.array_len(len(topics), compact=flexible)
+    for name, parts in topics.items():
+        w.string(name, compact=flexible)
+        w.array_len(len(parts), compact=flexible)
+        for index, offset in parts.items():
+            w.int32(index)
+            if version >= 9:
+                w.int32(-1)  # current leader epoch
+            w.int64(offset)
+            if version >= 12:
+                w.int32(-1)  # last fetched epoch
+            if version >= 5:
+                w.int64(-1)  # log start offset (followers only)
+            w.int32(partition_max_bytes)
+            if flexible:
+                w.empty_tagged_fields()
+        if flexible:
+            w.empty_tagged_fields()
+    if version >= 7:
+        w.array_len(0, compact=flexible)  # forgotten topics
+    if version >= 11:
+        w.string("", compact=flexible)  # rack id
+    if flexible:
+        w.empty_tagged_fields()
+    return w.bytes()
+
+
+@dataclass
+class FetchPartitionResponse:
+    index: int
+    error_code: int
+    high_watermark: int
+    last_stable_offset: int
+    log_start_offset: int | None
+    aborted_transactions: list[tuple[int, int]] | None
+    preferred_read_replica: int | None
+    records: bytes | None
+
+    def batches(self) -> list[RecordBatch]:
+        return parse_record_batches(self.records or b"")
+
+    def fetched(self) -> list[FetchedRecord]:
+        return [rec for b in self.batches() for rec in b.records]
+
+
+@dataclass
+class FetchResponse:
+    throttle_time_ms: int
+    error_code: int
+    session_id: int
+    topics: dict[str, dict[int, FetchPartitionResponse]]
+
+    def partition(self, topic: str, index: int) -> FetchPartitionResponse:
+        return self.topics[topic][index]
+
+
+def decode_fetch_response(r: Reader, version: int) -> FetchResponse:
+    flexible = version >= 12
+    throttle = r.int32()
+    error_code = r.int16() if version >= 7 else 0
+    session_id = r.int32() if version >= 7 else 0
+    topics: dict[str, dict[int, FetchPartitionResponse]] = {}
+    for _ in range(r.array_len(compact=flexible)):
+        name = r.string(compact=flexible)
+        parts = topics.setdefault(name, {})
+        for _ in range(r.array_len(compact=flexible)):
+            index, err, hw, lso = r.int32(), r.int16(), r.int64(), r.int64()
+            lso_start = r.int64() if version >= 5 else None
+            aborted = None
+            n = r.array_len(compact=flexible, nullable=True)
+            if n is not None:
+                aborted = []
+                for _ in range(n):
+                    aborted.append((r.int64(), r.int64()))
+                    if flexible:
+                        r.tagged_fields()
+            preferred = r.int32() if version >= 11 else None
+            records = _read_nullable_bytes(r, flexible)
+            if flexible:
+                r.tagged_fields()
+            parts[index] = FetchPartitionResponse(index, err, hw, lso, lso_start, aborted,
+                                                  preferred, records)
+        if flexible:
+            r.tagged_fields()
+    if flexible:
+        r.tagged_fields()
+    return FetchResponse(throttle, error_code, session_id, topics)
+
+
+# ---- ListOffsets (key 2) -------------------------------------------------------------
+
+def encode_list_offsets_request(version: int, topics: dict[str, dict[int, int]],
+                                isolation_level: int = 0, max_num_offsets: int = 1) -> bytes:
+    """topics: {name: {partition: timestamp}} (or a LATEST/EARLIEST/... constant)."""
+    flexible = version >= 6
+    w = Writer().int32(-1)
+    if version >= 2:
+        w.int8(isolation_level)
+    w.array_len(len(topics), compact=flexible)
+    for name, parts in topics.items():
+        w.string(name, compact=flexible)
+        w.array_len(len(parts), compact=flexible)
+        for index, ts in parts.items():
+            w.int32(index)
+            if version >= 4:
+                w.int32(-1)  # current leader epoch
+            w.int64(ts)
+            if version == 0:
+                w.int32(max_num_offsets)
+            if flexible:
+                w.empty_tagged_fields()
+        if flexible:
+            w.empty_tagged_fields()
+    if version >= 10:
+        w.int32(10000)
+    if flexible:
+        w.empty_tagged_fields()
+    return w.bytes()
+
+
+@dataclass
+class ListOffsetsPartitionResponse:
+    index: int
+    error_code: int
+    old_style_offsets: list[int] | None = None
+    timestamp: int | None = None
+    offset: int | None = None
+    leader_epoch: int | None = None
+
+
+def decode_list_offsets_response(r: Reader, version: int
+                                 ) -> dict[str, dict[int, ListOffsetsPartitionResponse]]:
+    flexible = version >= 6
+    if version >= 2:
+        r.int32()  # throttle
+    topics: dict[str, dict[int, ListOffsetsPartitionResponse]] = {}
+    for _ in range(r.array_len(compact=flexible)):
+        name = r.string(compact=flexible)
+        parts = topics.setdefault(name, {})
+        for _ in range(r.array_len(compact=flexible)):
+            p = ListOffsetsPartitionResponse(r.int32(), r.int16())
+            if version == 0:
+                p.old_style_offsets = [r.int64() for _ in range(r.array_len())]
+            else:
+                p.timestamp, p.offset = r.int64(), r.int64()
+            if version >= 4:
+                p.leader_epoch = r.int32()
+            if flexible:
+                r.tagged_fields()
+            parts[p.index] = p
+        if flexible:
+            r.tagged_fields()
+    if flexible:
+        r.tagged_fields()
+    return topics
+
+
+def _roundtrip(conn: "Connection", api_key: int, version: int, body: bytes, decode):
+    cid = conn.send_request(api_key, version, body)
+    r = conn.recv_response(api_key, version, cid)
+    resp = decode(r, version)
+    r.expect_end()
+    return resp
+
+
+def produce(conn: "Connection", version: int, topics: dict[str, dict[int, bytes | None]],
+            **kw) -> ProduceResponse:
+    return _roundtrip(conn, PRODUCE, version, encode_produce_request(version, topics, **kw),
+                      decode_produce_response)
+
+
+def fetch(conn: "Connection", version: int, topics: dict[str, dict[int, int]],
+          **kw) -> FetchResponse:
+    return _roundtrip(conn, FETCH, version, encode_fetch_request(version, topics, **kw),
+                      decode_fetch_response)
+
+
+def list_offsets(conn: "Connection", version: int, topics: dict[str, dict[int, int]],
+                 **kw) -> dict[str, dict[int, ListOffsetsPartitionResponse]]:
+    return _roundtrip(conn, LIST_OFFSETS, version,
+                      encode_list_offsets_request(version, topics, **kw),
+                      decode_list_offsets_response)

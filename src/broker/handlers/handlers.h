@@ -10,8 +10,21 @@
 
 #include <cstdint>
 
+#include "broker/handlers/alter_configs.h"
 #include "broker/handlers/api_versions.h"
+#include "broker/handlers/create_partitions.h"
+#include "broker/handlers/create_topics.h"
+#include "broker/handlers/delete_records.h"
+#include "broker/handlers/delete_topics.h"
+#include "broker/handlers/describe_cluster.h"
+#include "broker/handlers/describe_configs.h"
+#include "broker/handlers/describe_topic_partitions.h"
+#include "broker/handlers/fetch.h"
+#include "broker/handlers/incremental_alter_configs.h"
+#include "broker/handlers/init_producer_id.h"
+#include "broker/handlers/list_offsets.h"
 #include "broker/handlers/metadata.h"
+#include "broker/handlers/produce.h"
 
 namespace floe::broker {
 
@@ -29,6 +42,11 @@ struct HandlerList {
   }
 };
 
-using Handlers = HandlerList<ApiVersionsHandler, MetadataHandler>;
+using Handlers = HandlerList<ApiVersionsHandler, MetadataHandler, ProduceHandler, FetchHandler, ListOffsetsHandler,
+                             InitProducerIdHandler,
+                             // Topic and config administration.
+                             CreateTopicsHandler, DeleteTopicsHandler, CreatePartitionsHandler, DeleteRecordsHandler,
+                             DescribeConfigsHandler, AlterConfigsHandler, IncrementalAlterConfigsHandler,
+                             DescribeClusterHandler, DescribeTopicPartitionsHandler>;
 
 }  // namespace floe::broker

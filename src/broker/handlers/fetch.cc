@@ -1,0 +1,147 @@
+#include "broker/handlers/fetch.h"
+
+#include <chrono>
+
+#include "broker/topic_cache.h"
+#include "common/log.h"
+#include "fetch/read_path.h"
+#include "protocol/generated/error_codes.h"
+
+namespace floe::broker {
+
+using protocol::ErrorCode;
+namespace pb = protocol;
+
+namespace {
+
+struct Slot {
+  std::shared_ptr<const meta::Topic> topic;  // null: unknown topic
+};
+
+// One pass over the requested partitions. Returns the bytes it collected.
+asio::awaitable<size_t> collect(RequestContext& ctx, const FetchHandler::Request& req,
+                                const std::vector<Slot>& slots, FetchHandler::Response& resp) {
+  fetch::ReadPath& reader = *ctx.broker.reader;
+  resp.responses.clear();
+  const bool read_committed = req.isolation_level == 1;
+  size_t budget = static_cast<size_t>(std::max(0, req.max_bytes));
+  size_t total = 0;
+  bool first_data = true;  // the first batch of the response is returned whole
+  for (size_t t = 0; t < req.topics.size(); ++t) {
+    const auto& ft = req.topics[t];
+    FetchHandler::Response::FetchableTopicResponse tr;
+    tr.topic = ft.topic;
+    tr.topic_id = ft.topic_id;
+    for (const auto& fp : ft.partitions) {
+      FetchHandler::Response::PartitionData pd;
+      pd.partition_index = fp.partition;
+      pd.records = pb::Bytes{};
+      if (read_committed) pd.aborted_transactions.emplace();
+      const auto& topic = slots[t].topic;
+      if (!topic || fp.partition < 0 || fp.partition >= topic->partitions) {
+        pd.error_code = pb::code(ErrorCode::unknown_topic_or_partition);
+        pd.high_watermark = pd.last_stable_offset = pd.log_start_offset = -1;
+        tr.partitions.push_back(std::move(pd));
+        continue;
+      }
+      fetch::PartitionKey key{topic->id, fp.partition};
+      auto offsets = co_await reader.offsets(key);
+      if (!offsets) {
+        pd.error_code = pb::code(ErrorCode::unknown_topic_or_partition);
+        tr.partitions.push_back(std::move(pd));
+        continue;
+      }
+      auto fill_offsets = [&](const meta::PartitionOffsets& o) {
+        pd.high_watermark = o.high_watermark;
+        pd.last_stable_offset = o.high_watermark;  // no transactions yet: nothing is unstable
+        pd.log_start_offset = o.log_start_offset;
+      };
+      fill_offsets(*offsets);
+      if (fp.fetch_offset < offsets->log_start_offset || fp.fetch_offset > offsets->high_watermark) {
+        pd.error_code = pb::code(ErrorCode::offset_out_of_range);
+        tr.partitions.push_back(std::move(pd));
+        continue;
+      }
+      const size_t partition_budget = static_cast<size_t>(std::max(0, fp.partition_max_bytes));
+      if (fp.fetch_offset == offsets->high_watermark || (!first_data && (budget == 0 || partition_budget == 0))) {
+        tr.partitions.push_back(std::move(pd));
+        continue;
+      }
+      const size_t limit = first_data ? std::max<size_t>(1, std::min(budget, partition_budget))
+                                      : std::min(budget, partition_budget);
+      auto plan = co_await reader.plan(key, fp.fetch_offset, limit);
+      if (!plan) {
+        pd.error_code = pb::code(ErrorCode::unknown_topic_or_partition);
+        tr.partitions.push_back(std::move(pd));
+        continue;
+      }
+      fill_offsets(plan->offsets);
+      pb::Bytes records;
+      for (const auto& loc : plan->batches) {
+        bool fits = records.size() + loc.byte_length <= limit;
+        if (!fits && !(first_data && records.empty())) break;
+        try {
+          pb::Bytes batch = co_await reader.read_batch(loc);
+          records.insert(records.end(), batch.begin(), batch.end());
+        } catch (const std::exception& e) {
+          FLOE_LOG(error, "fetch") << "cannot read " << topic->name << "-" << fp.partition << " at "
+                                   << loc.base_offset << ": " << e.what();
+          if (records.empty()) pd.error_code = pb::code(ErrorCode::kafka_storage_error);
+          break;
+        }
+      }
+      if (!records.empty()) first_data = false;
+      total += records.size();
+      budget -= std::min(budget, records.size());
+      pd.records = std::move(records);
+      tr.partitions.push_back(std::move(pd));
+    }
+    resp.responses.push_back(std::move(tr));
+  }
+  co_return total;
+}
+
+}  // namespace
+
+asio::awaitable<FetchHandler::Response> FetchHandler::handle(RequestContext& ctx, Request& req) {
+  Response resp;
+  resp.session_id = 0;
+  if (req.session_id != 0 || req.session_epoch > 0) {
+    // We never hand out sessions, so an incremental fetch names one we do not have.
+    resp.error_code = pb::code(ErrorCode::fetch_session_id_not_found);
+    co_return resp;
+  }
+  std::vector<Slot> slots(req.topics.size());
+  std::vector<fetch::PartitionKey> keys;
+  for (size_t t = 0; t < req.topics.size(); ++t) {
+    const auto& ft = req.topics[t];
+    auto topic = ctx.api_version >= 13 ? ctx.broker.topics->find(ft.topic_id) : ctx.broker.topics->find(ft.topic);
+    if (!topic) {
+      co_await ctx.broker.topics->refresh(ctx.broker);
+      topic = ctx.api_version >= 13 ? ctx.broker.topics->find(ft.topic_id) : ctx.broker.topics->find(ft.topic);
+    }
+    slots[t].topic = topic;
+    if (topic) {
+      for (const auto& fp : ft.partitions) keys.push_back({topic->id, fp.partition});
+    }
+  }
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(std::max(0, req.max_wait_ms));
+  // Watch before the first look, so that a commit between the look and the
+  // wait still wakes us.
+  auto watch = ctx.broker.reader->watch(keys, co_await asio::this_coro::executor);
+  for (;;) {
+    size_t bytes = co_await collect(ctx, req, slots, resp);
+    bool has_error = false;
+    for (const auto& t : resp.responses) {
+      for (const auto& p : t.partitions) has_error |= p.error_code != 0;
+    }
+    if (bytes >= static_cast<size_t>(std::max(0, req.min_bytes)) || has_error || keys.empty() ||
+        std::chrono::steady_clock::now() >= deadline) {
+      break;
+    }
+    co_await watch->wait_until(deadline);
+  }
+  co_return resp;
+}
+
+}  // namespace floe::broker

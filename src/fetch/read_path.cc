@@ -1,0 +1,212 @@
+#include "fetch/read_path.h"
+
+#include <asio/post.hpp>
+#include <asio/redirect_error.hpp>
+#include <asio/use_awaitable.hpp>
+
+#include "common/blocking.h"
+#include "common/completion.h"
+#include "common/log.h"
+#include "protocol/record_batch.h"
+
+namespace floe::fetch {
+
+using protocol::Bytes;
+
+namespace {
+using ObjectResult = std::pair<std::shared_ptr<const Bytes>, std::exception_ptr>;
+}
+
+struct ReadPath::Loading {
+  std::vector<Completion<ObjectResult>> waiters;
+};
+
+struct ReadPath::Watch::State {
+  explicit State(asio::any_io_executor ex) : timer(ex) {}
+  asio::steady_timer timer;
+  bool notified = false;  // REQUIRES: timer's executor
+  std::vector<PartitionKey> keys;
+};
+
+ReadPath::ReadPath(asio::thread_pool& blocking, meta::MetaStore& meta, objstore::ObjectStore& objects,
+                   uint64_t cache_max_bytes)
+    : blocking_(blocking), meta_(meta), objects_(objects), cache_max_bytes_(cache_max_bytes) {}
+
+ReadPath::~ReadPath() = default;
+
+void ReadPath::on_commit(const ingest::CommittedObject& committed) {
+  std::vector<std::shared_ptr<Watch::State>> wake;
+  {
+    std::lock_guard lock(mu_);
+    cache_put_locked(committed.key, committed.data);
+    for (size_t i = 0; i < committed.batches.size(); ++i) {
+      const auto& b = committed.batches[i];
+      const auto& r = committed.results[i];
+      if (r.error != protocol::ErrorCode::none || r.duplicate) continue;
+      PartitionKey key{b.topic_id, b.partition};
+      auto it = offsets_.find(key);
+      if (it != offsets_.end()) {
+        int64_t end = r.base_offset + b.record_count;
+        if (end > it->second.high_watermark) it->second.high_watermark = end;
+        it->second.log_start_offset = r.log_start_offset;
+        if (b.max_timestamp > it->second.max_timestamp) {
+          it->second.max_timestamp = b.max_timestamp;
+          it->second.max_timestamp_offset = end - 1;
+        }
+      }
+      auto [lo, hi] = watchers_.equal_range(key);
+      for (auto w = lo; w != hi; ++w) {
+        if (auto s = w->second.lock()) wake.push_back(std::move(s));
+      }
+    }
+  }
+  for (auto& s : wake) {
+    asio::post(s->timer.get_executor(), [s] {
+      s->notified = true;
+      s->timer.cancel();
+    });
+  }
+}
+
+void ReadPath::invalidate_partition(const protocol::Uuid& topic, int32_t partition) {
+  std::lock_guard lock(mu_);
+  offsets_.erase(PartitionKey{topic, partition});
+}
+
+void ReadPath::remember_offsets(const PartitionKey& p, const meta::PartitionOffsets& o) {
+  std::lock_guard lock(mu_);
+  auto& cur = offsets_[p];
+  // A commit may have advanced the cache while the query ran; keep the newer.
+  if (o.high_watermark >= cur.high_watermark) cur = o;
+}
+
+asio::awaitable<std::optional<meta::PartitionOffsets>> ReadPath::offsets(const PartitionKey& p) {
+  {
+    std::lock_guard lock(mu_);
+    auto it = offsets_.find(p);
+    if (it != offsets_.end()) co_return it->second;
+  }
+  auto o = co_await run_blocking(blocking_, [&] { return meta_.partition_offsets(p.topic, p.partition); });
+  if (o) remember_offsets(p, *o);
+  co_return o;
+}
+
+asio::awaitable<std::optional<meta::FetchPlan>> ReadPath::plan(const PartitionKey& p, int64_t from,
+                                                                uint64_t max_bytes) {
+  auto plan = co_await run_blocking(blocking_, [&] { return meta_.find_batches(p.topic, p.partition, from, max_bytes); });
+  if (plan) remember_offsets(p, plan->offsets);
+  co_return plan;
+}
+
+void ReadPath::cache_put_locked(const std::string& key, std::shared_ptr<const Bytes> data) {
+  if (!data || data->size() > cache_max_bytes_) return;
+  if (cache_.count(key)) return;
+  lru_.push_front(key);
+  cache_[key] = CacheEntry{data, lru_.begin()};
+  cache_bytes_ += data->size();
+  while (cache_bytes_ > cache_max_bytes_ && !lru_.empty()) {
+    auto victim = cache_.find(lru_.back());
+    cache_bytes_ -= victim->second.data->size();
+    cache_.erase(victim);
+    lru_.pop_back();
+  }
+}
+
+asio::awaitable<std::shared_ptr<const Bytes>> ReadPath::object(const std::string& key) {
+  auto caller = co_await asio::this_coro::executor;
+  Completion<ObjectResult> mine(caller);
+  bool leader = false;
+  {
+    std::lock_guard lock(mu_);
+    auto it = cache_.find(key);
+    if (it != cache_.end()) {
+      ++hits_;
+      lru_.splice(lru_.begin(), lru_, it->second.lru);
+      co_return it->second.data;
+    }
+    ++misses_;
+    auto& loading = loading_[key];
+    if (!loading) {
+      loading = std::make_shared<Loading>();
+      leader = true;
+    }
+    loading->waiters.push_back(mine);
+  }
+  if (leader) {
+    ObjectResult result;
+    try {
+      auto bytes = co_await run_blocking(blocking_, [&] { return objects_.get(key); });
+      result.first = std::make_shared<const Bytes>(std::move(bytes));
+    } catch (...) {
+      result.second = std::current_exception();
+    }
+    std::shared_ptr<Loading> loading;
+    {
+      std::lock_guard lock(mu_);
+      if (result.first) cache_put_locked(key, result.first);
+      loading = std::move(loading_[key]);
+      loading_.erase(key);
+    }
+    for (auto& w : loading->waiters) w.set(result);
+  }
+  ObjectResult r = co_await mine.wait();
+  if (r.second) std::rethrow_exception(r.second);
+  co_return r.first;
+}
+
+asio::awaitable<Bytes> ReadPath::read_batch(const meta::BatchLocation& loc) {
+  auto data = co_await object(loc.object_key);
+  if (loc.byte_offset + loc.byte_length > data->size() || loc.byte_length < protocol::batch_layout::kHeaderSize) {
+    throw std::runtime_error("batch at " + std::to_string(loc.byte_offset) + "+" + std::to_string(loc.byte_length) +
+                             " lies outside object " + loc.object_key + " of " + std::to_string(data->size()) +
+                             " bytes");
+  }
+  auto begin = data->begin() + static_cast<std::ptrdiff_t>(loc.byte_offset);
+  Bytes out(begin, begin + loc.byte_length);
+  // The base offset is assigned at commit; the CRC does not cover it.
+  protocol::set_base_offset(out, loc.base_offset);
+  co_return out;
+}
+
+std::unique_ptr<ReadPath::Watch> ReadPath::watch(std::span<const PartitionKey> partitions,
+                                                 asio::any_io_executor executor) {
+  auto w = std::unique_ptr<Watch>(new Watch());
+  w->owner_ = this;
+  w->state_ = std::make_shared<Watch::State>(executor);
+  w->state_->keys.assign(partitions.begin(), partitions.end());
+  std::lock_guard lock(mu_);
+  for (const auto& k : partitions) watchers_.emplace(k, w->state_);
+  return w;
+}
+
+ReadPath::Watch::~Watch() {
+  std::lock_guard lock(owner_->mu_);
+  for (const auto& k : state_->keys) {
+    auto [lo, hi] = owner_->watchers_.equal_range(k);
+    for (auto it = lo; it != hi;) {
+      auto s = it->second.lock();
+      if (!s || s == state_) {
+        it = owner_->watchers_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+  }
+}
+
+asio::awaitable<void> ReadPath::Watch::wait_until(std::chrono::steady_clock::time_point deadline) {
+  auto s = state_;
+  while (!s->notified && std::chrono::steady_clock::now() < deadline) {
+    s->timer.expires_at(deadline);
+    std::error_code ec;
+    co_await s->timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+  }
+  s->notified = false;
+}
+
+ReadPath::CacheStats ReadPath::cache_stats() const {
+  std::lock_guard lock(mu_);
+  return CacheStats{hits_, misses_, cache_bytes_, cache_.size()};
+}
+
+}  // namespace floe::fetch

@@ -1,0 +1,122 @@
+// The read path of DESIGN §3: partition offsets, batch locations, object
+// bytes, and waking long polls.
+//
+// - Offsets: a per-broker cache of each partition's log start and high
+//   watermark, updated by this broker's commits, so a tailing consumer that is
+//   caught up costs no metadata query.
+// - Objects: an LRU cache bounded by cache.max.bytes. A WAL object this broker
+//   just committed goes in without a GET; any other object is read whole once
+//   (one GET serves every partition and consumer that needs it; concurrent
+//   misses for one key share that GET).
+// - Long polls: a fetch registers the partitions it waits for; a commit that
+//   touches one of them wakes it. No polling loop.
+//
+// Threads: every method is safe from any thread; state is under one mutex,
+// never held across I/O. Metadata and object store calls run on the blocking
+// pool.
+//
+// With several brokers (a later issue) other brokers' commits reach the
+// offsets cache and the waiters through metadata-store notifications; until
+// then the cache is exact for a single broker.
+#pragma once
+
+#include <asio/awaitable.hpp>
+#include <asio/steady_timer.hpp>
+#include <asio/thread_pool.hpp>
+#include <chrono>
+#include <cstdint>
+#include <list>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <span>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "ingest/wal_writer.h"
+#include "meta/meta_store.h"
+#include "objstore/object_store.h"
+
+namespace floe::fetch {
+
+struct PartitionKey {
+  protocol::Uuid topic;
+  int32_t partition = 0;
+  auto operator<=>(const PartitionKey&) const = default;
+};
+
+class ReadPath {
+ public:
+  ReadPath(asio::thread_pool& blocking, meta::MetaStore& meta, objstore::ObjectStore& objects,
+           uint64_t cache_max_bytes);
+  ~ReadPath();
+
+  // Called by the WAL writer after each commit (any thread).
+  void on_commit(const ingest::CommittedObject& committed);
+
+  // Forgets cached offsets (DeleteRecords, topic deletion, partition growth).
+  void invalidate_partition(const protocol::Uuid& topic, int32_t partition);
+
+  // The partition's offsets; nullopt when the partition does not exist.
+  asio::awaitable<std::optional<meta::PartitionOffsets>> offsets(const PartitionKey& p);
+
+  asio::awaitable<std::optional<meta::FetchPlan>> plan(const PartitionKey& p, int64_t from, uint64_t max_bytes);
+
+  // The whole object, from the cache or one GET. Throws
+  // objstore::ObjectStoreError if it cannot be read.
+  asio::awaitable<std::shared_ptr<const protocol::Bytes>> object(const std::string& key);
+
+  // Copies the bytes of one batch and writes its base offset into the header.
+  asio::awaitable<protocol::Bytes> read_batch(const meta::BatchLocation& loc);
+
+  // Long poll. A Watch registered before the caller looks at the partitions
+  // remembers any commit that touches them from then on, so a wake-up between
+  // the look and the wait is not lost.
+  class Watch {
+   public:
+    ~Watch();
+    // Returns when a watched partition got a commit since the watch started
+    // (or since the last wait returned), or at the deadline.
+    asio::awaitable<void> wait_until(std::chrono::steady_clock::time_point deadline);
+
+   private:
+    friend class ReadPath;
+    struct State;
+    std::shared_ptr<State> state_;
+    ReadPath* owner_ = nullptr;
+  };
+  std::unique_ptr<Watch> watch(std::span<const PartitionKey> partitions, asio::any_io_executor executor);
+
+  struct CacheStats {
+    uint64_t hits = 0, misses = 0, bytes = 0, objects = 0;
+  };
+  CacheStats cache_stats() const;
+
+ private:
+  struct Loading;
+  void cache_put_locked(const std::string& key, std::shared_ptr<const protocol::Bytes> data);
+  void remember_offsets(const PartitionKey& p, const meta::PartitionOffsets& o);
+
+  asio::thread_pool& blocking_;
+  meta::MetaStore& meta_;
+  objstore::ObjectStore& objects_;
+  const uint64_t cache_max_bytes_;
+
+  mutable std::mutex mu_;
+  // REQUIRES: mu_ for everything below.
+  std::map<PartitionKey, meta::PartitionOffsets> offsets_;
+  struct CacheEntry {
+    std::shared_ptr<const protocol::Bytes> data;
+    std::list<std::string>::iterator lru;
+  };
+  std::unordered_map<std::string, CacheEntry> cache_;
+  std::list<std::string> lru_;  // most recent first
+  uint64_t cache_bytes_ = 0;
+  uint64_t hits_ = 0, misses_ = 0;
+  std::unordered_map<std::string, std::shared_ptr<Loading>> loading_;
+  std::multimap<PartitionKey, std::weak_ptr<Watch::State>> watchers_;
+};
+
+}  // namespace floe::fetch

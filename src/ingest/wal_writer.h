@@ -1,0 +1,131 @@
+// The shared write-ahead log of DESIGN §2: batches of many partitions from
+// many produce requests go into one buffer; the buffer is sealed at
+// wal.object.max.bytes or when its oldest batch is wal.linger.ms old, uploaded
+// as one object (uploads run in parallel), and committed to the metadata store
+// in seal order. A produce request is answered only after its batches are
+// durable in object storage and committed.
+//
+// So PUTs scale with bytes and time, never with partitions: at most one
+// object per linger interval, or one per wal.object.max.bytes.
+//
+// Threads: all state lives on the writer's strand. Object uploads and commits
+// run on the blocking pool; their completions come back to the strand. The
+// commit of object N+1 never starts before object N's commit has finished,
+// which keeps offsets in seal order.
+//
+// Never: answers a producer before its batch is committed, stores a batch
+// twice for an idempotent producer, or holds more than wal.buffer.max.bytes of
+// unacknowledged data (producers wait instead).
+#pragma once
+
+#include <asio/awaitable.hpp>
+#include <asio/io_context.hpp>
+#include <asio/steady_timer.hpp>
+#include <asio/strand.hpp>
+#include <asio/thread_pool.hpp>
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <random>
+#include <atomic>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "meta/meta_store.h"
+#include "objstore/object_store.h"
+
+namespace floe::ingest {
+
+// One batch to log: its location fields (byte_offset) are filled in by the
+// writer.
+struct AppendItem {
+  meta::PendingBatch batch;
+  protocol::Bytes bytes;
+};
+
+// What the writer tells the read path after each commit.
+struct CommittedObject {
+  std::string key;
+  std::shared_ptr<const protocol::Bytes> data;
+  std::vector<meta::PendingBatch> batches;     // as committed (byte offsets set)
+  std::vector<meta::CommitResult> results;     // one per batch
+};
+
+struct WalOptions {
+  std::chrono::milliseconds linger{250};
+  uint64_t object_max_bytes = 8 << 20;
+  uint64_t buffer_max_bytes = 256 << 20;
+  int32_t node_id = 0;
+  size_t max_parallel_uploads = 8;
+  int upload_attempts = 4;  // first try plus retries, with exponential backoff
+};
+
+class WalWriter {
+ public:
+  using CommitListener = std::function<void(const CommittedObject&)>;
+
+  WalWriter(asio::io_context& io, asio::thread_pool& blocking, objstore::ObjectStore& objects,
+            meta::MetaStore& meta, WalOptions options, CommitListener on_commit);
+  ~WalWriter();
+
+  // Logs the batches of one produce request together and returns their
+  // results in the same order once they are committed, or failed (a failed
+  // upload gives KAFKA_STORAGE_ERROR, which producers retry). Waits first
+  // while the broker holds wal.buffer.max.bytes of unacknowledged data.
+  asio::awaitable<std::vector<meta::CommitResult>> append(std::vector<AppendItem> items);
+
+  // Seals what is buffered now and waits until every sealed object is
+  // committed or failed. For shutdown.
+  asio::awaitable<void> flush();
+
+  struct Stats {
+    uint64_t objects_committed = 0;
+    uint64_t bytes_committed = 0;
+    uint64_t upload_failures = 0;
+  };
+  Stats stats() const;
+
+ private:
+  struct Request;
+  struct Object;
+
+  asio::awaitable<void> admit(uint64_t bytes);
+  void add(std::shared_ptr<Request> request);
+  void seal();
+  void start_uploads();
+  asio::awaitable<void> upload(std::shared_ptr<Object> object);
+  void commit_ready();
+  asio::awaitable<void> commit(std::shared_ptr<Object> object);
+  void finish(Object& object, std::vector<meta::CommitResult> results);
+  void release(uint64_t bytes);
+  std::string new_key();
+
+  asio::strand<asio::io_context::executor_type> strand_;
+  asio::thread_pool& blocking_;
+  objstore::ObjectStore& objects_;
+  meta::MetaStore& meta_;
+  WalOptions options_;
+  CommitListener on_commit_;
+
+  // REQUIRES: strand_ for everything below.
+  std::shared_ptr<Object> open_;             // the buffer being filled, or null
+  asio::steady_timer linger_timer_;
+  std::deque<std::shared_ptr<Object>> sealed_;  // seal order; front commits next
+  size_t uploads_in_flight_ = 0;
+  bool committing_ = false;
+  uint64_t unacknowledged_bytes_ = 0;
+  std::deque<std::function<void()>> admission_waiters_;
+  std::vector<std::function<void()>> flush_waiters_;
+  uint64_t next_object_seq_ = 0;
+  uint64_t next_key_seq_ = 0;
+  std::mt19937_64 rng_{std::random_device{}()};
+  struct AtomicStats {
+    std::atomic<uint64_t> objects_committed{0};
+    std::atomic<uint64_t> bytes_committed{0};
+    std::atomic<uint64_t> upload_failures{0};
+  } stats_;  // written on strand_, read anywhere
+};
+
+}  // namespace floe::ingest

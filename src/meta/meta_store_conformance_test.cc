@@ -1,0 +1,680 @@
+// The conformance cases of meta_store_conformance.h. Each backend instantiates
+// them in its own test file.
+#include <cstdint>
+#include <limits>
+#include <set>
+#include <thread>
+
+#include "meta/meta_store_conformance.h"
+
+namespace floe::meta::testing {
+namespace {
+
+// Error codes compare by their Kafka names, so a failure reads
+// "OUT_OF_ORDER_SEQUENCE_NUMBER vs NONE" rather than two raw bytes.
+#define EXPECT_ERROR(actual, expected) \
+  EXPECT_STREQ(protocol::error_name(actual), protocol::error_name(expected))
+#define ASSERT_ERROR(actual, expected) \
+  ASSERT_STREQ(protocol::error_name(actual), protocol::error_name(expected))
+
+constexpr int32_t kMaxSequence = std::numeric_limits<int32_t>::max();
+
+std::vector<int64_t> base_offsets(const CommitOutcome& out) {
+  std::vector<int64_t> v;
+  for (const auto& r : out.results) v.push_back(r.base_offset);
+  return v;
+}
+
+// --- cluster -----------------------------------------------------------------
+
+TEST_P(MetaStoreConformance, ClusterIdIsRandomAndSetOnce) {
+  std::string id = store().cluster_id(std::nullopt);
+  auto uuid = Uuid::parse(id);
+  ASSERT_TRUE(uuid) << id;
+  EXPECT_EQ(uuid->bytes[6] >> 4, 4) << "a version 4 UUID";
+  EXPECT_EQ(store().cluster_id(std::nullopt), id);
+  EXPECT_EQ(store().cluster_id(id), id);
+  EXPECT_ERROR(meta_error_of([&] { store().cluster_id("another-id"); }), ErrorCode::inconsistent_cluster_id);
+  EXPECT_EQ(store().cluster_id(std::nullopt), id);
+}
+
+TEST_P(MetaStoreConformance, ClusterIdKeepsTheProposedOne) {
+  EXPECT_EQ(store().cluster_id("my-cluster"), "my-cluster");
+  EXPECT_EQ(store().cluster_id(std::nullopt), "my-cluster");
+  EXPECT_ERROR(meta_error_of([&] { store().cluster_id("other"); }), ErrorCode::inconsistent_cluster_id);
+}
+
+TEST_P(MetaStoreConformance, ProducerIdsArePositiveAndNeverRepeat) {
+  std::set<int64_t> seen;
+  for (int i = 0; i < 50; ++i) {
+    int64_t id = store().allocate_producer_id();
+    EXPECT_GE(id, 0);
+    EXPECT_TRUE(seen.insert(id).second) << id;
+  }
+}
+
+// --- topics ------------------------------------------------------------------
+
+TEST_P(MetaStoreConformance, CreateFindAndListTopics) {
+  Topic b = store().create_topic("beta", 3, {{"cleanup.policy", "compact"}, {"retention.ms", "1000"}});
+  Topic a = store().create_topic("alpha", 1, {});
+  EXPECT_EQ(b.name, "beta");
+  EXPECT_EQ(b.partitions, 3);
+  EXPECT_FALSE(b.id.is_zero());
+  EXPECT_NE(a.id, b.id);
+  EXPECT_EQ((std::map<std::string, std::string>{{"cleanup.policy", "compact"}, {"retention.ms", "1000"}}), b.configs);
+
+  EXPECT_EQ(store().find_topic("beta"), b);
+  EXPECT_EQ(store().find_topic(b.id), b);
+  EXPECT_EQ(store().find_topic("gamma"), std::nullopt);
+  EXPECT_EQ(store().find_topic(Uuid{}), std::nullopt);
+  EXPECT_EQ(store().list_topics(), (std::vector<Topic>{a, b}));
+
+  for (int32_t p = 0; p < 3; ++p) EXPECT_EQ(offsets(b, p), (PartitionOffsets{0, 0, -1, -1}));
+  EXPECT_EQ(store().partition_offsets(b.id, 3), std::nullopt);
+  EXPECT_EQ(store().partition_offsets(b.id, -1), std::nullopt);
+}
+
+TEST_P(MetaStoreConformance, DuplicateTopicNameIsRejected) {
+  Topic t = store().create_topic("orders", 2, {});
+  int64_t version = store().topics_version();
+  EXPECT_ERROR(meta_error_of([&] { store().create_topic("orders", 5, {}); }), ErrorCode::topic_already_exists);
+  EXPECT_EQ(store().topics_version(), version);
+  EXPECT_EQ(store().find_topic("orders"), t);
+}
+
+TEST_P(MetaStoreConformance, TopicNeedsAtLeastOnePartition) {
+  EXPECT_ERROR(meta_error_of([&] { store().create_topic("t", 0, {}); }), ErrorCode::invalid_partitions);
+  EXPECT_ERROR(meta_error_of([&] { store().create_topic("t", -3, {}); }), ErrorCode::invalid_partitions);
+  EXPECT_EQ(store().find_topic("t"), std::nullopt);
+}
+
+TEST_P(MetaStoreConformance, CreatePartitionsOnlyGrows) {
+  Topic t = store().create_topic("t", 2, {});
+  store().create_partitions(t.id, 5);
+  EXPECT_EQ(store().find_topic(t.id)->partitions, 5);
+  for (int32_t p = 0; p < 5; ++p) EXPECT_TRUE(store().partition_offsets(t.id, p)) << p;
+  EXPECT_FALSE(store().partition_offsets(t.id, 5));
+
+  EXPECT_ERROR(meta_error_of([&] { store().create_partitions(t.id, 5); }), ErrorCode::invalid_partitions);
+  EXPECT_ERROR(meta_error_of([&] { store().create_partitions(t.id, 3); }), ErrorCode::invalid_partitions);
+  EXPECT_EQ(store().find_topic(t.id)->partitions, 5);
+
+  Uuid unknown = t.id;
+  unknown.bytes[0] ^= 0xff;
+  EXPECT_ERROR(meta_error_of([&] { store().create_partitions(unknown, 9); }), ErrorCode::unknown_topic_id);
+}
+
+TEST_P(MetaStoreConformance, NewPartitionsTakeBatches) {
+  Topic t = store().create_topic("t", 1, {});
+  store().create_partitions(t.id, 2);
+  CommitOutcome out = commit("o", {batch(t, 1, 3)});
+  EXPECT_ERROR(out.results[0].error, ErrorCode::none);
+  EXPECT_EQ(offsets(t, 1).high_watermark, 3);
+}
+
+TEST_P(MetaStoreConformance, AlterConfigsSetsAndRemovesKeys) {
+  Topic t = store().create_topic("t", 1, {{"a", "1"}, {"b", "2"}});
+  store().alter_topic_configs(t.id, {{"a", "10"}, {"b", std::nullopt}, {"c", "3"}, {"missing", std::nullopt}});
+  EXPECT_EQ(store().find_topic(t.id)->configs, (std::map<std::string, std::string>{{"a", "10"}, {"c", "3"}}));
+  EXPECT_EQ(store().list_topics().at(0).configs, (std::map<std::string, std::string>{{"a", "10"}, {"c", "3"}}));
+
+  Uuid unknown = t.id;
+  unknown.bytes[15] ^= 0xff;
+  EXPECT_ERROR(meta_error_of([&] { store().alter_topic_configs(unknown, {{"a", "1"}}); }),
+               ErrorCode::unknown_topic_id);
+}
+
+TEST_P(MetaStoreConformance, EveryTopicChangeBumpsTheVersion) {
+  int64_t v0 = store().topics_version();
+  Topic t = store().create_topic("t", 1, {});
+  int64_t v1 = store().topics_version();
+  EXPECT_GT(v1, v0);
+  store().create_partitions(t.id, 2);
+  int64_t v2 = store().topics_version();
+  EXPECT_GT(v2, v1);
+  store().alter_topic_configs(t.id, {{"retention.ms", "5"}});
+  int64_t v3 = store().topics_version();
+  EXPECT_GT(v3, v2);
+  store().alter_topic_configs(t.id, {{"retention.ms", std::nullopt}});
+  int64_t v4 = store().topics_version();
+  EXPECT_GT(v4, v3);
+  store().delete_topic(t.id);
+  int64_t v5 = store().topics_version();
+  EXPECT_GT(v5, v4);
+
+  // Data and failed calls are not topic changes.
+  Topic u = store().create_topic("u", 1, {});
+  int64_t v6 = store().topics_version();
+  commit("o", {batch(u, 0, 1)});
+  EXPECT_ERROR(meta_error_of([&] { store().create_topic("u", 1, {}); }), ErrorCode::topic_already_exists);
+  EXPECT_EQ(store().topics_version(), v6);
+}
+
+TEST_P(MetaStoreConformance, DeleteTopic) {
+  Topic t = store().create_topic("t", 2, {{"k", "v"}});
+  Topic other = store().create_topic("other", 1, {});
+  commit("o", {batch(t, 0, 5), batch(t, 1, 2), batch(other, 0, 1)});
+  store().delete_topic(t.id);
+  EXPECT_EQ(store().find_topic("t"), std::nullopt);
+  EXPECT_EQ(store().find_topic(t.id), std::nullopt);
+  EXPECT_EQ(store().list_topics(), std::vector<Topic>{other});
+  EXPECT_EQ(store().partition_offsets(t.id, 0), std::nullopt);
+  EXPECT_EQ(store().find_batches(t.id, 0, 0, 1 << 20), std::nullopt);
+  EXPECT_ERROR(meta_error_of([&] { store().delete_topic(t.id); }), ErrorCode::unknown_topic_id);
+  EXPECT_EQ(offsets(other, 0).high_watermark, 1);
+
+  // The name is free again, with a new id and empty partitions.
+  Topic again = store().create_topic("t", 1, {});
+  EXPECT_NE(again.id, t.id);
+  EXPECT_TRUE(again.configs.empty());
+  EXPECT_EQ(offsets(again, 0), (PartitionOffsets{0, 0, -1, -1}));
+}
+
+TEST_P(MetaStoreConformance, DeletedTopicForgetsProducerState) {
+  Topic t = store().create_topic("t", 1, {});
+  ASSERT_ERROR(commit_one(idempotent(t, 0, 7, 0, 0, 5)).error, ErrorCode::none);
+  store().delete_topic(t.id);
+  Topic again = store().create_topic("t", 1, {});
+  // A new topic knows nothing of the producer: any sequence is accepted.
+  CommitResult r = commit_one(idempotent(again, 0, 7, 0, 0, 5));
+  EXPECT_ERROR(r.error, ErrorCode::none);
+  EXPECT_FALSE(r.duplicate);
+  EXPECT_EQ(r.base_offset, 0);
+}
+
+// --- commit ------------------------------------------------------------------
+
+TEST_P(MetaStoreConformance, CommitSpreadsOffsetsPerPartition) {
+  Topic a = store().create_topic("a", 2, {});
+  Topic b = store().create_topic("b", 2, {});
+  CommitOutcome out = commit("wal-1", {batch(a, 0, 3), batch(b, 1, 2), batch(a, 0, 4), batch(a, 1, 1),
+                                       batch(b, 1, 5), batch(a, 0, 1)});
+  EXPECT_TRUE(out.object_recorded);
+  ASSERT_EQ(out.results.size(), 6u);
+  for (const auto& r : out.results) {
+    EXPECT_ERROR(r.error, ErrorCode::none);
+    EXPECT_FALSE(r.duplicate);
+    EXPECT_EQ(r.log_start_offset, 0);
+  }
+  EXPECT_EQ(base_offsets(out), (std::vector<int64_t>{0, 0, 3, 0, 2, 7}));
+  EXPECT_EQ(offsets(a, 0).high_watermark, 8);
+  EXPECT_EQ(offsets(a, 1).high_watermark, 1);
+  EXPECT_EQ(offsets(b, 0).high_watermark, 0);
+  EXPECT_EQ(offsets(b, 1).high_watermark, 7);
+
+  // A second object continues where the first left off.
+  CommitOutcome next = commit("wal-2", {batch(b, 1, 1), batch(a, 0, 2)});
+  EXPECT_EQ(base_offsets(next), (std::vector<int64_t>{7, 8}));
+
+  // The batch index knows where every batch is.
+  auto plan = store().find_batches(a.id, 0, 0, 1 << 20);
+  ASSERT_TRUE(plan);
+  EXPECT_EQ(plan->offsets.high_watermark, 10);
+  ASSERT_EQ(plan->batches.size(), 4u);
+  EXPECT_EQ(plan->batches[0], (BatchLocation{"wal-1", 0, 100, 0, 2, -1}));
+  EXPECT_EQ(plan->batches[1], (BatchLocation{"wal-1", 200, 100, 3, 6, -1}));
+  EXPECT_EQ(plan->batches[2], (BatchLocation{"wal-1", 500, 100, 7, 7, -1}));
+  EXPECT_EQ(plan->batches[3], (BatchLocation{"wal-2", 100, 100, 8, 9, -1}));
+}
+
+TEST_P(MetaStoreConformance, UnknownPartitionFailsOnlyItsBatch) {
+  Topic t = store().create_topic("t", 2, {});
+  Uuid unknown_topic = t.id;
+  unknown_topic.bytes[3] ^= 0x55;
+  PendingBatch to_unknown_topic = batch(t, 0, 1);
+  to_unknown_topic.topic_id = unknown_topic;
+  CommitOutcome out = commit("o", {batch(t, 0, 2), batch(t, 7, 3), to_unknown_topic, batch(t, -1, 1), batch(t, 0, 4)});
+  ASSERT_EQ(out.results.size(), 5u);
+  EXPECT_ERROR(out.results[0].error, ErrorCode::none);
+  EXPECT_ERROR(out.results[1].error, ErrorCode::unknown_topic_or_partition);
+  EXPECT_ERROR(out.results[2].error, ErrorCode::unknown_topic_or_partition);
+  EXPECT_ERROR(out.results[3].error, ErrorCode::unknown_topic_or_partition);
+  EXPECT_ERROR(out.results[4].error, ErrorCode::none);
+  EXPECT_EQ(out.results[1].base_offset, -1);
+  EXPECT_EQ(out.results[0].base_offset, 0);
+  EXPECT_EQ(out.results[4].base_offset, 2);
+  EXPECT_TRUE(out.object_recorded);
+  EXPECT_EQ(offsets(t, 0).high_watermark, 6);
+  EXPECT_EQ(offsets(t, 1).high_watermark, 0);
+}
+
+TEST_P(MetaStoreConformance, ObjectIsNotRecordedWhenNothingIsStored) {
+  Topic t = store().create_topic("t", 1, {});
+  CommitOutcome out = commit("rejected", {batch(t, 3, 1), batch(t, 4, 1)});
+  EXPECT_FALSE(out.object_recorded);
+  EXPECT_TRUE(store().objects().empty());
+
+  // Only duplicates: nothing stored either.
+  ASSERT_TRUE(commit("first", {idempotent(t, 0, 1, 0, 0, 3)}).object_recorded);
+  CommitOutcome retry = commit("retry", {idempotent(t, 0, 1, 0, 0, 3)});
+  EXPECT_TRUE(retry.results[0].duplicate);
+  EXPECT_FALSE(retry.object_recorded);
+  ASSERT_EQ(store().objects().size(), 1u);
+  EXPECT_EQ(store().objects()[0].key, "first");
+
+  CommitOutcome empty = commit("empty", {});
+  EXPECT_FALSE(empty.object_recorded);
+  EXPECT_TRUE(empty.results.empty());
+}
+
+TEST_P(MetaStoreConformance, ObjectsListsRecordedObjects) {
+  Topic t = store().create_topic("t", 1, {});
+  commit("wal/a", {batch(t, 0, 1, 0, 40)}, 111);
+  commit("wal/b", {batch(t, 0, 1, 0, 70), batch(t, 0, 1, 0, 30)}, 222);
+  auto objects = store().objects();
+  ASSERT_EQ(objects.size(), 2u);
+  EXPECT_EQ(objects[0].key, "wal/a");
+  EXPECT_EQ(objects[0].size, 40u);
+  EXPECT_EQ(objects[0].created_ms, 111);
+  EXPECT_EQ(objects[1].key, "wal/b");
+  EXPECT_EQ(objects[1].size, 100u);
+  EXPECT_EQ(objects[1].created_ms, 222);
+  EXPECT_TRUE(store().unreferenced_objects().empty());
+}
+
+TEST_P(MetaStoreConformance, MalformedPendingBatchIsACallerBug) {
+  Topic t = store().create_topic("t", 1, {});
+  PendingBatch empty = batch(t, 0, 0);
+  EXPECT_THROW(store().commit_object(ObjectCommit{"o", 100, 1}, std::vector{empty}), std::invalid_argument);
+  PendingBatch outside = batch(t, 0, 1, 90, 20);
+  EXPECT_THROW(store().commit_object(ObjectCommit{"o", 100, 1}, std::vector{outside}), std::invalid_argument);
+  EXPECT_EQ(offsets(t, 0).high_watermark, 0);
+  EXPECT_TRUE(store().objects().empty());
+}
+
+TEST_P(MetaStoreConformance, PlainBatchesAreNeverDuplicates) {
+  Topic t = store().create_topic("t", 1, {});
+  CommitOutcome out = commit("o", {batch(t, 0, 2), batch(t, 0, 2)});
+  EXPECT_EQ(base_offsets(out), (std::vector<int64_t>{0, 2}));
+  EXPECT_FALSE(out.results[1].duplicate);
+}
+
+// --- idempotence -------------------------------------------------------------
+
+TEST_P(MetaStoreConformance, InOrderSequencesAreAccepted) {
+  Topic t = store().create_topic("t", 1, {});
+  int64_t pid = store().allocate_producer_id();
+  EXPECT_EQ(commit_one(idempotent(t, 0, pid, 0, 0, 5)).base_offset, 0);
+  EXPECT_EQ(commit_one(idempotent(t, 0, pid, 0, 5, 1)).base_offset, 5);
+  EXPECT_EQ(commit_one(batch(t, 0, 4)).base_offset, 6);  // others interleave
+  CommitResult r = commit_one(idempotent(t, 0, pid, 0, 6, 3));
+  EXPECT_ERROR(r.error, ErrorCode::none);
+  EXPECT_EQ(r.base_offset, 10);
+  EXPECT_EQ(offsets(t, 0).high_watermark, 13);
+}
+
+TEST_P(MetaStoreConformance, FirstBatchOfAProducerMayStartAnywhere) {
+  Topic t = store().create_topic("t", 1, {});
+  CommitResult r = commit_one(idempotent(t, 0, 42, 3, 1000, 2));
+  EXPECT_ERROR(r.error, ErrorCode::none);
+  EXPECT_EQ(commit_one(idempotent(t, 0, 42, 3, 1002, 1)).base_offset, 2);
+}
+
+TEST_P(MetaStoreConformance, DuplicatesOfTheLastFiveGetTheirOriginalOffsets) {
+  Topic t = store().create_topic("t", 1, {});
+  std::vector<int64_t> original;
+  for (int32_t i = 0; i < 6; ++i) {  // sequences 0-1, 2-3, ..., 10-11
+    CommitResult r = commit_one(idempotent(t, 0, 9, 0, 2 * i, 2));
+    ASSERT_ERROR(r.error, ErrorCode::none);
+    original.push_back(r.base_offset);
+  }
+  commit_one(batch(t, 0, 10));  // offsets no longer match sequences
+  PartitionOffsets before = offsets(t, 0);
+  size_t objects_before = store().objects().size();
+
+  for (int32_t i = 1; i < 6; ++i) {
+    CommitOutcome out = commit("retry-" + std::to_string(i), {idempotent(t, 0, 9, 0, 2 * i, 2)});
+    EXPECT_ERROR(out.results[0].error, ErrorCode::none);
+    EXPECT_TRUE(out.results[0].duplicate) << i;
+    EXPECT_EQ(out.results[0].base_offset, original[i]) << i;
+    EXPECT_EQ(out.results[0].log_start_offset, 0);
+    EXPECT_FALSE(out.object_recorded);
+  }
+  EXPECT_EQ(offsets(t, 0), before);
+  EXPECT_EQ(store().objects().size(), objects_before);
+
+  // The oldest is no longer remembered: out of order, as Kafka answers.
+  CommitResult oldest = commit_one(idempotent(t, 0, 9, 0, 0, 2));
+  EXPECT_ERROR(oldest.error, ErrorCode::out_of_order_sequence_number);
+  EXPECT_FALSE(oldest.duplicate);
+  // A retry must match the stored range exactly, not just start the same.
+  EXPECT_ERROR(commit_one(idempotent(t, 0, 9, 0, 10, 1)).error, ErrorCode::out_of_order_sequence_number);
+  EXPECT_EQ(offsets(t, 0), before);
+  EXPECT_EQ(commit_one(idempotent(t, 0, 9, 0, 12, 1)).base_offset, before.high_watermark);
+}
+
+TEST_P(MetaStoreConformance, SequenceGapIsOutOfOrder) {
+  Topic t = store().create_topic("t", 1, {});
+  ASSERT_ERROR(commit_one(idempotent(t, 0, 5, 0, 0, 3)).error, ErrorCode::none);
+  CommitResult gap = commit_one(idempotent(t, 0, 5, 0, 4, 1));
+  EXPECT_ERROR(gap.error, ErrorCode::out_of_order_sequence_number);
+  EXPECT_EQ(gap.base_offset, -1);
+  EXPECT_EQ(offsets(t, 0).high_watermark, 3);
+  // The failed batch changed nothing: the next in-order one is accepted.
+  EXPECT_EQ(commit_one(idempotent(t, 0, 5, 0, 3, 1)).base_offset, 3);
+}
+
+TEST_P(MetaStoreConformance, EpochBumpRestartsTheSequence) {
+  Topic t = store().create_topic("t", 1, {});
+  ASSERT_ERROR(commit_one(idempotent(t, 0, 5, 0, 0, 3)).error, ErrorCode::none);
+  EXPECT_ERROR(commit_one(idempotent(t, 0, 5, 1, 5, 1)).error, ErrorCode::out_of_order_sequence_number);
+  EXPECT_ERROR(commit_one(idempotent(t, 0, 5, 1, 3, 1)).error, ErrorCode::out_of_order_sequence_number);
+  CommitResult bumped = commit_one(idempotent(t, 0, 5, 1, 0, 2));
+  EXPECT_ERROR(bumped.error, ErrorCode::none);
+  EXPECT_FALSE(bumped.duplicate) << "same sequences as an old-epoch batch, but a new epoch";
+  EXPECT_EQ(bumped.base_offset, 3);
+  EXPECT_EQ(commit_one(idempotent(t, 0, 5, 1, 2, 1)).base_offset, 5);
+  // The old epoch is fenced, even for what would be a duplicate.
+  EXPECT_ERROR(commit_one(idempotent(t, 0, 5, 0, 3, 1)).error, ErrorCode::invalid_producer_epoch);
+  EXPECT_ERROR(commit_one(idempotent(t, 0, 5, 0, 0, 3)).error, ErrorCode::invalid_producer_epoch);
+  EXPECT_EQ(offsets(t, 0).high_watermark, 6);
+  // The duplicate window now holds only the new epoch's batches.
+  CommitResult dup = commit_one(idempotent(t, 0, 5, 1, 0, 2));
+  EXPECT_TRUE(dup.duplicate);
+  EXPECT_EQ(dup.base_offset, 3);
+}
+
+TEST_P(MetaStoreConformance, SequenceWrapsAroundAfterInt32Max) {
+  Topic t = store().create_topic("t", 1, {});
+  ASSERT_ERROR(commit_one(idempotent(t, 0, 5, 0, kMaxSequence - 1, 2)).error, ErrorCode::none);
+  CommitResult wrapped = commit_one(idempotent(t, 0, 5, 0, 0, 3));
+  EXPECT_ERROR(wrapped.error, ErrorCode::none);
+  EXPECT_EQ(wrapped.base_offset, 2);
+
+  // A batch that wraps inside: MAX-2, MAX-1, MAX, 0.
+  Topic u = store().create_topic("u", 1, {});
+  ASSERT_ERROR(commit_one(idempotent(u, 0, 6, 0, kMaxSequence - 2, 4)).error, ErrorCode::none);
+  CommitResult dup = commit_one(idempotent(u, 0, 6, 0, kMaxSequence - 2, 4));
+  EXPECT_TRUE(dup.duplicate);
+  EXPECT_EQ(dup.base_offset, 0);
+  EXPECT_ERROR(commit_one(idempotent(u, 0, 6, 0, 0, 1)).error, ErrorCode::out_of_order_sequence_number);
+  EXPECT_ERROR(commit_one(idempotent(u, 0, 6, 0, 2, 1)).error, ErrorCode::out_of_order_sequence_number);
+  EXPECT_EQ(commit_one(idempotent(u, 0, 6, 0, 1, 1)).base_offset, 4);
+}
+
+TEST_P(MetaStoreConformance, BatchesInOneObjectSeeEachOthersProducerState) {
+  Topic t = store().create_topic("t", 2, {});
+  CommitOutcome out = commit("o", {
+                                      idempotent(t, 0, 3, 0, 0, 3),   // stored at 0
+                                      idempotent(t, 0, 3, 0, 0, 3),   // duplicate of the first
+                                      idempotent(t, 1, 3, 0, 0, 1),   // another partition: own state
+                                      idempotent(t, 0, 3, 0, 5, 1),   // gap
+                                      idempotent(t, 0, 3, 0, 3, 2),   // in order after the first
+                                      idempotent(t, 0, 3, 1, 0, 1),   // epoch bump
+                                      idempotent(t, 0, 3, 0, 5, 1),   // now fenced
+                                  });
+  ASSERT_EQ(out.results.size(), 7u);
+  EXPECT_ERROR(out.results[0].error, ErrorCode::none);
+  EXPECT_EQ(out.results[0].base_offset, 0);
+  EXPECT_TRUE(out.results[1].duplicate);
+  EXPECT_EQ(out.results[1].base_offset, 0);
+  EXPECT_ERROR(out.results[2].error, ErrorCode::none);
+  EXPECT_EQ(out.results[2].base_offset, 0);
+  EXPECT_ERROR(out.results[3].error, ErrorCode::out_of_order_sequence_number);
+  EXPECT_EQ(out.results[4].base_offset, 3);
+  EXPECT_EQ(out.results[5].base_offset, 5);
+  EXPECT_ERROR(out.results[6].error, ErrorCode::invalid_producer_epoch);
+  EXPECT_EQ(offsets(t, 0).high_watermark, 6);
+
+  // And the state they left is what the next object sees.
+  EXPECT_EQ(commit_one(idempotent(t, 0, 3, 1, 1, 1)).base_offset, 6);
+  EXPECT_TRUE(commit_one(idempotent(t, 1, 3, 0, 0, 1)).duplicate);
+}
+
+TEST_P(MetaStoreConformance, CommitResultCarriesTheLogStart) {
+  Topic t = store().create_topic("t", 1, {});
+  commit_one(batch(t, 0, 10));
+  store().delete_records(t.id, 0, 4);
+  CommitOutcome out = commit("o", {batch(t, 0, 1), batch(t, 5, 1)});
+  EXPECT_EQ(out.results[0].log_start_offset, 4);
+  EXPECT_EQ(out.results[0].base_offset, 10);
+  EXPECT_EQ(out.results[1].log_start_offset, -1);
+}
+
+TEST_P(MetaStoreConformance, ConcurrentCommitsNeverShareOffsets) {
+  Topic t = store().create_topic("t", 2, {});
+  constexpr int kThreads = 4;
+  constexpr int kCommits = 25;
+  std::vector<std::vector<CommitOutcome>> outcomes(kThreads);
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kThreads; ++i) {
+    threads.emplace_back([&, i] {
+      for (int j = 0; j < kCommits; ++j) {
+        std::vector<PendingBatch> batches{batch(t, 0, 2, 0), batch(t, 1, 1, 100)};
+        outcomes[i].push_back(store().commit_object(
+            ObjectCommit{"t" + std::to_string(i) + "-" + std::to_string(j), 200, 1}, batches));
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  std::set<int64_t> p0, p1;
+  for (const auto& per_thread : outcomes)
+    for (const auto& out : per_thread) {
+      EXPECT_TRUE(p0.insert(out.results[0].base_offset).second);
+      EXPECT_TRUE(p1.insert(out.results[1].base_offset).second);
+    }
+  EXPECT_EQ(offsets(t, 0).high_watermark, 2 * kThreads * kCommits);
+  EXPECT_EQ(offsets(t, 1).high_watermark, kThreads * kCommits);
+  EXPECT_EQ(*p0.rbegin(), 2 * kThreads * kCommits - 2);
+  EXPECT_EQ(store().objects().size(), static_cast<size_t>(kThreads * kCommits));
+}
+
+// --- the read path -------------------------------------------------------------
+
+TEST_P(MetaStoreConformance, FindBatchesFromTheMiddleOfABatch) {
+  Topic t = store().create_topic("t", 1, {});
+  commit("o", {batch(t, 0, 10, 0, 100), batch(t, 0, 10, 0, 100), batch(t, 0, 10, 0, 100)});
+  auto plan = store().find_batches(t.id, 0, 15, 1 << 20);
+  ASSERT_TRUE(plan);
+  ASSERT_EQ(plan->batches.size(), 2u);
+  EXPECT_EQ(plan->batches[0].base_offset, 10);
+  EXPECT_EQ(plan->batches[0].last_offset, 19);
+  EXPECT_EQ(plan->batches[1].base_offset, 20);
+  // The last offset of a batch still finds that batch.
+  EXPECT_EQ(store().find_batches(t.id, 0, 19, 1 << 20)->batches.at(0).base_offset, 10);
+  EXPECT_EQ(store().find_batches(t.id, 0, 20, 1 << 20)->batches.at(0).base_offset, 20);
+  EXPECT_EQ(plan->offsets, offsets(t, 0));
+}
+
+TEST_P(MetaStoreConformance, FindBatchesHonoursTheByteBudget) {
+  Topic t = store().create_topic("t", 1, {});
+  commit("o", {batch(t, 0, 1, 0, 100), batch(t, 0, 1, 0, 100), batch(t, 0, 1, 0, 300), batch(t, 0, 1, 0, 50)});
+  auto count = [&](int64_t from, uint64_t max_bytes) {
+    return store().find_batches(t.id, 0, from, max_bytes)->batches.size();
+  };
+  EXPECT_EQ(count(0, 200), 2u);   // exactly full
+  EXPECT_EQ(count(0, 499), 2u);   // the third does not fit; the fourth is not skipped to
+  EXPECT_EQ(count(0, 500), 3u);
+  EXPECT_EQ(count(0, 10000), 4u);
+  EXPECT_EQ(count(2, 100), 1u);   // the first batch always, even if larger (KIP-74)
+  EXPECT_EQ(count(2, 0), 1u);
+  EXPECT_EQ(count(0, 1), 1u);
+}
+
+TEST_P(MetaStoreConformance, FindBatchesAtOrPastTheEndIsEmpty) {
+  Topic t = store().create_topic("t", 1, {});
+  auto empty = store().find_batches(t.id, 0, 0, 1000);
+  ASSERT_TRUE(empty);
+  EXPECT_TRUE(empty->batches.empty());
+  EXPECT_EQ(empty->offsets, (PartitionOffsets{0, 0, -1, -1}));
+
+  commit("o", {batch(t, 0, 5)});
+  auto at_end = store().find_batches(t.id, 0, 5, 1000);
+  ASSERT_TRUE(at_end);
+  EXPECT_TRUE(at_end->batches.empty());
+  EXPECT_EQ(at_end->offsets.high_watermark, 5);
+  EXPECT_TRUE(store().find_batches(t.id, 0, 99, 1000)->batches.empty());
+}
+
+TEST_P(MetaStoreConformance, FindBatchesOfAnUnknownPartition) {
+  Topic t = store().create_topic("t", 1, {});
+  EXPECT_EQ(store().find_batches(t.id, 1, 0, 1000), std::nullopt);
+  Uuid unknown = t.id;
+  unknown.bytes[9] ^= 1;
+  EXPECT_EQ(store().find_batches(unknown, 0, 0, 1000), std::nullopt);
+}
+
+TEST_P(MetaStoreConformance, FindBatchByTimestampWithOutOfOrderTimestamps) {
+  Topic t = store().create_topic("t", 1, {});
+  // Batch max timestamps in offset order: 100, 50, 300, 200, 400 (offsets 0-1, 2-3, ...).
+  std::vector<int64_t> ts{100, 50, 300, 200, 400};
+  std::vector<PendingBatch> batches;
+  for (int64_t m : ts) batches.push_back(batch(t, 0, 2, 0, 100, m));
+  commit("o", batches);
+  auto first_offset = [&](int64_t timestamp) -> int64_t {
+    auto b = store().find_batch_by_timestamp(t.id, 0, timestamp);
+    return b ? b->base_offset : -1;
+  };
+  EXPECT_EQ(first_offset(-1), 0);
+  EXPECT_EQ(first_offset(0), 0);
+  EXPECT_EQ(first_offset(50), 0);
+  EXPECT_EQ(first_offset(100), 0);
+  EXPECT_EQ(first_offset(101), 4);  // not the 200 batch at offset 6: 300 comes first
+  EXPECT_EQ(first_offset(250), 4);
+  EXPECT_EQ(first_offset(300), 4);
+  EXPECT_EQ(first_offset(301), 8);
+  EXPECT_EQ(first_offset(400), 8);
+  EXPECT_EQ(first_offset(401), -1);
+
+  auto b = store().find_batch_by_timestamp(t.id, 0, 250);
+  ASSERT_TRUE(b);
+  EXPECT_EQ(*b, (BatchLocation{"o", 200, 100, 4, 5, 300}));
+  EXPECT_EQ(store().find_batch_by_timestamp(t.id, 1, 0), std::nullopt);
+}
+
+TEST_P(MetaStoreConformance, MaxTimestampIsTracked) {
+  Topic t = store().create_topic("t", 1, {});
+  commit("a", {batch(t, 0, 3, 0, 100, 500), batch(t, 0, 2, 0, 100, 700)});
+  EXPECT_EQ(offsets(t, 0), (PartitionOffsets{0, 5, 700, 4}));
+  commit("b", {batch(t, 0, 4, 0, 100, 600), batch(t, 0, 1, 0, 100, 700)});  // lower; a tie keeps the earlier
+  EXPECT_EQ(offsets(t, 0), (PartitionOffsets{0, 10, 700, 4}));
+  commit("c", {batch(t, 0, 2, 0, 100, 900)});
+  EXPECT_EQ(offsets(t, 0), (PartitionOffsets{0, 12, 900, 11}));
+
+  auto holder = store().find_batch_containing(t.id, 0, offsets(t, 0).max_timestamp_offset);
+  ASSERT_TRUE(holder);
+  EXPECT_EQ(*holder, (BatchLocation{"c", 0, 100, 10, 11, 900}));
+}
+
+TEST_P(MetaStoreConformance, FindBatchContaining) {
+  Topic t = store().create_topic("t", 1, {});
+  commit("o", {batch(t, 0, 3, 0, 100, 10), batch(t, 0, 3, 0, 100, 20)});
+  for (int64_t o = 0; o < 3; ++o) EXPECT_EQ(store().find_batch_containing(t.id, 0, o)->base_offset, 0) << o;
+  for (int64_t o = 3; o < 6; ++o) EXPECT_EQ(store().find_batch_containing(t.id, 0, o)->base_offset, 3) << o;
+  EXPECT_EQ(store().find_batch_containing(t.id, 0, 6), std::nullopt);
+  EXPECT_EQ(store().find_batch_containing(t.id, 0, -1), std::nullopt);
+  EXPECT_EQ(store().find_batch_containing(t.id, 1, 0), std::nullopt);
+}
+
+// --- delete records ------------------------------------------------------------
+
+TEST_P(MetaStoreConformance, DeleteRecordsAdvancesTheLogStart) {
+  Topic t = store().create_topic("t", 1, {});
+  commit("o", {batch(t, 0, 10), batch(t, 0, 10), batch(t, 0, 10)});  // 0-9, 10-19, 20-29
+  EXPECT_ERROR(meta_error_of([&] { store().delete_records(t.id, 0, 31); }), ErrorCode::offset_out_of_range);
+  EXPECT_ERROR(meta_error_of([&] { store().delete_records(t.id, 0, -2); }), ErrorCode::offset_out_of_range);
+  EXPECT_ERROR(meta_error_of([&] { store().delete_records(t.id, 1, 0); }), ErrorCode::unknown_topic_or_partition);
+
+  EXPECT_EQ(store().delete_records(t.id, 0, 15), 15);
+  EXPECT_EQ(offsets(t, 0).log_start_offset, 15);
+  // The batch straddling the new start stays; the one before it is gone.
+  auto plan = store().find_batches(t.id, 0, 0, 1 << 20);
+  ASSERT_EQ(plan->batches.size(), 2u);
+  EXPECT_EQ(plan->batches[0].base_offset, 10);
+  EXPECT_EQ(plan->offsets.log_start_offset, 15);
+  EXPECT_EQ(store().find_batch_containing(t.id, 0, 5), std::nullopt);
+
+  EXPECT_EQ(store().delete_records(t.id, 0, 3), 15) << "moving back is a no-op";
+  EXPECT_EQ(store().delete_records(t.id, 0, 15), 15);
+  EXPECT_EQ(store().delete_records(t.id, 0, 20), 20);
+  EXPECT_EQ(store().find_batches(t.id, 0, 0, 1 << 20)->batches.size(), 1u);
+
+  EXPECT_EQ(store().delete_records(t.id, 0, -1), 30) << "-1 means the high watermark";
+  EXPECT_EQ(offsets(t, 0), (PartitionOffsets{30, 30, -1, -1}));
+  EXPECT_TRUE(store().find_batches(t.id, 0, 0, 1 << 20)->batches.empty());
+
+  // Offsets carry on from the high watermark.
+  EXPECT_EQ(commit_one(batch(t, 0, 2)).base_offset, 30);
+  EXPECT_EQ(store().find_batches(t.id, 0, 30, 1 << 20)->batches.size(), 1u);
+}
+
+TEST_P(MetaStoreConformance, DeleteRecordsForgetsTimestampsOfDroppedBatches) {
+  Topic t = store().create_topic("t", 1, {});
+  // A far-future timestamp in the first batch, then ordinary ones.
+  commit("o", {batch(t, 0, 1, 0, 100, 9000), batch(t, 0, 1, 0, 100, 10), batch(t, 0, 1, 0, 100, 500),
+               batch(t, 0, 1, 0, 100, 200)});
+  EXPECT_EQ(store().find_batch_by_timestamp(t.id, 0, 400)->base_offset, 0);
+  store().delete_records(t.id, 0, 1);
+  EXPECT_EQ(offsets(t, 0), (PartitionOffsets{1, 4, 500, 2}));
+  EXPECT_EQ(store().find_batch_by_timestamp(t.id, 0, 400)->base_offset, 2);
+  EXPECT_EQ(store().find_batch_by_timestamp(t.id, 0, 5)->base_offset, 1);
+  EXPECT_EQ(store().find_batch_by_timestamp(t.id, 0, 501), std::nullopt);
+  // New batches build on what remains.
+  commit("p", {batch(t, 0, 1, 0, 100, 450)});
+  EXPECT_EQ(store().find_batch_by_timestamp(t.id, 0, 400)->base_offset, 2);
+  EXPECT_EQ(offsets(t, 0).max_timestamp, 500);
+}
+
+TEST_P(MetaStoreConformance, DeleteRecordsRepairsManyTimestampRows) {
+  Topic t = store().create_topic("t", 1, {});
+  std::vector<PendingBatch> batches{batch(t, 0, 1, 0, 10, 1'000'000)};
+  for (int i = 0; i < 1300; ++i) batches.push_back(batch(t, 0, 1, 0, 10, i));
+  commit("o", batches);
+  store().delete_records(t.id, 0, 1);
+  EXPECT_EQ(store().find_batch_by_timestamp(t.id, 0, 1000)->base_offset, 1001);
+  EXPECT_EQ(store().find_batch_by_timestamp(t.id, 0, 1299)->base_offset, 1300);
+  EXPECT_EQ(store().find_batch_by_timestamp(t.id, 0, 1300), std::nullopt);
+  EXPECT_EQ(offsets(t, 0), (PartitionOffsets{1, 1301, 1299, 1300}));
+}
+
+// --- objects and garbage collection ----------------------------------------------
+
+TEST_P(MetaStoreConformance, DeleteTopicLeavesObjectsUnreferenced) {
+  Topic a = store().create_topic("a", 1, {});
+  Topic b = store().create_topic("b", 1, {});
+  commit("shared", {batch(a, 0, 1), batch(b, 0, 1)});
+  commit("only-a", {batch(a, 0, 1), batch(a, 0, 1)});
+  EXPECT_TRUE(store().unreferenced_objects().empty());
+
+  store().delete_topic(a.id);
+  auto unreferenced = store().unreferenced_objects();
+  ASSERT_EQ(unreferenced.size(), 1u);
+  EXPECT_EQ(unreferenced[0].key, "only-a");
+
+  store().delete_topic(b.id);
+  unreferenced = store().unreferenced_objects();
+  ASSERT_EQ(unreferenced.size(), 2u);
+  EXPECT_EQ(store().objects().size(), 2u) << "unreferenced objects are listed until forgotten";
+
+  std::vector<std::string> keys{"only-a"};
+  store().forget_objects(keys);
+  ASSERT_EQ(store().objects().size(), 1u);
+  EXPECT_EQ(store().objects()[0].key, "shared");
+  keys = {"shared", "never-existed"};
+  store().forget_objects(keys);
+  EXPECT_TRUE(store().objects().empty());
+  EXPECT_TRUE(store().unreferenced_objects().empty());
+}
+
+TEST_P(MetaStoreConformance, DeleteRecordsLeavesObjectsUnreferenced) {
+  Topic t = store().create_topic("t", 1, {});
+  commit("first", {batch(t, 0, 5)});
+  commit("second", {batch(t, 0, 5)});
+  store().delete_records(t.id, 0, 7);
+  auto unreferenced = store().unreferenced_objects();
+  ASSERT_EQ(unreferenced.size(), 1u);
+  EXPECT_EQ(unreferenced[0].key, "first");
+}
+
+TEST_P(MetaStoreConformance, ForgetObjectsKeepsReferencedObjects) {
+  Topic t = store().create_topic("t", 1, {});
+  commit("live", {batch(t, 0, 5)});
+  std::vector<std::string> keys{"live"};
+  store().forget_objects(keys);
+  ASSERT_EQ(store().objects().size(), 1u);
+  EXPECT_EQ(store().find_batches(t.id, 0, 0, 1000)->batches.at(0).object_key, "live");
+}
+
+}  // namespace
+}  // namespace floe::meta::testing

@@ -1,0 +1,1283 @@
+#include "meta/sqlite_store.h"
+
+#include <sqlite3.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstring>
+#include <limits>
+#include <random>
+#include <string_view>
+#include <unordered_map>
+#include <utility>
+
+#include "common/log.h"
+
+namespace floe::meta {
+
+namespace {
+
+// Written into the SQLite header ("floe"), so that a store never mistakes
+// another application's database for its own, nor the other way round.
+constexpr int64_t kApplicationId = 0x666c6f65;
+
+// Kafka keeps the last 5 batches per producer and partition for duplicate
+// detection (ProducerStateEntry.NUM_BATCHES_TO_RETAIN); so does floe, because
+// a producer has at most 5 requests in flight per connection.
+constexpr size_t kProducerHistory = 5;
+
+struct Migration {
+  int version;
+  const char* description;
+  const char* sql;
+};
+
+// The schema, as an ordered list of steps. A step is never edited once it has
+// shipped: a change is a new step at the end. Each step runs in its own
+// transaction together with its schema_version row.
+constexpr Migration kMigrations[] = {
+    {1, "cluster, topics, partitions, objects, batches, producer state", R"sql(
+-- Cluster-wide values. BLOB affinity keeps each value as written: the cluster
+-- id is text, the counters are integers.
+CREATE TABLE cluster (
+  key   TEXT PRIMARY KEY,
+  value BLOB NOT NULL
+) WITHOUT ROWID;
+INSERT INTO cluster (key, value) VALUES ('next_producer_id', 1000), ('topics_version', 0);
+
+CREATE TABLE topics (
+  id         BLOB PRIMARY KEY CHECK (typeof(id) = 'blob' AND length(id) = 16),
+  name       TEXT NOT NULL UNIQUE,
+  partitions INTEGER NOT NULL CHECK (partitions >= 1),
+  created_ms INTEGER NOT NULL
+) WITHOUT ROWID;
+
+-- Only the keys set on the topic; defaults are the broker's business.
+CREATE TABLE topic_configs (
+  topic_id BLOB NOT NULL REFERENCES topics (id),
+  key      TEXT NOT NULL,
+  value    TEXT NOT NULL,
+  PRIMARY KEY (topic_id, key)
+) WITHOUT ROWID;
+
+-- id is a surrogate key so that batch and producer rows carry 8 bytes, not a
+-- 16-byte topic id plus an index.
+CREATE TABLE partitions (
+  id                   INTEGER PRIMARY KEY,
+  topic_id             BLOB NOT NULL REFERENCES topics (id),
+  partition_index      INTEGER NOT NULL CHECK (partition_index >= 0),
+  log_start_offset     INTEGER NOT NULL DEFAULT 0,
+  high_watermark       INTEGER NOT NULL DEFAULT 0,
+  max_timestamp        INTEGER NOT NULL DEFAULT -1,
+  max_timestamp_offset INTEGER NOT NULL DEFAULT -1,
+  UNIQUE (topic_id, partition_index),
+  CHECK (0 <= log_start_offset AND log_start_offset <= high_watermark)
+);
+
+-- live_batches counts the batch rows that point at the object (kept by the
+-- triggers below), so garbage collection finds unreferenced objects through
+-- a small partial index instead of probing every object.
+CREATE TABLE objects (
+  id           INTEGER PRIMARY KEY,
+  key          TEXT NOT NULL UNIQUE,
+  size         INTEGER NOT NULL CHECK (size >= 0),
+  created_ms   INTEGER NOT NULL,
+  live_batches INTEGER NOT NULL DEFAULT 0 CHECK (live_batches >= 0)
+);
+CREATE INDEX objects_unreferenced ON objects (id) WHERE live_batches = 0;
+
+-- The batch index. Clustered on (partition, last_offset): the fetch lookup
+-- "last_offset >= from ORDER BY last_offset" walks the table itself in order
+-- and stops when its byte budget is spent.
+--
+-- running_max_timestamp is the largest max_timestamp of this batch and every
+-- batch row before it in the partition. It never decreases in offset order,
+-- so in batches_by_running_max_timestamp the first entry >= T is the first
+-- batch holding a record with timestamp >= T (ListOffsets by time), found
+-- with one index probe.
+CREATE TABLE batches (
+  partition_id          INTEGER NOT NULL REFERENCES partitions (id),
+  last_offset           INTEGER NOT NULL,
+  base_offset           INTEGER NOT NULL,
+  object_id             INTEGER NOT NULL REFERENCES objects (id),
+  byte_offset           INTEGER NOT NULL CHECK (byte_offset >= 0),
+  byte_length           INTEGER NOT NULL CHECK (byte_length > 0),
+  max_timestamp         INTEGER NOT NULL,
+  running_max_timestamp INTEGER NOT NULL CHECK (running_max_timestamp >= max_timestamp),
+  producer_id           INTEGER NOT NULL,
+  producer_epoch        INTEGER NOT NULL,
+  base_sequence         INTEGER NOT NULL,
+  record_count          INTEGER NOT NULL,
+  PRIMARY KEY (partition_id, last_offset),
+  CHECK (base_offset <= last_offset)
+) WITHOUT ROWID;
+CREATE INDEX batches_by_running_max_timestamp ON batches (partition_id, running_max_timestamp, last_offset);
+-- For the foreign key from batches to objects (forgetting an object checks
+-- that no batch points at it) and for repointing batches when objects merge.
+CREATE INDEX batches_by_object ON batches (object_id);
+
+CREATE TRIGGER batches_reference_object AFTER INSERT ON batches BEGIN
+  UPDATE objects SET live_batches = live_batches + 1 WHERE id = NEW.object_id;
+END;
+CREATE TRIGGER batches_release_object AFTER DELETE ON batches BEGIN
+  UPDATE objects SET live_batches = live_batches - 1 WHERE id = OLD.object_id;
+END;
+CREATE TRIGGER batches_move_object AFTER UPDATE OF object_id ON batches
+WHEN NEW.object_id IS NOT OLD.object_id BEGIN
+  UPDATE objects SET live_batches = live_batches - 1 WHERE id = OLD.object_id;
+  UPDATE objects SET live_batches = live_batches + 1 WHERE id = NEW.object_id;
+END;
+
+-- Idempotent producers, per (partition, producer id): the epoch and the last
+-- 5 batches, oldest first, as consecutive 24-byte big-endian entries
+-- (first sequence int32, last sequence int32, base offset int64, last offset
+-- int64). One row per producer and partition keeps a commit to one upsert per
+-- producer it touches. last_append_ms is there for producer id expiration.
+CREATE TABLE producer_state (
+  partition_id   INTEGER NOT NULL REFERENCES partitions (id),
+  producer_id    INTEGER NOT NULL,
+  producer_epoch INTEGER NOT NULL,
+  recent_batches BLOB NOT NULL CHECK (length(recent_batches) BETWEEN 24 AND 120),
+  last_append_ms INTEGER NOT NULL,
+  PRIMARY KEY (partition_id, producer_id)
+) WITHOUT ROWID;
+)sql"},
+};
+
+constexpr int kLatestSchemaVersion = static_cast<int>(std::size(kMigrations));
+
+constexpr bool migrations_are_consecutive() {
+  for (size_t i = 0; i < std::size(kMigrations); ++i)
+    if (kMigrations[i].version != static_cast<int>(i) + 1) return false;
+  return true;
+}
+static_assert(migrations_are_consecutive(), "migration versions must be 1, 2, 3, ... in order");
+
+// The two lookups whose plans and counters tests inspect.
+//
+// CROSS JOIN makes batches the outer loop (SQLite never reorders a CROSS
+// JOIN): the walk follows the batch index in offset order and each row costs
+// one rowid probe into objects.
+constexpr const char* kFindBatchesSql =
+    "SELECT o.key, b.byte_offset, b.byte_length, b.base_offset, b.last_offset, b.max_timestamp "
+    "FROM batches AS b CROSS JOIN objects AS o ON o.id = b.object_id "
+    "WHERE b.partition_id = ? AND b.last_offset >= ? ORDER BY b.last_offset";
+
+// INDEXED BY turns "the planner chose another plan" into a prepare error.
+constexpr const char* kFindBatchByTimestampSql =
+    "SELECT o.key, b.byte_offset, b.byte_length, b.base_offset, b.last_offset, b.max_timestamp "
+    "FROM batches AS b INDEXED BY batches_by_running_max_timestamp "
+    "CROSS JOIN objects AS o ON o.id = b.object_id "
+    "WHERE b.partition_id = (SELECT id FROM partitions WHERE topic_id = ? AND partition_index = ?) "
+    "AND b.running_max_timestamp >= ? "
+    "ORDER BY b.running_max_timestamp, b.last_offset LIMIT 1";
+
+constexpr const char* kFindBatchContainingSql =
+    "SELECT o.key, b.byte_offset, b.byte_length, b.base_offset, b.last_offset, b.max_timestamp "
+    "FROM batches AS b CROSS JOIN objects AS o ON o.id = b.object_id "
+    "WHERE b.partition_id = (SELECT id FROM partitions WHERE topic_id = ? AND partition_index = ?) "
+    "AND b.last_offset >= ? ORDER BY b.last_offset LIMIT 1";
+
+int64_t now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// A version 4 UUID, as Kafka's Uuid.randomUuid(): never zero, and never one
+// whose text starts with '-' (it would read as an option on command lines).
+Uuid random_uuid() {
+  std::random_device rd;
+  for (;;) {
+    Uuid u;
+    for (size_t i = 0; i < u.bytes.size(); i += 4) {
+      uint32_t r = rd();
+      std::memcpy(&u.bytes[i], &r, 4);
+    }
+    u.bytes[6] = static_cast<uint8_t>((u.bytes[6] & 0x0f) | 0x40);
+    u.bytes[8] = static_cast<uint8_t>((u.bytes[8] & 0x3f) | 0x80);
+    if (!u.is_zero() && u.to_string().front() != '-') return u;
+  }
+}
+
+// Kafka's DefaultRecordBatch.incrementSequence: sequences wrap from
+// INT32_MAX to 0.
+int32_t increment_sequence(int32_t sequence, int32_t increment) {
+  if (sequence > std::numeric_limits<int32_t>::max() - increment)
+    return increment - (std::numeric_limits<int32_t>::max() - sequence) - 1;
+  return sequence + increment;
+}
+
+int64_t to_int64(uint64_t v, const char* what) {
+  if (v > static_cast<uint64_t>(std::numeric_limits<int64_t>::max()))
+    throw std::invalid_argument(std::string(what) + " does not fit in 63 bits");
+  return static_cast<int64_t>(v);
+}
+
+}  // namespace
+
+// --- connection, statements, transactions ----------------------------------
+
+// One sqlite3 handle and its cache of prepared statements. Not thread-safe:
+// SqliteMetaStore's mutex guards it.
+class SqliteConnection {
+ public:
+  SqliteConnection(const std::string& path, int busy_timeout_ms) : path_(path) {
+    int rc = sqlite3_open_v2(path.c_str(), &db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+                             nullptr);
+    if (rc != SQLITE_OK) {
+      std::string message = db_ ? sqlite3_errmsg(db_) : sqlite3_errstr(rc);
+      sqlite3_close(db_);
+      throw std::runtime_error("cannot open metadata store " + path + ": " + message);
+    }
+    try {
+      check(sqlite3_extended_result_codes(db_, 1), "enable extended result codes");
+      check(sqlite3_busy_timeout(db_, busy_timeout_ms), "set busy timeout");
+      // Outside any transaction: SQLite ignores these pragmas inside one.
+      exec("PRAGMA foreign_keys = ON");
+      if (pragma_text("PRAGMA foreign_keys") != "1") fail("foreign keys are not supported by this SQLite");
+      if (pragma_text("PRAGMA journal_mode = WAL") != "wal") fail("cannot switch the journal to WAL mode");
+      exec("PRAGMA synchronous = FULL");
+      if (pragma_text("PRAGMA synchronous") != "2") fail("cannot set synchronous = FULL");
+    } catch (...) {
+      close();
+      throw;
+    }
+  }
+
+  ~SqliteConnection() { close(); }
+  SqliteConnection(const SqliteConnection&) = delete;
+  SqliteConnection& operator=(const SqliteConnection&) = delete;
+
+  sqlite3* raw() { return db_; }
+  const std::string& path() const { return path_; }
+
+  [[noreturn]] void fail(const std::string& what) {
+    throw std::runtime_error("metadata store " + path_ + ": " + what);
+  }
+
+  void check(int rc, const char* what) {
+    if (rc != SQLITE_OK) fail(std::string(what) + ": " + sqlite3_errmsg(db_));
+  }
+
+  // Runs one or more statements that return no rows of interest.
+  void exec(const char* sql) {
+    char* error = nullptr;
+    int rc = sqlite3_exec(db_, sql, nullptr, nullptr, &error);
+    if (rc != SQLITE_OK) {
+      std::string message = error ? error : sqlite3_errstr(rc);
+      sqlite3_free(error);
+      fail(message + " (in: " + std::string(sql).substr(0, 80) + ")");
+    }
+  }
+
+  // A prepared statement for `sql`, prepared once and kept for the lifetime
+  // of the connection. `sql` must outlive the connection (a literal).
+  sqlite3_stmt* cached(const char* sql) {
+    auto it = cache_.find(sql);
+    if (it != cache_.end()) return it->second;
+    sqlite3_stmt* stmt = nullptr;
+    int rc = sqlite3_prepare_v3(db_, sql, -1, SQLITE_PREPARE_PERSISTENT, &stmt, nullptr);
+    if (rc != SQLITE_OK) {
+      sqlite3_finalize(stmt);
+      fail(std::string("prepare: ") + sqlite3_errmsg(db_) + " (in: " + sql + ")");
+    }
+    if (stmt == nullptr) fail(std::string("prepare: empty statement: ") + sql);
+    cache_.emplace(sql, stmt);
+    return stmt;
+  }
+
+ private:
+  std::string pragma_text(const char* sql) {
+    sqlite3_stmt* stmt = nullptr;
+    check(sqlite3_prepare_v2(db_, sql, -1, &stmt, nullptr), sql);
+    int rc = sqlite3_step(stmt);
+    std::string value;
+    if (rc == SQLITE_ROW) {
+      const unsigned char* text = sqlite3_column_text(stmt, 0);
+      if (text) value = reinterpret_cast<const char*>(text);
+      rc = sqlite3_step(stmt);
+    }
+    std::string message = sqlite3_errmsg(db_);
+    sqlite3_finalize(stmt);
+    if (rc != SQLITE_DONE) fail(std::string(sql) + ": " + message);
+    return value;
+  }
+
+  void close() {
+    for (auto& [sql, stmt] : cache_) sqlite3_finalize(stmt);  // returns the last step's error: seen already
+    cache_.clear();
+    if (db_ == nullptr) return;
+    int rc = sqlite3_close(db_);
+    if (rc != SQLITE_OK) FLOE_LOG(error, "meta") << "closing " << path_ << ": " << sqlite3_errstr(rc);
+    db_ = nullptr;
+  }
+
+  sqlite3* db_ = nullptr;
+  std::string path_;
+  // Keyed by the SQL literal's address: every call site passes a literal.
+  std::unordered_map<const char*, sqlite3_stmt*> cache_;
+};
+
+namespace {
+
+// A cached statement in use. Resets it (and drops its bindings) when it goes
+// out of scope, so that no statement keeps a read snapshot open.
+class Statement {
+ public:
+  Statement(SqliteConnection& c, const char* sql) : c_(c), s_(c.cached(sql)), sql_(sql) {}
+  ~Statement() {
+    // The result of reset repeats the last step's error, already reported.
+    sqlite3_reset(s_);
+    sqlite3_clear_bindings(s_);
+  }
+  Statement(const Statement&) = delete;
+  Statement& operator=(const Statement&) = delete;
+
+  Statement& bind(int i, int64_t v) { return checked(sqlite3_bind_int64(s_, i, v)); }
+  Statement& bind(int i, int32_t v) { return bind(i, static_cast<int64_t>(v)); }
+  Statement& bind(int i, int16_t v) { return bind(i, static_cast<int64_t>(v)); }
+  Statement& bind(int i, std::string_view v) {
+    return checked(sqlite3_bind_text64(s_, i, v.data(), v.size(), SQLITE_TRANSIENT, SQLITE_UTF8));
+  }
+  Statement& bind(int i, const std::string& v) { return bind(i, std::string_view(v)); }
+  Statement& bind(int i, const Uuid& v) { return bind_blob(i, v.bytes.data(), v.bytes.size()); }
+  Statement& bind_blob(int i, const void* data, size_t size) {
+    return checked(sqlite3_bind_blob64(s_, i, data, size, SQLITE_TRANSIENT));
+  }
+
+  // True with a row to read, false when done; throws on any error.
+  bool step() {
+    int rc = sqlite3_step(s_);
+    if (rc == SQLITE_ROW) return true;
+    if (rc == SQLITE_DONE) return false;
+    error(sqlite3_errmsg(c_.raw()));
+  }
+
+  // Runs a statement that returns no rows.
+  void run() {
+    if (step()) error("returned a row");
+  }
+
+  int changes() { return sqlite3_changes(c_.raw()); }
+
+  int64_t int64(int col) {
+    if (sqlite3_column_type(s_, col) != SQLITE_INTEGER) corrupt(col, "an integer");
+    return sqlite3_column_int64(s_, col);
+  }
+  int32_t int32(int col) {
+    int64_t v = int64(col);
+    if (v < std::numeric_limits<int32_t>::min() || v > std::numeric_limits<int32_t>::max()) corrupt(col, "an int32");
+    return static_cast<int32_t>(v);
+  }
+  uint64_t uint64(int col) {
+    int64_t v = int64(col);
+    if (v < 0) corrupt(col, "a non-negative integer");
+    return static_cast<uint64_t>(v);
+  }
+  uint32_t uint32(int col) {
+    int64_t v = int64(col);
+    if (v < 0 || v > std::numeric_limits<uint32_t>::max()) corrupt(col, "a uint32");
+    return static_cast<uint32_t>(v);
+  }
+  std::string text(int col) {
+    if (sqlite3_column_type(s_, col) != SQLITE_TEXT) corrupt(col, "text");
+    const auto* p = reinterpret_cast<const char*>(sqlite3_column_text(s_, col));
+    return std::string(p, static_cast<size_t>(sqlite3_column_bytes(s_, col)));
+  }
+  std::vector<uint8_t> blob(int col) {
+    if (sqlite3_column_type(s_, col) != SQLITE_BLOB) corrupt(col, "a blob");
+    const auto* p = static_cast<const uint8_t*>(sqlite3_column_blob(s_, col));
+    return std::vector<uint8_t>(p, p + sqlite3_column_bytes(s_, col));
+  }
+  Uuid uuid(int col) {
+    std::vector<uint8_t> b = blob(col);
+    if (b.size() != 16) corrupt(col, "a 16-byte id");
+    Uuid u;
+    std::memcpy(u.bytes.data(), b.data(), 16);
+    return u;
+  }
+
+  sqlite3_stmt* raw() { return s_; }
+
+ private:
+  Statement& checked(int rc) {
+    if (rc != SQLITE_OK) error(sqlite3_errmsg(c_.raw()));
+    return *this;
+  }
+  [[noreturn]] void error(const std::string& message) {
+    c_.fail(message + " (in: " + std::string(sql_).substr(0, 100) + ")");
+  }
+  [[noreturn]] void corrupt(int col, const char* expected) {
+    error(std::string("corrupt: column ") + sqlite3_column_name(s_, col) + " is not " + expected);
+  }
+
+  SqliteConnection& c_;
+  sqlite3_stmt* s_;
+  const char* sql_;
+};
+
+// A transaction that rolls back unless committed. Writers use BEGIN
+// IMMEDIATE: the write lock is taken up front (waiting up to the busy
+// timeout), so a transaction never fails half-way on a lock upgrade and two
+// writers can never deadlock. Readers use a deferred BEGIN: a consistent
+// snapshot over several statements, taken without blocking writers (WAL).
+class Transaction {
+ public:
+  enum Kind { read, write };
+  Transaction(SqliteConnection& c, Kind kind) : c_(c) {
+    Statement(c_, kind == write ? "BEGIN IMMEDIATE" : "BEGIN DEFERRED").run();
+  }
+  ~Transaction() {
+    // SQLite rolls some failed transactions back by itself (I/O errors, a
+    // full disk); only roll back what is still open.
+    if (committed_ || sqlite3_get_autocommit(c_.raw())) return;
+    char* error = nullptr;
+    int rc = sqlite3_exec(c_.raw(), "ROLLBACK", nullptr, nullptr, &error);
+    if (rc != SQLITE_OK) {
+      // The next BEGIN will fail loudly ("cannot start a transaction within
+      // a transaction"); a destructor cannot throw.
+      FLOE_LOG(error, "meta") << "rollback failed on " << c_.path() << ": " << (error ? error : sqlite3_errstr(rc));
+    }
+    sqlite3_free(error);
+  }
+  Transaction(const Transaction&) = delete;
+  Transaction& operator=(const Transaction&) = delete;
+
+  // Returns once the transaction is durable (synchronous = FULL).
+  void commit() {
+    Statement(c_, "COMMIT").run();
+    committed_ = true;
+  }
+
+ private:
+  SqliteConnection& c_;
+  bool committed_ = false;
+};
+
+// --- schema ----------------------------------------------------------------
+
+int current_schema_version(SqliteConnection& c) {
+  Statement s(c, "SELECT coalesce(max(version), 0) FROM schema_version");
+  if (!s.step()) c.fail("schema_version returned no row");
+  return s.int32(0);
+}
+
+void migrate(SqliteConnection& c) {
+  {
+    Transaction txn(c, Transaction::write);
+    int64_t application_id = 0;
+    {
+      Statement s(c, "PRAGMA application_id");
+      if (s.step()) application_id = s.int64(0);
+    }
+    bool has_versions = false;
+    bool has_other_tables = false;
+    {
+      Statement s(c, "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\'");
+      while (s.step()) (s.text(0) == "schema_version" ? has_versions : has_other_tables) = true;
+    }
+    if ((application_id != 0 && application_id != kApplicationId) || (!has_versions && has_other_tables))
+      c.fail("not a floe metadata store (a database of another application)");
+    if (!has_versions) {
+      c.exec(
+          "CREATE TABLE schema_version ("
+          "  version    INTEGER PRIMARY KEY,"
+          "  description TEXT NOT NULL,"
+          "  applied_ms INTEGER NOT NULL)");
+      c.exec(("PRAGMA application_id = " + std::to_string(kApplicationId)).c_str());
+    }
+    txn.commit();
+  }
+  // One step per transaction, re-reading the version each time: another
+  // process opening the same file may be migrating it too.
+  for (;;) {
+    Transaction txn(c, Transaction::write);
+    int current = current_schema_version(c);
+    if (current > kLatestSchemaVersion) {
+      c.fail("schema version " + std::to_string(current) + " is newer than this floe knows (" +
+             std::to_string(kLatestSchemaVersion) + "): upgrade floe");
+    }
+    if (current == kLatestSchemaVersion) return;  // read only: the rollback ends it
+    const Migration& m = kMigrations[current];
+    c.exec(m.sql);
+    Statement(c, "INSERT INTO schema_version (version, description, applied_ms) VALUES (?, ?, ?)")
+        .bind(1, m.version)
+        .bind(2, std::string_view(m.description))
+        .bind(3, now_ms())
+        .run();
+    txn.commit();
+    FLOE_LOG(info, "meta") << "metadata store " << c.path() << ": applied schema version " << m.version << " ("
+                           << m.description << ")";
+  }
+}
+
+// --- helpers shared by the calls --------------------------------------------
+
+void bump_topics_version(SqliteConnection& c) {
+  Statement s(c, "UPDATE cluster SET value = value + 1 WHERE key = 'topics_version'");
+  s.run();
+  if (s.changes() != 1) c.fail("corrupt: cluster.topics_version is missing");
+}
+
+std::map<std::string, std::string> load_configs(SqliteConnection& c, const Uuid& topic) {
+  std::map<std::string, std::string> out;
+  Statement s(c, "SELECT key, value FROM topic_configs WHERE topic_id = ?");
+  s.bind(1, topic);
+  while (s.step()) out.emplace(s.text(0), s.text(1));
+  return out;
+}
+
+// Columns: id, name, partitions, created_ms.
+Topic topic_from_row(Statement& s) {
+  Topic t;
+  t.id = s.uuid(0);
+  t.name = s.text(1);
+  t.partitions = s.int32(2);
+  t.created_ms = s.int64(3);
+  return t;
+}
+
+std::optional<int32_t> topic_partition_count(SqliteConnection& c, const Uuid& id) {
+  Statement s(c, "SELECT partitions FROM topics WHERE id = ?");
+  s.bind(1, id);
+  if (!s.step()) return std::nullopt;
+  return s.int32(0);
+}
+
+struct PartitionRow {
+  int64_t id = 0;
+  PartitionOffsets offsets;
+};
+
+std::optional<PartitionRow> load_partition(SqliteConnection& c, const Uuid& topic, int32_t partition) {
+  Statement s(c,
+              "SELECT id, log_start_offset, high_watermark, max_timestamp, max_timestamp_offset "
+              "FROM partitions WHERE topic_id = ? AND partition_index = ?");
+  s.bind(1, topic).bind(2, partition);
+  if (!s.step()) return std::nullopt;
+  PartitionRow p;
+  p.id = s.int64(0);
+  p.offsets.log_start_offset = s.int64(1);
+  p.offsets.high_watermark = s.int64(2);
+  p.offsets.max_timestamp = s.int64(3);
+  p.offsets.max_timestamp_offset = s.int64(4);
+  return p;
+}
+
+void store_partition(SqliteConnection& c, const PartitionRow& p) {
+  Statement s(c,
+              "UPDATE partitions SET log_start_offset = ?, high_watermark = ?, max_timestamp = ?, "
+              "max_timestamp_offset = ? WHERE id = ?");
+  s.bind(1, p.offsets.log_start_offset)
+      .bind(2, p.offsets.high_watermark)
+      .bind(3, p.offsets.max_timestamp)
+      .bind(4, p.offsets.max_timestamp_offset)
+      .bind(5, p.id)
+      .run();
+  if (s.changes() != 1) c.fail("partition row " + std::to_string(p.id) + " vanished during a write transaction");
+}
+
+// Columns: key, byte_offset, byte_length, base_offset, last_offset, max_timestamp.
+BatchLocation location_from_row(Statement& s) {
+  BatchLocation b;
+  b.object_key = s.text(0);
+  b.byte_offset = s.uint64(1);
+  b.byte_length = s.uint32(2);
+  b.base_offset = s.int64(3);
+  b.last_offset = s.int64(4);
+  b.max_timestamp = s.int64(5);
+  return b;
+}
+
+struct ProducerBatch {
+  int32_t first_sequence = 0;
+  int32_t last_sequence = 0;
+  int64_t base_offset = 0;
+  int64_t last_offset = 0;
+};
+
+struct ProducerState {
+  bool known = false;  // a row exists (or was created in this commit)
+  bool dirty = false;
+  int16_t epoch = -1;
+  std::vector<ProducerBatch> batches;  // oldest first, at most kProducerHistory
+};
+
+constexpr size_t kProducerEntryBytes = 24;
+
+void put_be(std::vector<uint8_t>& out, uint64_t v, int bytes) {
+  for (int i = bytes - 1; i >= 0; --i) out.push_back(static_cast<uint8_t>(v >> (8 * i)));
+}
+
+uint64_t get_be(const uint8_t* p, int bytes) {
+  uint64_t v = 0;
+  for (int i = 0; i < bytes; ++i) v = (v << 8) | p[i];
+  return v;
+}
+
+std::vector<uint8_t> encode_producer_batches(const std::vector<ProducerBatch>& batches) {
+  std::vector<uint8_t> out;
+  out.reserve(batches.size() * kProducerEntryBytes);
+  for (const auto& b : batches) {
+    put_be(out, static_cast<uint32_t>(b.first_sequence), 4);
+    put_be(out, static_cast<uint32_t>(b.last_sequence), 4);
+    put_be(out, static_cast<uint64_t>(b.base_offset), 8);
+    put_be(out, static_cast<uint64_t>(b.last_offset), 8);
+  }
+  return out;
+}
+
+std::vector<ProducerBatch> decode_producer_batches(SqliteConnection& c, const std::vector<uint8_t>& bytes) {
+  if (bytes.empty() || bytes.size() % kProducerEntryBytes != 0 ||
+      bytes.size() > kProducerHistory * kProducerEntryBytes)
+    c.fail("corrupt: producer_state.recent_batches has " + std::to_string(bytes.size()) + " bytes");
+  std::vector<ProducerBatch> out;
+  for (size_t at = 0; at < bytes.size(); at += kProducerEntryBytes) {
+    const uint8_t* p = bytes.data() + at;
+    ProducerBatch b;
+    b.first_sequence = static_cast<int32_t>(get_be(p, 4));
+    b.last_sequence = static_cast<int32_t>(get_be(p + 4, 4));
+    b.base_offset = static_cast<int64_t>(get_be(p + 8, 8));
+    b.last_offset = static_cast<int64_t>(get_be(p + 16, 8));
+    out.push_back(b);
+  }
+  return out;
+}
+
+ProducerState load_producer(SqliteConnection& c, int64_t partition_id, int64_t producer_id) {
+  ProducerState st;
+  Statement s(c,
+              "SELECT producer_epoch, recent_batches FROM producer_state "
+              "WHERE partition_id = ? AND producer_id = ?");
+  s.bind(1, partition_id).bind(2, producer_id);
+  if (!s.step()) return st;
+  st.known = true;
+  int32_t epoch = s.int32(0);
+  if (epoch < std::numeric_limits<int16_t>::min() || epoch > std::numeric_limits<int16_t>::max())
+    c.fail("corrupt: producer epoch " + std::to_string(epoch));
+  st.epoch = static_cast<int16_t>(epoch);
+  st.batches = decode_producer_batches(c, s.blob(1));
+  return st;
+}
+
+void store_producer(SqliteConnection& c, int64_t partition_id, int64_t producer_id, const ProducerState& st,
+                    int64_t append_ms) {
+  std::vector<uint8_t> blob = encode_producer_batches(st.batches);
+  Statement(c,
+            "INSERT INTO producer_state (partition_id, producer_id, producer_epoch, recent_batches, last_append_ms) "
+            "VALUES (?, ?, ?, ?, ?) ON CONFLICT (partition_id, producer_id) DO UPDATE SET "
+            "producer_epoch = excluded.producer_epoch, recent_batches = excluded.recent_batches, "
+            "last_append_ms = excluded.last_append_ms")
+      .bind(1, partition_id)
+      .bind(2, producer_id)
+      .bind(3, st.epoch)
+      .bind_blob(4, blob.data(), blob.size())
+      .bind(5, append_ms)
+      .run();
+}
+
+// The idempotence check of one batch against its producer's state, as Kafka's
+// ProducerAppendInfo does for a non-transactional idempotent producer.
+struct SequenceVerdict {
+  ErrorCode error = ErrorCode::none;
+  const ProducerBatch* duplicate_of = nullptr;
+  bool new_epoch = false;
+};
+
+SequenceVerdict check_sequence(const ProducerState& st, const PendingBatch& b, int32_t last_sequence) {
+  SequenceVerdict v;
+  if (!st.known) return v;  // the first batch we see of this producer: any sequence
+  if (b.producer_epoch < st.epoch) {
+    v.error = ErrorCode::invalid_producer_epoch;
+  } else if (b.producer_epoch > st.epoch) {
+    // A new epoch restarts the sequence at 0 and forgets the old batches.
+    if (b.base_sequence != 0) v.error = ErrorCode::out_of_order_sequence_number;
+    v.new_epoch = true;
+  } else {
+    for (const auto& prev : st.batches) {
+      if (prev.first_sequence == b.base_sequence && prev.last_sequence == last_sequence) {
+        v.duplicate_of = &prev;
+        return v;
+      }
+    }
+    if (b.base_sequence != increment_sequence(st.batches.back().last_sequence, 1))
+      v.error = ErrorCode::out_of_order_sequence_number;
+  }
+  return v;
+}
+
+void validate(const ObjectCommit& object, std::span<const PendingBatch> batches) {
+  to_int64(object.size, "object size");
+  for (const auto& b : batches) {
+    if (b.record_count < 1) throw std::invalid_argument("commit_object: a batch with record_count < 1");
+    if (b.byte_length == 0 || b.byte_offset > object.size || b.byte_length > object.size - b.byte_offset)
+      throw std::invalid_argument("commit_object: batch bytes [" + std::to_string(b.byte_offset) + ", +" +
+                                  std::to_string(b.byte_length) + ") outside object " + object.key + " of " +
+                                  std::to_string(object.size) + " bytes");
+  }
+}
+
+// After rows at the start of a partition are dropped, the running maximum of
+// the rows that remain must forget the dropped ones. Rows are rewritten in
+// offset order until the recomputed value equals the stored one: from there
+// on the dropped rows no longer dominate. In the usual case (timestamps that
+// rise with offsets) that is the first row. Reads in chunks and updates
+// between them, because SQLite does not promise what a statement sees of
+// rows changed while it is being stepped.
+void repair_running_max(SqliteConnection& c, int64_t partition_id) {
+  constexpr int kChunk = 512;
+  int64_t running = -1;
+  int64_t after = std::numeric_limits<int64_t>::min();
+  for (;;) {
+    std::vector<std::pair<int64_t, int64_t>> updates;  // last_offset, running max
+    bool done = false;
+    int rows = 0;
+    {
+      Statement s(c,
+                  "SELECT last_offset, max_timestamp, running_max_timestamp FROM batches "
+                  "WHERE partition_id = ? AND last_offset > ? ORDER BY last_offset LIMIT 512");
+      s.bind(1, partition_id).bind(2, after);
+      while (s.step()) {
+        ++rows;
+        after = s.int64(0);
+        running = std::max(running, s.int64(1));
+        if (running == s.int64(2)) {
+          done = true;
+          break;
+        }
+        updates.emplace_back(after, running);
+      }
+    }
+    for (const auto& [last_offset, value] : updates) {
+      Statement(c, "UPDATE batches SET running_max_timestamp = ? WHERE partition_id = ? AND last_offset = ?")
+          .bind(1, value)
+          .bind(2, partition_id)
+          .bind(3, last_offset)
+          .run();
+    }
+    if (done || rows < kChunk) return;
+  }
+}
+
+// The partition's max timestamp and the last offset of the first batch that
+// has it, from the batch rows (-1, -1 without rows or timestamps).
+std::pair<int64_t, int64_t> max_timestamp_of_rows(SqliteConnection& c, int64_t partition_id) {
+  int64_t max_ts = -1;
+  {
+    Statement s(c,
+                "SELECT running_max_timestamp FROM batches WHERE partition_id = ? "
+                "ORDER BY last_offset DESC LIMIT 1");
+    s.bind(1, partition_id);
+    if (s.step()) max_ts = s.int64(0);
+  }
+  if (max_ts < 0) return {-1, -1};
+  Statement s(c,
+              "SELECT last_offset FROM batches INDEXED BY batches_by_running_max_timestamp "
+              "WHERE partition_id = ? AND running_max_timestamp >= ? "
+              "ORDER BY running_max_timestamp, last_offset LIMIT 1");
+  s.bind(1, partition_id).bind(2, max_ts);
+  if (!s.step()) c.fail("corrupt: running max timestamp index of partition " + std::to_string(partition_id));
+  return {max_ts, s.int64(0)};
+}
+
+const char* lookup_sql(SqliteMetaStore::Lookup lookup) {
+  switch (lookup) {
+    case SqliteMetaStore::Lookup::find_batches:
+      return kFindBatchesSql;
+    case SqliteMetaStore::Lookup::find_batch_by_timestamp:
+      return kFindBatchByTimestampSql;
+  }
+  throw std::invalid_argument("unknown lookup");
+}
+
+}  // namespace
+
+// --- the store ---------------------------------------------------------------
+
+SqliteMetaStore::SqliteMetaStore(const std::string& path) : SqliteMetaStore(path, Options{}) {}
+
+SqliteMetaStore::SqliteMetaStore(const std::string& path, Options options)
+    : db_(std::make_unique<SqliteConnection>(path, options.busy_timeout_ms)) {
+  migrate(*db_);
+}
+
+SqliteMetaStore::~SqliteMetaStore() = default;
+
+int SqliteMetaStore::latest_schema_version() { return kLatestSchemaVersion; }
+
+int SqliteMetaStore::schema_version() {
+  std::lock_guard lock(mu_);
+  return current_schema_version(*db_);
+}
+
+// --- cluster -----------------------------------------------------------------
+
+std::string SqliteMetaStore::cluster_id(const std::optional<std::string>& proposed) {
+  if (proposed && proposed->empty()) throw std::invalid_argument("cluster_id: empty proposed id");
+  std::lock_guard lock(mu_);
+  SqliteConnection& c = *db_;
+  Transaction txn(c, Transaction::write);
+  {
+    Statement s(c, "SELECT value FROM cluster WHERE key = 'cluster_id'");
+    if (s.step()) {
+      std::string recorded = s.text(0);
+      if (proposed && *proposed != recorded) {
+        throw MetaError(ErrorCode::inconsistent_cluster_id,
+                        "cluster id " + *proposed + " differs from the store's " + recorded);
+      }
+      return recorded;
+    }
+  }
+  std::string id = proposed ? *proposed : random_uuid().to_string();
+  Statement(c, "INSERT INTO cluster (key, value) VALUES ('cluster_id', ?)").bind(1, id).run();
+  txn.commit();
+  return id;
+}
+
+int64_t SqliteMetaStore::allocate_producer_id() {
+  std::lock_guard lock(mu_);
+  SqliteConnection& c = *db_;
+  // The write lock makes read-then-increment atomic across every process
+  // sharing the file.
+  Transaction txn(c, Transaction::write);
+  int64_t id = 0;
+  {
+    Statement s(c, "SELECT value FROM cluster WHERE key = 'next_producer_id'");
+    if (!s.step()) c.fail("corrupt: cluster.next_producer_id is missing");
+    id = s.int64(0);
+  }
+  if (id < 0 || id == std::numeric_limits<int64_t>::max()) c.fail("producer ids are exhausted");
+  Statement(c, "UPDATE cluster SET value = ? WHERE key = 'next_producer_id'").bind(1, id + 1).run();
+  txn.commit();
+  return id;
+}
+
+// --- topics ------------------------------------------------------------------
+
+Topic SqliteMetaStore::create_topic(const std::string& name, int32_t partitions,
+                                    const std::map<std::string, std::string>& configs) {
+  if (partitions < 1) {
+    throw MetaError(ErrorCode::invalid_partitions,
+                    "topic " + name + ": partitions must be at least 1, not " + std::to_string(partitions));
+  }
+  std::lock_guard lock(mu_);
+  SqliteConnection& c = *db_;
+  Transaction txn(c, Transaction::write);
+  {
+    Statement s(c, "SELECT 1 FROM topics WHERE name = ?");
+    if (s.bind(1, name).step()) throw MetaError(ErrorCode::topic_already_exists, "topic " + name + " already exists");
+  }
+  Topic t;
+  t.name = name;
+  t.partitions = partitions;
+  t.configs = configs;
+  t.created_ms = now_ms();
+  do {
+    t.id = random_uuid();
+  } while (topic_partition_count(c, t.id));
+  Statement(c, "INSERT INTO topics (id, name, partitions, created_ms) VALUES (?, ?, ?, ?)")
+      .bind(1, t.id)
+      .bind(2, name)
+      .bind(3, partitions)
+      .bind(4, t.created_ms)
+      .run();
+  for (int32_t i = 0; i < partitions; ++i)
+    Statement(c, "INSERT INTO partitions (topic_id, partition_index) VALUES (?, ?)").bind(1, t.id).bind(2, i).run();
+  for (const auto& [key, value] : configs)
+    Statement(c, "INSERT INTO topic_configs (topic_id, key, value) VALUES (?, ?, ?)")
+        .bind(1, t.id)
+        .bind(2, key)
+        .bind(3, value)
+        .run();
+  bump_topics_version(c);
+  txn.commit();
+  return t;
+}
+
+std::optional<Topic> SqliteMetaStore::find_topic(const std::string& name) {
+  std::lock_guard lock(mu_);
+  SqliteConnection& c = *db_;
+  Transaction txn(c, Transaction::read);
+  std::optional<Topic> t;
+  {
+    Statement s(c, "SELECT id, name, partitions, created_ms FROM topics WHERE name = ?");
+    if (!s.bind(1, name).step()) return std::nullopt;
+    t = topic_from_row(s);
+  }
+  t->configs = load_configs(c, t->id);
+  return t;
+}
+
+std::optional<Topic> SqliteMetaStore::find_topic(const Uuid& id) {
+  std::lock_guard lock(mu_);
+  SqliteConnection& c = *db_;
+  Transaction txn(c, Transaction::read);
+  std::optional<Topic> t;
+  {
+    Statement s(c, "SELECT id, name, partitions, created_ms FROM topics WHERE id = ?");
+    if (!s.bind(1, id).step()) return std::nullopt;
+    t = topic_from_row(s);
+  }
+  t->configs = load_configs(c, t->id);
+  return t;
+}
+
+std::vector<Topic> SqliteMetaStore::list_topics() {
+  std::lock_guard lock(mu_);
+  SqliteConnection& c = *db_;
+  Transaction txn(c, Transaction::read);
+  std::vector<Topic> topics;
+  std::map<Uuid, size_t> index;
+  {
+    Statement s(c, "SELECT id, name, partitions, created_ms FROM topics ORDER BY name");
+    while (s.step()) {
+      topics.push_back(topic_from_row(s));
+      index.emplace(topics.back().id, topics.size() - 1);
+    }
+  }
+  Statement s(c, "SELECT topic_id, key, value FROM topic_configs");
+  while (s.step()) {
+    auto it = index.find(s.uuid(0));
+    if (it == index.end()) c.fail("corrupt: a config row of an unknown topic");
+    topics[it->second].configs.emplace(s.text(1), s.text(2));
+  }
+  return topics;
+}
+
+void SqliteMetaStore::delete_topic(const Uuid& id) {
+  std::lock_guard lock(mu_);
+  SqliteConnection& c = *db_;
+  Transaction txn(c, Transaction::write);
+  if (!topic_partition_count(c, id))
+    throw MetaError(ErrorCode::unknown_topic_id, "no topic with id " + id.to_string());
+  // Children first; the foreign keys would refuse any other order. Deleting
+  // batch rows releases their objects (the triggers count references down).
+  Statement(c, "DELETE FROM batches WHERE partition_id IN (SELECT id FROM partitions WHERE topic_id = ?)")
+      .bind(1, id)
+      .run();
+  Statement(c, "DELETE FROM producer_state WHERE partition_id IN (SELECT id FROM partitions WHERE topic_id = ?)")
+      .bind(1, id)
+      .run();
+  Statement(c, "DELETE FROM partitions WHERE topic_id = ?").bind(1, id).run();
+  Statement(c, "DELETE FROM topic_configs WHERE topic_id = ?").bind(1, id).run();
+  Statement(c, "DELETE FROM topics WHERE id = ?").bind(1, id).run();
+  bump_topics_version(c);
+  txn.commit();
+}
+
+void SqliteMetaStore::create_partitions(const Uuid& id, int32_t total) {
+  std::lock_guard lock(mu_);
+  SqliteConnection& c = *db_;
+  Transaction txn(c, Transaction::write);
+  std::optional<int32_t> current = topic_partition_count(c, id);
+  if (!current) throw MetaError(ErrorCode::unknown_topic_id, "no topic with id " + id.to_string());
+  if (total <= *current) {
+    throw MetaError(ErrorCode::invalid_partitions, "topic " + id.to_string() + " has " + std::to_string(*current) +
+                                                       " partitions; cannot change to " + std::to_string(total));
+  }
+  for (int32_t i = *current; i < total; ++i)
+    Statement(c, "INSERT INTO partitions (topic_id, partition_index) VALUES (?, ?)").bind(1, id).bind(2, i).run();
+  Statement(c, "UPDATE topics SET partitions = ? WHERE id = ?").bind(1, total).bind(2, id).run();
+  bump_topics_version(c);
+  txn.commit();
+}
+
+void SqliteMetaStore::alter_topic_configs(const Uuid& id,
+                                          const std::map<std::string, std::optional<std::string>>& changes) {
+  std::lock_guard lock(mu_);
+  SqliteConnection& c = *db_;
+  Transaction txn(c, Transaction::write);
+  if (!topic_partition_count(c, id))
+    throw MetaError(ErrorCode::unknown_topic_id, "no topic with id " + id.to_string());
+  int changed = 0;
+  for (const auto& [key, value] : changes) {
+    if (value) {
+      Statement s(c,
+                  "INSERT INTO topic_configs (topic_id, key, value) VALUES (?, ?, ?) "
+                  "ON CONFLICT (topic_id, key) DO UPDATE SET value = excluded.value "
+                  "WHERE value IS NOT excluded.value");
+      s.bind(1, id).bind(2, key).bind(3, *value).run();
+      changed += s.changes();
+    } else {
+      Statement s(c, "DELETE FROM topic_configs WHERE topic_id = ? AND key = ?");
+      s.bind(1, id).bind(2, key).run();
+      changed += s.changes();
+    }
+  }
+  if (changed > 0) bump_topics_version(c);
+  txn.commit();
+}
+
+int64_t SqliteMetaStore::topics_version() {
+  std::lock_guard lock(mu_);
+  Statement s(*db_, "SELECT value FROM cluster WHERE key = 'topics_version'");
+  if (!s.step()) db_->fail("corrupt: cluster.topics_version is missing");
+  return s.int64(0);
+}
+
+// --- the data path -------------------------------------------------------------
+
+CommitOutcome SqliteMetaStore::commit_object(const ObjectCommit& object, std::span<const PendingBatch> batches) {
+  validate(object, batches);
+  std::lock_guard lock(mu_);
+  SqliteConnection& c = *db_;
+
+  // BEGIN IMMEDIATE holds SQLite's single database write lock for the whole
+  // commit, so batches are simply processed in input (arrival) order and
+  // two commits - of this process or another - can never deadlock. A backend
+  // with row locks (PostgreSQL) must first lock the touched partitions in
+  // (topic id, partition) order, then process in input order.
+  Transaction txn(c, Transaction::write);
+
+  // State read once per partition and producer, updated in memory as the
+  // batches go (a later batch sees what earlier ones did), written back once.
+  struct PartitionSlot {
+    std::optional<PartitionRow> row;
+    bool dirty = false;
+  };
+  std::map<std::pair<Uuid, int32_t>, PartitionSlot> partitions;
+  std::map<std::pair<int64_t, int64_t>, ProducerState> producers;  // (partition id, producer id)
+  std::optional<int64_t> object_id;
+
+  CommitOutcome out;
+  out.results.resize(batches.size());
+  for (size_t i = 0; i < batches.size(); ++i) {
+    const PendingBatch& b = batches[i];
+    CommitResult& r = out.results[i];
+
+    auto [slot_it, fresh] = partitions.try_emplace({b.topic_id, b.partition});
+    PartitionSlot& slot = slot_it->second;
+    if (fresh) slot.row = load_partition(c, b.topic_id, b.partition);
+    if (!slot.row) {
+      r.error = ErrorCode::unknown_topic_or_partition;
+      continue;
+    }
+    PartitionRow& p = *slot.row;
+    r.log_start_offset = p.offsets.log_start_offset;
+
+    ProducerState* producer = nullptr;
+    const int32_t last_sequence = increment_sequence(b.base_sequence, b.record_count - 1);
+    if (b.producer_id >= 0) {
+      auto [it, inserted] = producers.try_emplace({p.id, b.producer_id});
+      if (inserted) it->second = load_producer(c, p.id, b.producer_id);
+      producer = &it->second;
+      SequenceVerdict v = check_sequence(*producer, b, last_sequence);
+      if (v.error != ErrorCode::none) {
+        r.error = v.error;
+        continue;
+      }
+      if (v.duplicate_of) {
+        r.base_offset = v.duplicate_of->base_offset;
+        r.duplicate = true;
+        continue;
+      }
+      if (v.new_epoch) producer->batches.clear();
+    }
+
+    if (!object_id) {
+      Statement(c, "INSERT INTO objects (key, size, created_ms) VALUES (?, ?, ?)")
+          .bind(1, object.key)
+          .bind(2, static_cast<int64_t>(object.size))
+          .bind(3, object.append_time_ms)
+          .run();
+      object_id = sqlite3_last_insert_rowid(c.raw());
+    }
+
+    const int64_t base_offset = p.offsets.high_watermark;
+    const int64_t last_offset = base_offset + b.record_count - 1;
+    p.offsets.high_watermark = last_offset + 1;
+    // Ties keep the earliest batch, as Kafka's offsetOfMaxTimestamp does.
+    if (b.max_timestamp > p.offsets.max_timestamp) {
+      p.offsets.max_timestamp = b.max_timestamp;
+      p.offsets.max_timestamp_offset = last_offset;
+    }
+    slot.dirty = true;
+
+    Statement(c,
+              "INSERT INTO batches (partition_id, last_offset, base_offset, object_id, byte_offset, byte_length, "
+              "max_timestamp, running_max_timestamp, producer_id, producer_epoch, base_sequence, record_count) "
+              "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+        .bind(1, p.id)
+        .bind(2, last_offset)
+        .bind(3, base_offset)
+        .bind(4, *object_id)
+        .bind(5, static_cast<int64_t>(b.byte_offset))
+        .bind(6, static_cast<int64_t>(b.byte_length))
+        .bind(7, b.max_timestamp)
+        .bind(8, std::max(p.offsets.max_timestamp, b.max_timestamp))
+        .bind(9, b.producer_id)
+        .bind(10, b.producer_epoch)
+        .bind(11, b.base_sequence)
+        .bind(12, b.record_count)
+        .run();
+
+    if (producer) {
+      producer->known = true;
+      producer->dirty = true;
+      producer->epoch = b.producer_epoch;
+      producer->batches.push_back({b.base_sequence, last_sequence, base_offset, last_offset});
+      if (producer->batches.size() > kProducerHistory) producer->batches.erase(producer->batches.begin());
+    }
+    r.base_offset = base_offset;
+  }
+
+  for (const auto& [key, slot] : partitions)
+    if (slot.dirty) store_partition(c, *slot.row);
+  for (const auto& [key, st] : producers)
+    if (st.dirty) store_producer(c, key.first, key.second, st, object.append_time_ms);
+  txn.commit();
+  out.object_recorded = object_id.has_value();
+  return out;
+}
+
+std::optional<PartitionOffsets> SqliteMetaStore::partition_offsets(const Uuid& topic, int32_t partition) {
+  std::lock_guard lock(mu_);
+  std::optional<PartitionRow> p = load_partition(*db_, topic, partition);
+  if (!p) return std::nullopt;
+  return p->offsets;
+}
+
+std::optional<FetchPlan> SqliteMetaStore::find_batches(const Uuid& topic, int32_t partition, int64_t from_offset,
+                                                       uint64_t max_bytes) {
+  std::lock_guard lock(mu_);
+  SqliteConnection& c = *db_;
+  Transaction txn(c, Transaction::read);  // offsets and batches from one snapshot
+  std::optional<PartitionRow> p = load_partition(c, topic, partition);
+  if (!p) return std::nullopt;
+  FetchPlan plan;
+  plan.offsets = p->offsets;
+  // Step the index walk and stop as soon as the budget is spent: the rows
+  // read are the rows returned, plus at most one that did not fit.
+  Statement s(c, kFindBatchesSql);
+  s.bind(1, p->id).bind(2, from_offset);
+  uint64_t total = 0;
+  while (total < max_bytes || plan.batches.empty()) {
+    if (!s.step()) break;
+    ++find_batches_rows_;
+    uint32_t length = s.uint32(2);
+    if (!plan.batches.empty() && length > max_bytes - total) break;
+    plan.batches.push_back(location_from_row(s));
+    total += length;
+  }
+  return plan;
+}
+
+std::optional<BatchLocation> SqliteMetaStore::find_batch_by_timestamp(const Uuid& topic, int32_t partition,
+                                                                      int64_t timestamp) {
+  std::lock_guard lock(mu_);
+  Statement s(*db_, kFindBatchByTimestampSql);
+  s.bind(1, topic).bind(2, partition).bind(3, timestamp);
+  if (!s.step()) return std::nullopt;
+  ++find_by_timestamp_rows_;
+  return location_from_row(s);
+}
+
+std::optional<BatchLocation> SqliteMetaStore::find_batch_containing(const Uuid& topic, int32_t partition,
+                                                                    int64_t offset) {
+  std::lock_guard lock(mu_);
+  Statement s(*db_, kFindBatchContainingSql);
+  s.bind(1, topic).bind(2, partition).bind(3, offset);
+  if (!s.step()) return std::nullopt;
+  BatchLocation b = location_from_row(s);
+  if (b.base_offset > offset) return std::nullopt;  // before the first stored batch
+  return b;
+}
+
+int64_t SqliteMetaStore::delete_records(const Uuid& topic, int32_t partition, int64_t offset) {
+  std::lock_guard lock(mu_);
+  SqliteConnection& c = *db_;
+  Transaction txn(c, Transaction::write);
+  std::optional<PartitionRow> p = load_partition(c, topic, partition);
+  if (!p) {
+    throw MetaError(ErrorCode::unknown_topic_or_partition,
+                    "no partition " + std::to_string(partition) + " of topic " + topic.to_string());
+  }
+  const int64_t target = offset == -1 ? p->offsets.high_watermark : offset;
+  if (target < 0 || target > p->offsets.high_watermark) {
+    throw MetaError(ErrorCode::offset_out_of_range,
+                    "cannot delete records before offset " + std::to_string(offset) + ": the high watermark is " +
+                        std::to_string(p->offsets.high_watermark));
+  }
+  if (target <= p->offsets.log_start_offset) return p->offsets.log_start_offset;
+
+  p->offsets.log_start_offset = target;
+  // A batch straddling the new start stays; fetch skips its early records.
+  Statement drop(c, "DELETE FROM batches WHERE partition_id = ? AND last_offset < ?");
+  drop.bind(1, p->id).bind(2, target).run();
+  if (drop.changes() > 0) {
+    repair_running_max(c, p->id);
+    std::tie(p->offsets.max_timestamp, p->offsets.max_timestamp_offset) = max_timestamp_of_rows(c, p->id);
+  }
+  store_partition(c, *p);
+  txn.commit();
+  return target;
+}
+
+// --- objects -----------------------------------------------------------------
+
+namespace {
+std::vector<StoredObject> read_objects(Statement& s) {
+  std::vector<StoredObject> out;
+  while (s.step()) out.push_back(StoredObject{s.text(0), s.uint64(1), s.int64(2)});
+  return out;
+}
+}  // namespace
+
+std::vector<StoredObject> SqliteMetaStore::objects() {
+  std::lock_guard lock(mu_);
+  Statement s(*db_, "SELECT key, size, created_ms FROM objects ORDER BY id");
+  return read_objects(s);
+}
+
+std::vector<StoredObject> SqliteMetaStore::unreferenced_objects() {
+  std::lock_guard lock(mu_);
+  Statement s(*db_,
+              "SELECT key, size, created_ms FROM objects INDEXED BY objects_unreferenced "
+              "WHERE live_batches = 0 ORDER BY id");
+  return read_objects(s);
+}
+
+void SqliteMetaStore::forget_objects(std::span<const std::string> keys) {
+  std::lock_guard lock(mu_);
+  SqliteConnection& c = *db_;
+  Transaction txn(c, Transaction::write);
+  // Only unreferenced rows go: a key some batch still points at stays (and
+  // the foreign key would refuse it anyway).
+  for (const auto& key : keys)
+    Statement(c, "DELETE FROM objects WHERE key = ? AND live_batches = 0").bind(1, key).run();
+  txn.commit();
+}
+
+// --- introspection -----------------------------------------------------------
+
+std::vector<std::string> SqliteMetaStore::query_plan(Lookup lookup) {
+  std::lock_guard lock(mu_);
+  std::string sql = std::string("EXPLAIN QUERY PLAN ") + lookup_sql(lookup);
+  sqlite3_stmt* stmt = nullptr;
+  db_->check(sqlite3_prepare_v2(db_->raw(), sql.c_str(), -1, &stmt, nullptr), "prepare EXPLAIN QUERY PLAN");
+  std::vector<std::string> lines;
+  int rc;
+  while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+    const unsigned char* detail = sqlite3_column_text(stmt, 3);
+    lines.emplace_back(detail ? reinterpret_cast<const char*>(detail) : "");
+  }
+  std::string message = sqlite3_errmsg(db_->raw());
+  sqlite3_finalize(stmt);
+  if (rc != SQLITE_DONE) db_->fail("EXPLAIN QUERY PLAN: " + message);
+  return lines;
+}
+
+SqliteMetaStore::LookupCounters SqliteMetaStore::take_counters(Lookup lookup) {
+  std::lock_guard lock(mu_);
+  sqlite3_stmt* stmt = db_->cached(lookup_sql(lookup));
+  LookupCounters out;
+  int64_t& rows = lookup == Lookup::find_batches ? find_batches_rows_ : find_by_timestamp_rows_;
+  out.rows_stepped = std::exchange(rows, 0);
+  out.fullscan_steps = sqlite3_stmt_status(stmt, SQLITE_STMTSTATUS_FULLSCAN_STEP, 1);
+  out.sorts = sqlite3_stmt_status(stmt, SQLITE_STMTSTATUS_SORT, 1);
+  out.vm_steps = sqlite3_stmt_status(stmt, SQLITE_STMTSTATUS_VM_STEP, 1);
+  return out;
+}
+
+}  // namespace floe::meta

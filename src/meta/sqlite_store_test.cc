@@ -1,0 +1,398 @@
+#include "meta/sqlite_store.h"
+
+#include <gtest/gtest.h>
+#include <sqlite3.h>
+
+#include <atomic>
+#include <fstream>
+#include <mutex>
+#include <set>
+#include <thread>
+
+#include "meta/meta_store_conformance.h"
+
+namespace floe::meta {
+namespace {
+
+namespace fs = std::filesystem;
+using testing::MetaStoreBackend;
+using testing::MetaStoreConformance;
+using testing::ScratchDir;
+
+INSTANTIATE_TEST_SUITE_P(Sqlite, MetaStoreConformance,
+                         ::testing::Values(MetaStoreBackend{"sqlite",
+                                                            [](const fs::path& dir) -> std::unique_ptr<MetaStore> {
+                                                              return std::make_unique<SqliteMetaStore>(
+                                                                  (dir / "meta.db").string());
+                                                            }}),
+                         [](const auto& info) { return info.param.name; });
+
+// A plain connection to the same file, to look at or tamper with what the
+// store wrote, as an operator with the sqlite3 shell would.
+class RawDb {
+ public:
+  explicit RawDb(const fs::path& path) {
+    if (sqlite3_open(path.c_str(), &db_) != SQLITE_OK) throw std::runtime_error("open " + path.string());
+    sqlite3_busy_timeout(db_, 5000);
+  }
+  ~RawDb() { sqlite3_close(db_); }
+  void exec(const std::string& sql) {
+    char* error = nullptr;
+    if (sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, &error) != SQLITE_OK) {
+      std::string message = error ? error : "?";
+      sqlite3_free(error);
+      throw std::runtime_error(message);
+    }
+  }
+  // The rows of a query, each row's columns joined by '|'.
+  std::vector<std::string> rows(const std::string& sql) {
+    sqlite3_stmt* stmt = nullptr;
+    if (sqlite3_prepare_v2(db_, sql.c_str(), -1, &stmt, nullptr) != SQLITE_OK)
+      throw std::runtime_error(sqlite3_errmsg(db_));
+    std::vector<std::string> out;
+    while (sqlite3_step(stmt) == SQLITE_ROW) {
+      std::string row;
+      for (int i = 0; i < sqlite3_column_count(stmt); ++i) {
+        if (i) row += '|';
+        const unsigned char* text = sqlite3_column_text(stmt, i);
+        row += text ? reinterpret_cast<const char*>(text) : "NULL";
+      }
+      out.push_back(row);
+    }
+    sqlite3_finalize(stmt);
+    return out;
+  }
+  std::string value(const std::string& sql) { return rows(sql).at(0); }
+
+ private:
+  sqlite3* db_ = nullptr;
+};
+
+std::string open_error(const fs::path& path) {
+  try {
+    SqliteMetaStore store(path.string());
+  } catch (const std::runtime_error& e) {
+    return e.what();
+  }
+  return "";
+}
+
+PendingBatch plain(const Topic& t, int32_t partition, int32_t count, uint64_t byte_offset, uint32_t length,
+                   int64_t max_timestamp = -1) {
+  PendingBatch b;
+  b.topic_id = t.id;
+  b.partition = partition;
+  b.record_count = count;
+  b.byte_offset = byte_offset;
+  b.byte_length = length;
+  b.max_timestamp = max_timestamp;
+  return b;
+}
+
+// --- schema and file -----------------------------------------------------------
+
+TEST(SqliteMetaStore, FreshFileGetsEveryMigration) {
+  ScratchDir dir;
+  fs::path file = dir.path() / "meta.db";
+  {
+    SqliteMetaStore store(file.string());
+    EXPECT_EQ(store.schema_version(), SqliteMetaStore::latest_schema_version());
+  }
+  RawDb raw(file);
+  auto versions = raw.rows("SELECT version FROM schema_version ORDER BY version");
+  ASSERT_EQ(versions.size(), static_cast<size_t>(SqliteMetaStore::latest_schema_version()));
+  for (size_t i = 0; i < versions.size(); ++i) EXPECT_EQ(versions[i], std::to_string(i + 1));
+  EXPECT_EQ(raw.value("PRAGMA application_id"), std::to_string(0x666c6f65));
+  EXPECT_EQ(raw.value("PRAGMA journal_mode"), "wal");
+  for (const char* table : {"cluster", "topics", "topic_configs", "partitions", "objects", "batches",
+                            "producer_state"}) {
+    EXPECT_EQ(raw.value(std::string("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = '") + table +
+                        "'"),
+              "1")
+        << table;
+  }
+}
+
+TEST(SqliteMetaStore, ReopenKeepsDataAndMigratesNothing) {
+  ScratchDir dir;
+  fs::path file = dir.path() / "meta.db";
+  Topic t;
+  std::string cluster;
+  int64_t producer = 0;
+  {
+    SqliteMetaStore store(file.string());
+    cluster = store.cluster_id(std::nullopt);
+    producer = store.allocate_producer_id();
+    t = store.create_topic("t", 2, {{"k", "v"}});
+    std::vector<PendingBatch> batches{plain(t, 1, 5, 0, 100, 77)};
+    ASSERT_TRUE(store.commit_object(ObjectCommit{"o", 100, 5}, batches).object_recorded);
+  }
+  std::string applied = RawDb(file).value("SELECT group_concat(applied_ms) FROM schema_version");
+  SqliteMetaStore store(file.string());
+  EXPECT_EQ(RawDb(file).value("SELECT group_concat(applied_ms) FROM schema_version"), applied);
+  EXPECT_EQ(store.cluster_id(std::nullopt), cluster);
+  EXPECT_GT(store.allocate_producer_id(), producer);
+  EXPECT_EQ(store.find_topic("t"), t);
+  EXPECT_EQ(store.partition_offsets(t.id, 1), (PartitionOffsets{0, 5, 77, 4}));
+  EXPECT_EQ(store.find_batches(t.id, 1, 0, 1000)->batches.at(0), (BatchLocation{"o", 0, 100, 0, 4, 77}));
+}
+
+TEST(SqliteMetaStore, NewerSchemaIsRefused) {
+  ScratchDir dir;
+  fs::path file = dir.path() / "meta.db";
+  { SqliteMetaStore store(file.string()); }
+  int newer = SqliteMetaStore::latest_schema_version() + 1;
+  RawDb(file).exec("INSERT INTO schema_version VALUES (" + std::to_string(newer) + ", 'from the future', 0)");
+  std::string error = open_error(file);
+  EXPECT_NE(error.find("newer"), std::string::npos) << error;
+  EXPECT_NE(error.find(std::to_string(newer)), std::string::npos) << error;
+}
+
+TEST(SqliteMetaStore, ForeignDatabaseIsRefused) {
+  ScratchDir dir;
+  fs::path file = dir.path() / "other.db";
+  RawDb(file).exec("CREATE TABLE accounts (id INTEGER PRIMARY KEY)");
+  std::string error = open_error(file);
+  EXPECT_NE(error.find("not a floe metadata store"), std::string::npos) << error;
+  // And it was left as it was.
+  EXPECT_EQ(RawDb(file).value("SELECT count(*) FROM sqlite_master WHERE name = 'schema_version'"), "0");
+}
+
+TEST(SqliteMetaStore, GarbageFileIsRefused) {
+  ScratchDir dir;
+  fs::path file = dir.path() / "meta.db";
+  std::ofstream(file) << std::string(8192, 'x');
+  std::string error = open_error(file);
+  EXPECT_NE(error.find(file.string()), std::string::npos) << error;
+}
+
+TEST(SqliteMetaStore, MissingFolderIsAnError) {
+  ScratchDir dir;
+  std::string error = open_error(dir.path() / "no" / "such" / "meta.db");
+  EXPECT_NE(error.find("cannot open"), std::string::npos) << error;
+}
+
+TEST(SqliteMetaStore, AFailedCommitLeavesNothingBehind) {
+  ScratchDir dir;
+  SqliteMetaStore store((dir.path() / "meta.db").string());
+  Topic t = store.create_topic("t", 1, {});
+  std::vector<PendingBatch> batches{plain(t, 0, 5, 0, 100)};
+  ASSERT_TRUE(store.commit_object(ObjectCommit{"same-key", 100, 1}, batches).object_recorded);
+  // Object keys are unique; reusing one is a caller bug and fails the whole
+  // commit, rolled back.
+  EXPECT_THROW(store.commit_object(ObjectCommit{"same-key", 100, 1}, batches), std::runtime_error);
+  EXPECT_EQ(store.partition_offsets(t.id, 0)->high_watermark, 5);
+  EXPECT_EQ(store.objects().size(), 1u);
+  // And the connection is usable afterwards.
+  EXPECT_EQ(store.commit_object(ObjectCommit{"next", 100, 1}, batches).results.at(0).base_offset, 5);
+}
+
+// --- several processes on one file ------------------------------------------------
+
+TEST(SqliteMetaStore, TwoStoresOnOneFileSeeEachOther) {
+  ScratchDir dir;
+  std::string file = (dir.path() / "meta.db").string();
+  SqliteMetaStore a(file);
+  SqliteMetaStore b(file);
+
+  std::set<int64_t> ids;
+  for (int i = 0; i < 20; ++i) {
+    EXPECT_TRUE(ids.insert(a.allocate_producer_id()).second);
+    EXPECT_TRUE(ids.insert(b.allocate_producer_id()).second);
+  }
+
+  EXPECT_EQ(b.cluster_id(a.cluster_id(std::nullopt)), a.cluster_id(std::nullopt));
+  Topic t = a.create_topic("t", 1, {});
+  EXPECT_EQ(b.find_topic("t"), t);
+  EXPECT_EQ(b.topics_version(), a.topics_version());
+  try {
+    b.create_topic("t", 1, {});
+    ADD_FAILURE() << "the second store created a topic the first one has";
+  } catch (const MetaError& e) {
+    EXPECT_EQ(e.code(), ErrorCode::topic_already_exists);
+  }
+
+  std::vector<PendingBatch> batches{plain(t, 0, 3, 0, 100)};
+  EXPECT_EQ(a.commit_object(ObjectCommit{"a1", 100, 1}, batches).results.at(0).base_offset, 0);
+  EXPECT_EQ(b.commit_object(ObjectCommit{"b1", 100, 1}, batches).results.at(0).base_offset, 3);
+  EXPECT_EQ(a.commit_object(ObjectCommit{"a2", 100, 1}, batches).results.at(0).base_offset, 6);
+  EXPECT_EQ(b.partition_offsets(t.id, 0)->high_watermark, 9);
+  EXPECT_EQ(a.find_batches(t.id, 0, 3, 1000)->batches.at(0).object_key, "b1");
+
+  // Producer state is shared too: a retry through the other broker is a duplicate.
+  PendingBatch idem = plain(t, 0, 2, 0, 100);
+  idem.producer_id = *ids.begin();
+  idem.producer_epoch = 0;
+  idem.base_sequence = 0;
+  std::vector<PendingBatch> one{idem};
+  CommitResult first = a.commit_object(ObjectCommit{"a3", 100, 1}, one).results.at(0);
+  CommitResult retry = b.commit_object(ObjectCommit{"b3", 100, 1}, one).results.at(0);
+  EXPECT_TRUE(retry.duplicate);
+  EXPECT_EQ(retry.base_offset, first.base_offset);
+}
+
+TEST(SqliteMetaStore, TwoStoresCommitConcurrently) {
+  ScratchDir dir;
+  std::string file = (dir.path() / "meta.db").string();
+  SqliteMetaStore a(file);
+  SqliteMetaStore b(file);
+  Topic t = a.create_topic("t", 1, {});
+
+  constexpr int kThreadsPerStore = 2;
+  constexpr int kCommits = 40;
+  std::mutex mu;
+  std::set<int64_t> offsets;
+  std::set<int64_t> producer_ids;
+  std::atomic<int> failures{0};
+  std::vector<std::thread> threads;
+  for (SqliteMetaStore* store : {&a, &b}) {
+    for (int i = 0; i < kThreadsPerStore; ++i) {
+      threads.emplace_back([&, store, i] {
+        for (int j = 0; j < kCommits; ++j) {
+          std::string key = std::to_string(reinterpret_cast<uintptr_t>(store)) + "-" + std::to_string(i) + "-" +
+                            std::to_string(j);
+          std::vector<PendingBatch> batches{plain(t, 0, 1, 0, 10)};
+          CommitOutcome out = store->commit_object(ObjectCommit{key, 10, 1}, batches);
+          int64_t pid = store->allocate_producer_id();
+          std::lock_guard lock(mu);
+          if (!offsets.insert(out.results.at(0).base_offset).second) ++failures;
+          if (!producer_ids.insert(pid).second) ++failures;
+        }
+      });
+    }
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(failures.load(), 0);
+  constexpr int kTotal = 2 * kThreadsPerStore * kCommits;
+  EXPECT_EQ(offsets.size(), static_cast<size_t>(kTotal));
+  EXPECT_EQ(*offsets.rbegin(), kTotal - 1);
+  EXPECT_EQ(b.partition_offsets(t.id, 0)->high_watermark, kTotal);
+}
+
+// --- lookups cost what they return ------------------------------------------------
+
+class SqliteLookupCost : public ::testing::Test {
+ protected:
+  static constexpr int kBatches = 100'000;
+  static constexpr uint32_t kLength = 100;
+
+  void SetUp() override {
+    store_ = std::make_unique<SqliteMetaStore>((dir_.path() / "meta.db").string());
+    t_ = store_->create_topic("t", 1, {});
+    constexpr int kPerObject = 5000;
+    for (int o = 0; o < kBatches / kPerObject; ++o) {
+      std::vector<PendingBatch> batches;
+      for (int i = 0; i < kPerObject; ++i) {
+        int64_t index = static_cast<int64_t>(o) * kPerObject + i;
+        // Timestamps rise with jitter: every 7th batch is a little late.
+        int64_t ts = 1'000'000 + index * 10 - (index % 7 == 0 ? 25 : 0);
+        batches.push_back(plain(t_, 0, 1, static_cast<uint64_t>(i) * kLength, kLength, ts));
+      }
+      store_->commit_object(ObjectCommit{"o" + std::to_string(o), uint64_t{kPerObject} * kLength, 1}, batches);
+    }
+    ASSERT_EQ(store_->partition_offsets(t_.id, 0)->high_watermark, kBatches);
+    store_->take_counters(SqliteMetaStore::Lookup::find_batches);
+    store_->take_counters(SqliteMetaStore::Lookup::find_batch_by_timestamp);
+  }
+
+  ScratchDir dir_;
+  std::unique_ptr<SqliteMetaStore> store_;
+  Topic t_;
+};
+
+TEST_F(SqliteLookupCost, FindBatchesReadsOnlyTheRowsItReturns) {
+  std::vector<int64_t> vm_steps;
+  for (int64_t from : {int64_t{0}, int64_t{50'000}, int64_t{kBatches - 10}}) {
+    auto plan = store_->find_batches(t_.id, 0, from, 10 * kLength);
+    ASSERT_TRUE(plan);
+    ASSERT_EQ(plan->batches.size(), 10u);
+    EXPECT_EQ(plan->batches.front().base_offset, from);
+    auto counters = store_->take_counters(SqliteMetaStore::Lookup::find_batches);
+    EXPECT_EQ(counters.rows_stepped, 10) << "from " << from;
+    EXPECT_EQ(counters.fullscan_steps, 0) << "from " << from;
+    EXPECT_EQ(counters.sorts, 0) << "from " << from;
+    vm_steps.push_back(counters.vm_steps);
+  }
+  // The work is the same wherever the consumer is, and a tiny fraction of
+  // the partition's rows (a virtual-machine step is a few per row visited).
+  for (int64_t steps : vm_steps) {
+    EXPECT_LT(steps, 1000);
+    EXPECT_LE(steps, vm_steps.front() + 50);
+  }
+
+  // One more row is read only when a batch does not fit the budget.
+  store_->find_batches(t_.id, 0, 0, 10 * kLength + 50);
+  EXPECT_EQ(store_->take_counters(SqliteMetaStore::Lookup::find_batches).rows_stepped, 11);
+
+  auto plan = store_->query_plan(SqliteMetaStore::Lookup::find_batches);
+  std::string text;
+  for (const auto& line : plan) text += line + "\n";
+  EXPECT_NE(text.find("SEARCH b USING PRIMARY KEY (partition_id=? AND last_offset>?)"), std::string::npos) << text;
+  EXPECT_NE(text.find("SEARCH o USING INTEGER PRIMARY KEY"), std::string::npos) << text;
+  EXPECT_EQ(text.find("SCAN"), std::string::npos) << text;
+  EXPECT_EQ(text.find("TEMP B-TREE"), std::string::npos) << text;
+}
+
+TEST_F(SqliteLookupCost, FindBatchByTimestampIsOneIndexProbe) {
+  // Batch i has timestamp 1'000'000 + 10 i, 25 less when i % 7 == 0:
+  // 48'999 -> 1'489'990, 49'000 -> 1'489'975 (late), 49'001 -> 1'490'010.
+  auto b = store_->find_batch_by_timestamp(t_.id, 0, 1'489'985);
+  ASSERT_TRUE(b);
+  EXPECT_EQ(b->base_offset, 48'999);
+  store_->take_counters(SqliteMetaStore::Lookup::find_batch_by_timestamp);
+  b = store_->find_batch_by_timestamp(t_.id, 0, 1'489'995);  // the late batch is skipped
+  ASSERT_TRUE(b);
+  EXPECT_EQ(b->base_offset, 49'001);
+  EXPECT_EQ(b->max_timestamp, 1'490'010);
+  auto counters = store_->take_counters(SqliteMetaStore::Lookup::find_batch_by_timestamp);
+  EXPECT_EQ(counters.fullscan_steps, 0);
+  EXPECT_EQ(counters.sorts, 0);
+  EXPECT_LT(counters.vm_steps, 200);
+
+  std::string text;
+  for (const auto& line : store_->query_plan(SqliteMetaStore::Lookup::find_batch_by_timestamp)) text += line + "\n";
+  EXPECT_NE(text.find("SEARCH b USING INDEX batches_by_running_max_timestamp "
+                      "(partition_id=? AND running_max_timestamp>?)"),
+            std::string::npos)
+      << text;
+  EXPECT_EQ(text.find("TEMP B-TREE"), std::string::npos) << text;
+}
+
+// --- URLs --------------------------------------------------------------------------
+
+TEST(OpenMetaStore, AbsoluteSqlitePathCreatesTheFolder) {
+  ScratchDir dir;
+  fs::path file = dir.path() / "a" / "b" / "meta.db";
+  auto store = open_meta_store("sqlite://" + file.string());
+  ASSERT_TRUE(store);
+  store->create_topic("t", 1, {});
+  EXPECT_TRUE(fs::exists(file));
+}
+
+TEST(OpenMetaStore, RelativeSqlitePath) {
+  ScratchDir dir;
+  fs::path relative = fs::relative(dir.path() / "sub" / "meta.db", fs::current_path());
+  ASSERT_TRUE(relative.is_relative());
+  auto store = open_meta_store("sqlite://" + relative.string());
+  store->create_topic("t", 1, {});
+  EXPECT_TRUE(fs::exists(dir.path() / "sub" / "meta.db"));
+}
+
+TEST(OpenMetaStore, OtherUrlsAreRefused) {
+  auto error = [](const std::string& url) -> std::string {
+    try {
+      open_meta_store(url);
+    } catch (const std::runtime_error& e) {
+      return e.what();
+    }
+    return "";
+  };
+  EXPECT_EQ(error("postgresql://user@db/floe"), "PostgreSQL metastores are not supported yet");
+  EXPECT_NE(error("mysql://db/floe").find("'mysql'"), std::string::npos) << error("mysql://db/floe");
+  EXPECT_NE(error("/var/lib/floe/meta.db").find("not a URL"), std::string::npos);
+  EXPECT_NE(error("sqlite://").find("names no database file"), std::string::npos);
+  EXPECT_NE(error("sqlite:///tmp/").find("names no database file"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace floe::meta
