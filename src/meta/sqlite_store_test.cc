@@ -271,7 +271,7 @@ TEST(SqliteMetaStore, TwoStoresCommitConcurrently) {
 
 // --- lookups cost what they return ------------------------------------------------
 
-class SqliteLookupCost : public ::testing::Test {
+class SqliteMetaStoreLookupCost : public ::testing::Test {
  protected:
   static constexpr int kBatches = 100'000;
   static constexpr uint32_t kLength = 100;
@@ -300,7 +300,7 @@ class SqliteLookupCost : public ::testing::Test {
   Topic t_;
 };
 
-TEST_F(SqliteLookupCost, FindBatchesReadsOnlyTheRowsItReturns) {
+TEST_F(SqliteMetaStoreLookupCost, FindBatchesReadsOnlyTheRowsItReturns) {
   std::vector<int64_t> vm_steps;
   for (int64_t from : {int64_t{0}, int64_t{50'000}, int64_t{kBatches - 10}}) {
     auto plan = store_->find_batches(t_.id, 0, from, 10 * kLength);
@@ -333,7 +333,7 @@ TEST_F(SqliteLookupCost, FindBatchesReadsOnlyTheRowsItReturns) {
   EXPECT_EQ(text.find("TEMP B-TREE"), std::string::npos) << text;
 }
 
-TEST_F(SqliteLookupCost, FindBatchByTimestampIsOneIndexProbe) {
+TEST_F(SqliteMetaStoreLookupCost, FindBatchByTimestampIsOneIndexProbe) {
   // Batch i has timestamp 1'000'000 + 10 i, 25 less when i % 7 == 0:
   // 48'999 -> 1'489'990, 49'000 -> 1'489'975 (late), 49'001 -> 1'490'010.
   auto b = store_->find_batch_by_timestamp(t_.id, 0, 1'489'985);

@@ -1,0 +1,191 @@
+// The shared WAL against a memory object store and a real SQLite metastore.
+#include "ingest/wal_writer.h"
+
+#include <gtest/gtest.h>
+
+#include <asio/co_spawn.hpp>
+#include <asio/detached.hpp>
+#include <asio/io_context.hpp>
+#include <asio/thread_pool.hpp>
+#include <filesystem>
+
+#include "objstore/fault_injection.h"
+#include "objstore/memory_store.h"
+#include "protocol/record_batch.h"
+
+namespace floe::ingest {
+namespace {
+
+using meta::CommitResult;
+using protocol::ErrorCode;
+
+class WalWriterTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = std::filesystem::temp_directory_path() /
+           ("floe-wal-test-" + std::to_string(::getpid()) + "-" + std::to_string(counter_++));
+    std::filesystem::create_directories(dir_);
+    meta_ = meta::open_meta_store("sqlite://" + (dir_ / "meta.db").string());
+    topic_ = meta_->create_topic("t", 4, {});
+  }
+  void TearDown() override {
+    meta_.reset();
+    std::filesystem::remove_all(dir_);
+  }
+
+  AppendItem item(int32_t partition, int records, int64_t producer = -1, int32_t seq = -1) {
+    std::vector<protocol::Record> recs(static_cast<size_t>(records));
+    for (auto& r : recs) r.value = protocol::Bytes(100, 'x');
+    protocol::BuildOptions bo;
+    bo.producer_id = producer;
+    bo.producer_epoch = producer >= 0 ? 0 : -1;
+    bo.base_sequence = seq;
+    AppendItem it;
+    it.bytes = protocol::build_batch(recs, bo);
+    it.batch.topic_id = topic_.id;
+    it.batch.partition = partition;
+    it.batch.record_count = records;
+    it.batch.max_timestamp = 0;
+    it.batch.producer_id = producer;
+    it.batch.producer_epoch = bo.producer_epoch;
+    it.batch.base_sequence = seq;
+    return it;
+  }
+
+  // Runs `requests` concurrently through one writer; returns each one's results.
+  std::vector<std::vector<CommitResult>> run(objstore::ObjectStore& store, WalOptions options,
+                                             std::vector<std::vector<AppendItem>> requests,
+                                             std::vector<CommittedObject>* committed = nullptr) {
+    asio::io_context io;
+    asio::thread_pool blocking(4);
+    WalWriter wal(io, blocking, store, *meta_, options, [&](const CommittedObject& c) {
+      if (committed) committed->push_back(c);
+    });
+    std::vector<std::vector<CommitResult>> results(requests.size());
+    for (size_t i = 0; i < requests.size(); ++i) {
+      asio::co_spawn(
+          io,
+          [&, i]() -> asio::awaitable<void> { results[i] = co_await wal.append(std::move(requests[i])); },
+          asio::detached);
+    }
+    io.run();
+    blocking.join();
+    return results;
+  }
+
+  static inline int counter_ = 0;
+  std::filesystem::path dir_;
+  std::unique_ptr<meta::MetaStore> meta_;
+  meta::Topic topic_;
+};
+
+TEST_F(WalWriterTest, ManyRequestsShareOneObjectAndGetContiguousOffsets) {
+  objstore::MemoryObjectStore store;
+  std::vector<std::vector<AppendItem>> reqs;
+  for (int i = 0; i < 20; ++i) reqs.push_back({item(i % 4, 3), item((i + 1) % 4, 2)});
+  std::vector<CommittedObject> committed;
+  WalOptions o;
+  o.linger = std::chrono::milliseconds(50);
+  auto results = run(store, o, std::move(reqs), &committed);
+  EXPECT_EQ(store.counters().put.requests.load(), 1u) << "one linger window, one PUT";
+  ASSERT_EQ(committed.size(), 1u);
+  std::map<int32_t, int64_t> next;
+  for (const auto& r : results) {
+    ASSERT_EQ(r.size(), 2u);
+    for (const auto& x : r) EXPECT_EQ(x.error, ErrorCode::none);
+  }
+  // Offsets per partition are dense and follow the order of the batches.
+  for (size_t i = 0; i < committed[0].batches.size(); ++i) {
+    const auto& b = committed[0].batches[i];
+    EXPECT_EQ(committed[0].results[i].base_offset, next[b.partition]);
+    next[b.partition] += b.record_count;
+  }
+  for (int p = 0; p < 4; ++p) EXPECT_EQ(meta_->partition_offsets(topic_.id, p)->high_watermark, next[p]);
+}
+
+TEST_F(WalWriterTest, SizeLimitSealsObjectsCommittedInOrder) {
+  objstore::MemoryObjectStore store;
+  std::vector<std::vector<AppendItem>> reqs;
+  for (int i = 0; i < 30; ++i) reqs.push_back({item(0, 10)});
+  WalOptions o;
+  o.object_max_bytes = 4096;  // a few batches per object
+  o.linger = std::chrono::milliseconds(1000);
+  std::vector<CommittedObject> committed;
+  auto results = run(store, o, std::move(reqs), &committed);
+  EXPECT_GT(committed.size(), 3u);
+  int64_t expect = 0;
+  for (const auto& c : committed) {
+    for (const auto& r : c.results) {
+      EXPECT_EQ(r.base_offset, expect) << "commits follow seal order";
+      expect += 10;
+    }
+  }
+  EXPECT_EQ(meta_->partition_offsets(topic_.id, 0)->high_watermark, 300);
+}
+
+TEST_F(WalWriterTest, FailedUploadsFailTheirBatchesWithARetriableError) {
+  objstore::MemoryObjectStore inner;
+  objstore::FaultInjectingStore store(inner, {.put_fail_before = 1.0}, 7);
+  WalOptions o;
+  o.linger = std::chrono::milliseconds(5);
+  o.upload_attempts = 2;
+  auto results = run(store, o, {{item(0, 1)}, {item(1, 1)}});
+  for (const auto& r : results) {
+    ASSERT_EQ(r.size(), 1u);
+    EXPECT_EQ(r[0].error, ErrorCode::kafka_storage_error);
+  }
+  EXPECT_EQ(meta_->partition_offsets(topic_.id, 0)->high_watermark, 0);
+  EXPECT_TRUE(meta_->objects().empty());
+}
+
+TEST_F(WalWriterTest, LostUploadResponsesAreRetriedAndStoredOnce) {
+  objstore::MemoryObjectStore inner;
+  objstore::FaultInjectingStore store(inner, {.put_fail_after = 0.5}, 11);
+  WalOptions o;
+  o.linger = std::chrono::milliseconds(2);
+  o.upload_attempts = 20;
+  std::vector<std::vector<AppendItem>> reqs;
+  for (int i = 0; i < 10; ++i) reqs.push_back({item(0, 1, 5000, i)});
+  auto results = run(store, o, std::move(reqs));
+  for (const auto& r : results) EXPECT_EQ(r[0].error, ErrorCode::none);
+  EXPECT_EQ(meta_->partition_offsets(topic_.id, 0)->high_watermark, 10);
+}
+
+TEST_F(WalWriterTest, IdempotentDuplicatesGetTheirOriginalOffset) {
+  objstore::MemoryObjectStore store;
+  WalOptions o;
+  o.linger = std::chrono::milliseconds(2);
+  auto first = run(store, o, {{item(2, 4, 42, 0)}});
+  auto again = run(store, o, {{item(2, 4, 42, 0)}});
+  ASSERT_EQ(again[0][0].error, ErrorCode::none);
+  EXPECT_TRUE(again[0][0].duplicate);
+  EXPECT_EQ(again[0][0].base_offset, first[0][0].base_offset);
+  EXPECT_EQ(meta_->partition_offsets(topic_.id, 2)->high_watermark, 4);
+}
+
+TEST_F(WalWriterTest, BackpressureHoldsRequestsButCompletesThemAll) {
+  objstore::MemoryObjectStore store;
+  WalOptions o;
+  o.linger = std::chrono::milliseconds(1);
+  o.buffer_max_bytes = 2000;  // smaller than a few batches
+  std::vector<std::vector<AppendItem>> reqs;
+  for (int i = 0; i < 40; ++i) reqs.push_back({item(i % 4, 5)});
+  auto results = run(store, o, std::move(reqs));
+  for (const auto& r : results) EXPECT_EQ(r[0].error, ErrorCode::none);
+  EXPECT_GT(store.counters().put.requests.load(), 5u) << "the limit forced small objects";
+}
+
+TEST_F(WalWriterTest, BatchesOfUnknownPartitionsFailAlone) {
+  objstore::MemoryObjectStore store;
+  WalOptions o;
+  o.linger = std::chrono::milliseconds(2);
+  auto bad = item(0, 1);
+  bad.batch.partition = 99;
+  auto results = run(store, o, {{item(0, 1), std::move(bad), item(1, 1)}});
+  EXPECT_EQ(results[0][0].error, ErrorCode::none);
+  EXPECT_EQ(results[0][1].error, ErrorCode::unknown_topic_or_partition);
+  EXPECT_EQ(results[0][2].error, ErrorCode::none);
+}
+
+}  // namespace
+}  // namespace floe::ingest
