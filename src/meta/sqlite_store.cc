@@ -421,7 +421,8 @@ class Statement {
 // IMMEDIATE: the write lock is taken up front (waiting up to the busy
 // timeout), so a transaction never fails half-way on a lock upgrade and two
 // writers can never deadlock. Readers use a deferred BEGIN: a consistent
-// snapshot over several statements, taken without blocking writers (WAL).
+// snapshot over several statements, taken without blocking writers (WAL);
+// a read transaction is simply ended by the rollback in the destructor.
 class Transaction {
  public:
   enum Kind { read, write };
