@@ -141,10 +141,13 @@ const ConfigKey kKeys[] = {
     {.name = "num.network.threads", .type = ConfigType::int32,
      .default_doc = "the number of CPU cores", .min = 1, .max = 4096,
      .help = "Threads that serve client connections.", .field = &Config::num_network_threads},
-    {.name = "queued.max.requests", .type = ConfigType::int32, .default_value = "500", .min = 1,
+    {.name = "queued.max.requests", .type = ConfigType::int32, .default_value = "10000", .min = 1,
      .max = kInt32Max,
      .help = "The most requests one connection may have in flight; the broker stops reading "
-             "from a connection at this limit until responses go out.",
+             "from a connection at this limit until responses go out. Unlike Kafka, which "
+             "answers one request per connection at a time, floe works on pipelined requests "
+             "together, and produce requests wait for the shared WAL (wal.linger.ms): a client "
+             "that sends one request per partition batch (librdkafka) needs thousands in flight.",
      .field = &Config::queued_max_requests},
     {.name = "connections.max.idle.ms", .type = ConfigType::int64, .default_value = "600000",
      .min = -1,

@@ -132,7 +132,7 @@ TEST(ConfigDefaultsTest, TypedFields) {
   EXPECT_EQ(c.log_level, LogLevel::info);
   EXPECT_EQ(c.socket_request_max_bytes, 104857600);
   EXPECT_GE(c.num_network_threads, 1);
-  EXPECT_EQ(c.queued_max_requests, 500);
+  EXPECT_EQ(c.queued_max_requests, 10000);
   EXPECT_EQ(c.connections_max_idle_ms, 600000);
   EXPECT_TRUE(c.auto_create_topics_enable);
   EXPECT_EQ(c.num_partitions, 1);

@@ -99,7 +99,12 @@ void WalWriter::add(std::shared_ptr<Request> req) {
   }
   Object& obj = *open_;
   req->first_batch = obj.batches.size();
-  obj.data.reserve(std::max<size_t>(obj.data.size() + req->bytes, std::min<size_t>(options_.object_max_bytes, 1 << 20)));
+  if (obj.data.capacity() < obj.data.size() + req->bytes) {
+    // Once, for the whole object (pages are only touched as they fill), then
+    // geometric growth for an oversized request: appends never copy the
+    // buffer again and again.
+    obj.data.reserve(std::max<size_t>({options_.object_max_bytes, obj.data.size() + req->bytes, obj.data.capacity() * 2}));
+  }
   for (auto& item : req->items) {
     item.batch.byte_offset = obj.data.size();
     item.batch.byte_length = static_cast<uint32_t>(item.bytes.size());
