@@ -34,6 +34,7 @@ struct WalWriter::Object {
   bool upload_started = false;
   bool uploaded = false;
   bool failed = false;
+  std::chrono::steady_clock::time_point opened, sealed, upload_done;
 };
 
 namespace {
@@ -92,6 +93,7 @@ void WalWriter::add(std::shared_ptr<Request> req) {
   if (!open_) {
     open_ = std::make_shared<Object>();
     open_->seq = next_object_seq_++;
+    open_->opened = std::chrono::steady_clock::now();
     linger_timer_.expires_after(options_.linger);
     linger_timer_.async_wait(asio::bind_executor(strand_, [this, seq = open_->seq](std::error_code ec) {
       if (!ec && open_ && open_->seq == seq) seal();
@@ -123,6 +125,7 @@ void WalWriter::seal() {
   open_.reset();
   linger_timer_.cancel();
   obj->key = new_key();
+  obj->sealed = std::chrono::steady_clock::now();
   sealed_.push_back(std::move(obj));
   start_uploads();
 }
@@ -165,6 +168,7 @@ asio::awaitable<void> WalWriter::upload(std::shared_ptr<Object> obj) {
     backoff *= 4;
   }
   if (!obj->uploaded) obj->failed = true;
+  obj->upload_done = std::chrono::steady_clock::now();
   --uploads_in_flight_;
   start_uploads();
   commit_ready();
@@ -208,6 +212,15 @@ asio::awaitable<void> WalWriter::commit(std::shared_ptr<Object> obj) {
     FLOE_LOG(error, "ingest") << "commit of " << obj->key << " returned " << results.size() << " results for "
                               << obj->batches.size() << " batches";
     results = failed_results(obj->batches.size(), ErrorCode::unknown_server_error);
+  }
+  {
+    using std::chrono::duration_cast;
+    using ms = std::chrono::milliseconds;
+    auto now = std::chrono::steady_clock::now();
+    FLOE_LOG(debug, "ingest") << obj->key << ": " << obj->data.size() << " bytes, " << obj->batches.size()
+                              << " batches; open " << duration_cast<ms>(obj->sealed - obj->opened).count()
+                              << " ms, upload " << duration_cast<ms>(obj->upload_done - obj->sealed).count()
+                              << " ms, commit " << duration_cast<ms>(now - obj->upload_done).count() << " ms";
   }
   if (recorded) {
     ++stats_.objects_committed;
