@@ -1079,3 +1079,145 @@ def list_offsets(conn: "Connection", version: int, topics: dict[str, dict[int, i
     return _roundtrip(conn, LIST_OFFSETS, version,
                       encode_list_offsets_request(version, topics, **kw),
                       decode_list_offsets_response)
+
+
+# ---- InitProducerId (key 22), non-transactional ---------------------------------------
+
+INIT_PRODUCER_ID = 22
+INCREMENTAL_ALTER_CONFIGS = 44
+OUT_OF_ORDER_SEQUENCE_NUMBER = 45
+DUPLICATE_SEQUENCE_NUMBER = 46
+INVALID_PRODUCER_EPOCH = 47
+
+
+def encode_init_producer_id_request(version: int, transactional_id: str | None = None,
+                                    transaction_timeout_ms: int = 60000,
+                                    producer_id: int = -1, producer_epoch: int = -1) -> bytes:
+    flexible = version >= 2
+    w = Writer().string(transactional_id, compact=flexible).int32(transaction_timeout_ms)
+    if version >= 3:
+        w.int64(producer_id).int16(producer_epoch)
+    if flexible:
+        w.empty_tagged_fields()
+    return w.bytes()
+
+
+@dataclass
+class InitProducerIdResponse:
+    throttle_time_ms: int
+    error_code: int
+    producer_id: int
+    producer_epoch: int
+
+
+def decode_init_producer_id_response(r: Reader, version: int) -> InitProducerIdResponse:
+    resp = InitProducerIdResponse(r.int32(), r.int16(), r.int64(), r.int16())
+    if version >= 2:
+        r.tagged_fields()
+    return resp
+
+
+def init_producer_id(conn: "Connection", version: int = 4, **kw) -> InitProducerIdResponse:
+    return _roundtrip(conn, INIT_PRODUCER_ID, version,
+                      encode_init_producer_id_request(version, **kw),
+                      decode_init_producer_id_response)
+
+
+# ---- IncrementalAlterConfigs (key 44) -------------------------------------------------
+
+RESOURCE_TOPIC = 2
+RESOURCE_BROKER = 4
+CONFIG_SET, CONFIG_DELETE, CONFIG_APPEND, CONFIG_SUBTRACT = range(4)
+
+
+def encode_incremental_alter_configs_request(
+        version: int, resources: list[tuple[int, str, list[tuple[str, int, str | None]]]],
+        validate_only: bool = False) -> bytes:
+    """resources: [(resource type, name, [(config name, operation, value)])]."""
+    flexible = version >= 1
+    w = Writer().array_len(len(resources), compact=flexible)
+    for rtype, name, configs in resources:
+        w.int8(rtype).string(name, compact=flexible)
+        w.array_len(len(configs), compact=flexible)
+        for cname, op, value in configs:
+            w.string(cname, compact=flexible).int8(op).string(value, compact=flexible)
+            if flexible:
+                w.empty_tagged_fields()
+        if flexible:
+            w.empty_tagged_fields()
+    w.bool(validate_only)
+    if flexible:
+        w.empty_tagged_fields()
+    return w.bytes()
+
+
+def decode_incremental_alter_configs_response(r: Reader, version: int
+                                              ) -> list[tuple[int, str | None, int, str]]:
+    """[(error code, error message, resource type, resource name)]."""
+    flexible = version >= 1
+    r.int32()  # throttle
+    out = []
+    for _ in range(r.array_len(compact=flexible)):
+        out.append((r.int16(), r.string(compact=flexible, nullable=True), r.int8(),
+                    r.string(compact=flexible)))
+        if flexible:
+            r.tagged_fields()
+    if flexible:
+        r.tagged_fields()
+    return out
+
+
+def incremental_alter_configs(conn: "Connection", version: int, resources, **kw):
+    return _roundtrip(conn, INCREMENTAL_ALTER_CONFIGS, version,
+                      encode_incremental_alter_configs_request(version, resources, **kw),
+                      decode_incremental_alter_configs_response)
+
+
+# ---- DeleteRecords (key 21) -----------------------------------------------------------
+
+DELETE_RECORDS = 21
+
+
+def encode_delete_records_request(version: int, topics: dict[str, dict[int, int]],
+                                  timeout_ms: int = 10000) -> bytes:
+    """topics: {name: {partition: offset to delete before (-1: the high watermark)}}."""
+    flexible = version >= 2
+    w = Writer().array_len(len(topics), compact=flexible)
+    for name, parts in topics.items():
+        w.string(name, compact=flexible).array_len(len(parts), compact=flexible)
+        for index, offset in parts.items():
+            w.int32(index).int64(offset)
+            if flexible:
+                w.empty_tagged_fields()
+        if flexible:
+            w.empty_tagged_fields()
+    w.int32(timeout_ms)
+    if flexible:
+        w.empty_tagged_fields()
+    return w.bytes()
+
+
+def decode_delete_records_response(r: Reader, version: int
+                                   ) -> dict[str, dict[int, tuple[int, int]]]:
+    """{name: {partition: (error code, low watermark)}}."""
+    flexible = version >= 2
+    r.int32()  # throttle
+    topics: dict[str, dict[int, tuple[int, int]]] = {}
+    for _ in range(r.array_len(compact=flexible)):
+        parts = topics.setdefault(r.string(compact=flexible), {})
+        for _ in range(r.array_len(compact=flexible)):
+            index, low = r.int32(), r.int64()
+            parts[index] = (r.int16(), low)
+            if flexible:
+                r.tagged_fields()
+        if flexible:
+            r.tagged_fields()
+    if flexible:
+        r.tagged_fields()
+    return topics
+
+
+def delete_records(conn: "Connection", version: int, topics: dict[str, dict[int, int]], **kw):
+    return _roundtrip(conn, DELETE_RECORDS, version,
+                      encode_delete_records_request(version, topics, **kw),
+                      decode_delete_records_response)
