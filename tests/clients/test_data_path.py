@@ -501,6 +501,22 @@ def test_acks_zero_and_one(bad_input_broker):
         assert [r.value for r in f.fetched()] == [b"acks1", b"acks0"]
 
 
+def test_produce_timeout_answers_request_timed_out_and_still_commits(broker_factory):
+    # A long linger makes the commit outlast the request's timeout_ms: the
+    # producer hears REQUEST_TIMED_OUT (7, retriable), the batch commits anyway.
+    broker = broker_factory({"wal.linger.ms": 1500})
+    create_topic(broker, "slow", 1)
+    with connect(broker) as conn:
+        p = kw.produce(conn, 9, {"slow": {0: one_record(b"late")}}, timeout_ms=50).partition("slow", 0)
+        assert p.error_code == 7, p
+        deadline = time.monotonic() + DRAIN_DEADLINE_S
+        while True:
+            f = kw.fetch(conn, 12, {"slow": {0: 0}}, max_wait_ms=500).partition("slow", 0)
+            if f.high_watermark >= 1 or time.monotonic() > deadline:
+                break
+        assert [r.value for r in f.fetched()] == [b"late"]
+
+
 # ---- ListOffsets ---------------------------------------------------------------------
 
 T0 = 1_700_000_000_000  # in the past: within any message.timestamp.* bound

@@ -42,7 +42,7 @@ struct Validated {
 
 // Kafka's checks of one partition's records, then the rewrites the topic
 // asks for (LogAppendTime, a compression.type other than `producer`).
-Validated validate(const std::optional<pb::Bytes>& records, const meta::Topic& topic, const TopicSettings& settings,
+Validated validate(std::optional<pb::Bytes>& records, const meta::Topic& topic, const TopicSettings& settings,
                    int64_t now) {
   Validated v;
   auto fail = [&](ErrorCode code, std::string message) {
@@ -96,7 +96,9 @@ Validated validate(const std::optional<pb::Bytes>& records, const meta::Topic& t
   }
   if (!reader.ok()) return fail(static_cast<ErrorCode>(pb::produce_error_code(reader.status())), reader.reason());
 
-  pb::Bytes bytes(batch.bytes.begin(), batch.bytes.end());
+  // The batch is normally the whole buffer: take it over instead of copying.
+  pb::Bytes bytes = batch.bytes.size() == records->size() ? std::move(*records)
+                                                          : pb::Bytes(batch.bytes.begin(), batch.bytes.end());
   int64_t max_timestamp = h.max_timestamp;
   const bool recompress = settings.compression && *settings.compression != h.compression();
   if (settings.log_append_time || recompress) {
@@ -180,7 +182,7 @@ asio::awaitable<std::optional<ProduceHandler::Response>> ProduceHandler::handle(
       out.append_time = v.log_append_time ? now : -1;
       out.wal_index = static_cast<int>(items.size());
       items.push_back(std::move(v.item));
-      pd.records.reset();  // the bytes moved into the WAL item; free the request copy
+      pd.records.reset();  // the bytes now belong to the WAL item
     }
   }
 
