@@ -1,6 +1,8 @@
 // Start-up and shutdown of one broker process.
 #include "broker/run.h"
 
+#include "common/clock.h"
+
 #include <asio/co_spawn.hpp>
 #include <asio/detached.hpp>
 #include <asio/io_context.hpp>
@@ -40,11 +42,6 @@ constexpr int kBlockingThreads = 16;
 constexpr std::chrono::minutes kGcInterval{5};
 constexpr std::chrono::minutes kOrphanGrace{10};
 
-int64_t now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
 net::ServerOptions server_options(const Config& config) {
   net::ServerOptions o;
   for (const auto& l : config.listeners) o.listeners.push_back({l.name, l.host, l.port});
@@ -71,7 +68,7 @@ asio::awaitable<void> collect_garbage_periodically(asio::steady_timer& timer, Br
   for (;;) {
     try {
       co_await run_blocking(*broker.blocking, [&] {
-        return maintenance::collect_garbage(*broker.objects, *broker.meta, now_ms(), kOrphanGrace);
+        return maintenance::collect_garbage(*broker.objects, *broker.meta, unix_now_ms(), kOrphanGrace);
       });
     } catch (const std::exception& e) {
       FLOE_LOG(warn, "gc") << "garbage collection failed: " << e.what();

@@ -154,7 +154,7 @@ asio::awaitable<std::shared_ptr<const Bytes>> ReadPath::object(const std::string
   co_return r.first;
 }
 
-asio::awaitable<Bytes> ReadPath::read_batch(const meta::BatchLocation& loc) {
+asio::awaitable<void> ReadPath::append_batch(const meta::BatchLocation& loc, Bytes& out) {
   auto data = co_await object(loc.object_key);
   if (loc.byte_offset + loc.byte_length > data->size() || loc.byte_length < protocol::batch_layout::kHeaderSize) {
     throw std::runtime_error("batch at " + std::to_string(loc.byte_offset) + "+" + std::to_string(loc.byte_length) +
@@ -162,10 +162,10 @@ asio::awaitable<Bytes> ReadPath::read_batch(const meta::BatchLocation& loc) {
                              " bytes");
   }
   auto begin = data->begin() + static_cast<std::ptrdiff_t>(loc.byte_offset);
-  Bytes out(begin, begin + loc.byte_length);
+  const size_t at = out.size();
+  out.insert(out.end(), begin, begin + loc.byte_length);
   // The base offset is assigned at commit; the CRC does not cover it.
-  protocol::set_base_offset(out, loc.base_offset);
-  co_return out;
+  protocol::set_base_offset(std::span(out).subspan(at, loc.byte_length), loc.base_offset);
 }
 
 std::unique_ptr<ReadPath::Watch> ReadPath::watch(std::span<const PartitionKey> partitions,

@@ -68,8 +68,9 @@ class ReadPath {
   // objstore::ObjectStoreError if it cannot be read.
   asio::awaitable<std::shared_ptr<const protocol::Bytes>> object(const std::string& key);
 
-  // Copies the bytes of one batch and writes its base offset into the header.
-  asio::awaitable<protocol::Bytes> read_batch(const meta::BatchLocation& loc);
+  // Appends the bytes of one batch to `out` and writes its committed base
+  // offset into the copy's header.
+  asio::awaitable<void> append_batch(const meta::BatchLocation& loc, protocol::Bytes& out);
 
   // Long poll. A Watch registered before the caller looks at the partitions
   // remembers any commit that touches them from then on, so a wake-up between

@@ -1,5 +1,7 @@
 #include "ingest/wal_writer.h"
 
+#include "common/clock.h"
+
 #include <asio/bind_executor.hpp>
 #include <asio/co_spawn.hpp>
 #include <asio/detached.hpp>
@@ -38,11 +40,6 @@ struct WalWriter::Object {
 };
 
 namespace {
-
-int64_t now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 std::vector<CommitResult> failed_results(size_t n, ErrorCode code) {
   std::vector<CommitResult> r(n);
@@ -195,7 +192,7 @@ void WalWriter::commit_ready() {
 }
 
 asio::awaitable<void> WalWriter::commit(std::shared_ptr<Object> obj) {
-  meta::ObjectCommit oc{obj->key, obj->data.size(), now_ms()};
+  meta::ObjectCommit oc{obj->key, obj->data.size(), unix_now_ms()};
   std::vector<CommitResult> results;
   bool recorded = false;
   try {
@@ -294,7 +291,7 @@ std::string WalWriter::new_key() {
   // in practice even across brokers with the same node id.
   char buf[96];
   std::snprintf(buf, sizeof(buf), "wal/%04x/%013lld-%d-%llu-%016llx", static_cast<unsigned>(rng_() & 0xffff),
-                static_cast<long long>(now_ms()), options_.node_id, static_cast<unsigned long long>(next_key_seq_++),
+                static_cast<long long>(unix_now_ms()), options_.node_id, static_cast<unsigned long long>(next_key_seq_++),
                 static_cast<unsigned long long>(rng_()));
   return buf;
 }

@@ -1,5 +1,7 @@
 #include "meta/sqlite_store.h"
 
+#include "common/clock.h"
+
 #include <sqlite3.h>
 
 #include <algorithm>
@@ -177,12 +179,6 @@ constexpr const char* kFindBatchContainingSql =
     "FROM batches AS b CROSS JOIN objects AS o ON o.id = b.object_id "
     "WHERE b.partition_id = (SELECT id FROM partitions WHERE topic_id = ? AND partition_index = ?) "
     "AND b.last_offset >= ? ORDER BY b.last_offset LIMIT 1";
-
-int64_t now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 // A version 4 UUID, as Kafka's Uuid.randomUuid(): never zero, and never one
 // whose text starts with '-' (it would read as an option on command lines).
@@ -505,7 +501,7 @@ void migrate(SqliteConnection& c) {
     Statement(c, "INSERT INTO schema_version (version, description, applied_ms) VALUES (?, ?, ?)")
         .bind(1, m.version)
         .bind(2, std::string_view(m.description))
-        .bind(3, now_ms())
+        .bind(3, unix_now_ms())
         .run();
     txn.commit();
     FLOE_LOG(info, "meta") << "metadata store " << c.path() << ": applied schema version " << m.version << " ("
@@ -873,7 +869,7 @@ Topic SqliteMetaStore::create_topic(const std::string& name, int32_t partitions,
   t.name = name;
   t.partitions = partitions;
   t.configs = configs;
-  t.created_ms = now_ms();
+  t.created_ms = unix_now_ms();
   do {
     t.id = random_uuid();
   } while (topic_partition_count(c, t.id));

@@ -1,5 +1,7 @@
 #include "objstore/memory_store.h"
 
+#include "common/clock.h"
+
 #include <chrono>
 
 #include "objstore/backend_util.h"
@@ -8,17 +10,12 @@ namespace floe::objstore {
 
 namespace {
 
-int64_t now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
 }  // namespace
 
 void MemoryObjectStore::put(const std::string& key, std::span<const uint8_t> data) {
   counted(counters_.put, [&] {
     validate_key(key);
-    Object object{std::make_shared<const Bytes>(data.begin(), data.end()), now_ms()};
+    Object object{std::make_shared<const Bytes>(data.begin(), data.end()), unix_now_ms()};
     {
       std::lock_guard lock(mu_);
       objects_.insert_or_assign(key, std::move(object));

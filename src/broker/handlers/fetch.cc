@@ -80,10 +80,11 @@ asio::awaitable<size_t> collect(RequestContext& ctx, const FetchHandler::Request
       for (const auto& loc : plan->batches) {
         bool fits = records.size() + loc.byte_length <= limit;
         if (!fits && !(first_data && records.empty())) break;
+        const size_t before = records.size();
         try {
-          pb::Bytes batch = co_await reader.read_batch(loc);
-          records.insert(records.end(), batch.begin(), batch.end());
+          co_await reader.append_batch(loc, records);
         } catch (const std::exception& e) {
+          records.resize(before);
           FLOE_LOG(error, "fetch") << "cannot read " << topic->name << "-" << fp.partition << " at "
                                    << loc.base_offset << ": " << e.what();
           if (records.empty()) pd.error_code = pb::code(ErrorCode::kafka_storage_error);

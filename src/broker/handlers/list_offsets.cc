@@ -93,7 +93,8 @@ asio::awaitable<ListOffsetsHandler::Response> ListOffsetsHandler::handle(Request
           }
           std::optional<Found> found;
           if (loc) {
-            pb::Bytes batch = co_await broker.reader->read_batch(*loc);
+            pb::Bytes batch;
+            co_await broker.reader->append_batch(*loc, batch);
             if (p.timestamp == kMaxTimestamp) {
               found = scan(batch, offsets->log_start_offset, [&](int64_t ts) { return ts == loc->max_timestamp; });
             } else {

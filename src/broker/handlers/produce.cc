@@ -1,5 +1,7 @@
 #include "broker/handlers/produce.h"
 
+#include "common/clock.h"
+
 #include <asio/co_spawn.hpp>
 #include <asio/detached.hpp>
 #include <chrono>
@@ -18,11 +20,6 @@ using protocol::ErrorCode;
 namespace pb = protocol;
 
 namespace {
-
-int64_t now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 struct PartitionOutcome {
   ErrorCode error = ErrorCode::none;
@@ -126,7 +123,7 @@ Validated validate(std::optional<pb::Bytes>& records, const meta::Topic& topic, 
 
 asio::awaitable<std::optional<ProduceHandler::Response>> ProduceHandler::handle(RequestContext& ctx, Request& req) {
   Broker& broker = ctx.broker;
-  const int64_t now = now_ms();
+  const int64_t now = unix_now_ms();
   const bool old_format = ctx.api_version < 3;
 
   // Request-wide refusals, answered on every partition.
