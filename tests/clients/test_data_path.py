@@ -517,6 +517,28 @@ def test_produce_timeout_answers_request_timed_out_and_still_commits(broker_fact
         assert [r.value for r in f.fetched()] == [b"late"]
 
 
+def test_lost_object_is_a_storage_error_not_a_crash(broker_factory):
+    # An object that vanished from the store (an operator's mistake, a bucket
+    # policy) makes fetches of its batches fail with KAFKA_STORAGE_ERROR (56);
+    # other partitions and the broker keep working.
+    broker = broker_factory(FAST)
+    create_topic(broker, "lost", 1)
+    create_topic(broker, "kept", 1)
+    assert raw_produce(broker, "lost", 0, [Record(b"k", b"gone")]).error_code == kw.NONE
+    objects = sorted((broker.data_dir / "objects").rglob("*"))
+    lost_files = [f for f in objects if f.is_file()]
+    assert len(lost_files) == 1
+    assert raw_produce(broker, "kept", 0, [Record(b"k", b"here")]).error_code == kw.NONE
+    broker.stop()
+    lost_files[0].unlink()
+    broker.start()  # an empty object cache: the read goes to the store
+    with connect(broker) as conn:
+        f = kw.fetch(conn, 12, {"lost": {0: 0}, "kept": {0: 0}})
+        assert f.partition("lost", 0).error_code == 56, f
+        kept = f.partition("kept", 0)
+        assert kept.error_code == kw.NONE and [r.value for r in kept.fetched()] == [b"here"]
+
+
 # ---- ListOffsets ---------------------------------------------------------------------
 
 T0 = 1_700_000_000_000  # in the past: within any message.timestamp.* bound
