@@ -63,9 +63,9 @@ std::vector<Listener> resolve_advertised(const Config& config, const std::vector
   return out;
 }
 
-// REQUIRES: runs on the timer's strand.
-asio::awaitable<void> collect_garbage_periodically(asio::steady_timer& timer, Broker& broker) {
-  for (;;) {
+// REQUIRES: runs on the timer's strand; `stopped` is set on that strand too.
+asio::awaitable<void> collect_garbage_periodically(asio::steady_timer& timer, const bool& stopped, Broker& broker) {
+  while (!stopped) {
     try {
       co_await run_blocking(*broker.blocking, [&] {
         return maintenance::collect_garbage(*broker.objects, *broker.meta, unix_now_ms(), kOrphanGrace);
@@ -73,6 +73,9 @@ asio::awaitable<void> collect_garbage_periodically(asio::steady_timer& timer, Br
     } catch (const std::exception& e) {
       FLOE_LOG(warn, "gc") << "garbage collection failed: " << e.what();
     }
+    // Shutdown may have come while the collection ran: its cancel found no
+    // wait to cancel, so look at the flag before waiting.
+    if (stopped) co_return;
     timer.expires_after(kGcInterval);
     std::error_code ec;
     co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
@@ -130,7 +133,8 @@ int run_broker(const Config& config) {
 
   auto gc_strand = asio::make_strand(io);
   asio::steady_timer gc_timer(gc_strand);
-  asio::co_spawn(gc_strand, collect_garbage_periodically(gc_timer, broker), asio::detached);
+  bool gc_stopped = false;  // REQUIRES: gc_strand
+  asio::co_spawn(gc_strand, collect_garbage_periodically(gc_timer, gc_stopped, broker), asio::detached);
 
   FLOE_LOG(info, "broker") << "floe " << FLOE_VERSION << " node " << broker.identity.node_id << " of cluster "
                            << broker.identity.cluster_id << "; objects in " << objects->describe();
@@ -161,7 +165,10 @@ int run_broker(const Config& config) {
       // Every connection is closed; data of acks=0 producers may still be
       // buffered: commit it before leaving.
       asio::co_spawn(io, wal.flush(), [&](std::exception_ptr) {
-        asio::post(gc_strand, [&] { gc_timer.cancel(); });
+        asio::post(gc_strand, [&] {
+          gc_stopped = true;
+          gc_timer.cancel();
+        });
         asio::post(signal_strand, [&] {
           std::error_code ignored;
           signals.cancel(ignored);
