@@ -48,12 +48,12 @@ class TopicConfigError : public std::runtime_error {
 };
 
 struct TopicConfigKey {
-  std::string_view name;
+  std::string_view name{};
   TopicConfigType type = TopicConfigType::string;
-  std::string_view default_value;  // Kafka's default, in canonical text
+  std::string_view default_value{};  // Kafka's default, in canonical text
   // The broker setting a topic without an override falls back to ("" when
   // Kafka has none), e.g. log.retention.ms for retention.ms.
-  std::string_view broker_synonym;
+  std::string_view broker_synonym{};
   // Inclusive range of int32 / int64 keys, and of float64 keys.
   int64_t min = INT64_MIN;
   int64_t max = INT64_MAX;
@@ -61,9 +61,9 @@ struct TopicConfigKey {
   double float_max = 1e300;
   // The allowed values of a string key, or of each item of a list key; empty
   // for any value.
-  std::span<const std::string_view> allowed;
+  std::span<const std::string_view> allowed{};
   bool ignored = false;  // accepted for Kafka compatibility, no effect in floe
-  std::string_view doc;  // floe's own one-line description
+  std::string_view doc{};  // floe's own one-line description
   // An extra check of a list value (already split and trimmed): why it is
   // bad, or nullopt.
   std::optional<std::string> (*check)(const std::vector<std::string>& items) = nullptr;
