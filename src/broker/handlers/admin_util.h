@@ -6,6 +6,7 @@
 #include <asio/awaitable.hpp>
 #include <map>
 #include <memory>
+#include <set>
 #include <vector>
 #include <optional>
 #include <string>
@@ -91,5 +92,36 @@ asio::awaitable<ApiError> replace_topic_configs(Broker& broker, const meta::Topi
 // at it (reload: ask the store now, else at most once a second). A store
 // failure is logged and the cached view is used.
 asio::awaitable<void> refresh_topics(Broker& broker, bool reload);
+
+// The resource loop AlterConfigs and IncrementalAlterConfigs share: each
+// distinct resource is answered once; an unknown resource type or a resource
+// named twice gets Kafka's error; `body(resource)` (an awaitable<ApiError>)
+// decides the rest.
+template <typename Response, typename Request, typename Body>
+asio::awaitable<Response> alter_each_resource(Broker& broker, const Request& req, Body body) {
+  co_await refresh_topics(broker, true);
+  std::map<std::pair<int8_t, std::string>, int> occurrences;
+  for (const auto& res : req.resources) ++occurrences[{res.resource_type, res.resource_name}];
+  Response resp;
+  std::set<std::pair<int8_t, std::string>> answered;
+  for (const auto& res : req.resources) {
+    if (!answered.insert({res.resource_type, res.resource_name}).second) continue;  // duplicates: one answer
+    auto& r = resp.responses.emplace_back();
+    r.resource_type = res.resource_type;
+    r.resource_name = res.resource_name;
+    ApiError e;
+    if (!resource_type_name(res.resource_type)) {
+      e = api_error(protocol::ErrorCode::unsupported_version,
+                    "Unknown resource type " + std::to_string(res.resource_type) + ".");
+    } else if (occurrences[{res.resource_type, res.resource_name}] > 1) {
+      e = api_error(protocol::ErrorCode::invalid_request, "Duplicate resource.");
+    } else {
+      e = co_await body(res);
+    }
+    r.error_code = e.wire_code();
+    r.error_message = e.message;
+  }
+  co_return resp;
+}
 
 }  // namespace floe::broker

@@ -12,51 +12,29 @@ using protocol::ErrorCode;
 
 asio::awaitable<AlterConfigsHandler::Response> AlterConfigsHandler::handle(RequestContext& ctx, Request& req) {
   Broker& broker = ctx.broker;
-  co_await refresh_topics(broker, true);
-
-  std::map<std::pair<int8_t, std::string>, int> occurrences;
-  for (const auto& res : req.resources) ++occurrences[{res.resource_type, res.resource_name}];
-
-  Response resp;
-  std::set<std::pair<int8_t, std::string>> answered;
-  for (const auto& res : req.resources) {
-    if (!answered.insert({res.resource_type, res.resource_name}).second) continue;  // duplicates: one answer
-    auto& r = resp.responses.emplace_back();
-    r.resource_type = res.resource_type;
-    r.resource_name = res.resource_name;
-    ApiError e = co_await [&]() -> asio::awaitable<ApiError> {
-      if (!resource_type_name(res.resource_type)) {
-        co_return api_error(ErrorCode::unsupported_version,
-                            "Unknown resource type " + std::to_string(res.resource_type) + ".");
-      }
-      if (occurrences[{res.resource_type, res.resource_name}] > 1) {
-        co_return api_error(ErrorCode::invalid_request, "Duplicate resource.");
-      }
-      std::vector<std::string> names;
-      std::string nulls;
-      std::map<std::string, std::string> wanted;
-      for (const auto& c : res.configs) {
-        names.push_back(c.name);
-        if (!c.value) {
-          nulls += (nulls.empty() ? "" : ", ") + c.name;
-        } else {
-          wanted[c.name] = *c.value;
+  co_return co_await alter_each_resource<Response>(
+      broker, req, [&](const auto& res) -> asio::awaitable<ApiError> {
+        std::vector<std::string> names;
+        std::string nulls;
+        std::map<std::string, std::string> wanted;
+        for (const auto& c : res.configs) {
+          names.push_back(c.name);
+          if (!c.value) {
+            nulls += (nulls.empty() ? "" : ", ") + c.name;
+          } else {
+            wanted[c.name] = *c.value;
+          }
         }
-      }
-      if (auto dup = duplicate_keys(names)) co_return *dup;
-      if (!nulls.empty()) co_return api_error(ErrorCode::invalid_request, "Null value not supported for : " + nulls);
-      if (static_cast<ResourceType>(res.resource_type) != ResourceType::topic) {
-        co_return refuse_non_topic_alter(broker, res.resource_type, res.resource_name);
-      }
-      ConfigTopic found = find_config_topic(broker, res.resource_name);
-      if (!found.error.ok()) co_return found.error;
-      // AlterConfigs replaces every override of the topic with the given set.
-      co_return co_await replace_topic_configs(broker, *found.topic, wanted, req.validate_only);
-    }();
-    r.error_code = e.wire_code();
-    r.error_message = e.message;
-  }
-  co_return resp;
+        if (auto dup = duplicate_keys(names)) co_return *dup;
+        if (!nulls.empty()) co_return api_error(ErrorCode::invalid_request, "Null value not supported for : " + nulls);
+        if (static_cast<ResourceType>(res.resource_type) != ResourceType::topic) {
+          co_return refuse_non_topic_alter(broker, res.resource_type, res.resource_name);
+        }
+        ConfigTopic found = find_config_topic(broker, res.resource_name);
+        if (!found.error.ok()) co_return found.error;
+        // AlterConfigs replaces every override of the topic with the given set.
+        co_return co_await replace_topic_configs(broker, *found.topic, wanted, req.validate_only);
+      });
 }
 
 }  // namespace floe::broker
