@@ -195,10 +195,12 @@ asio::awaitable<void> WalWriter::commit(std::shared_ptr<Object> obj) {
   meta::ObjectCommit oc{obj->key, obj->data.size(), unix_now_ms()};
   std::vector<CommitResult> results;
   bool recorded = false;
+  bool outcome_known = false;
   try {
     auto outcome = co_await run_blocking(blocking_, [&] { return meta_.commit_object(oc, obj->batches); });
     results = std::move(outcome.results);
     recorded = outcome.object_recorded;
+    outcome_known = true;
   } catch (const std::exception& e) {
     // Whether the transaction landed is unknown; the producer retries and an
     // idempotent retry is recognised as a duplicate if it did.
@@ -226,7 +228,11 @@ asio::awaitable<void> WalWriter::commit(std::shared_ptr<Object> obj) {
       CommittedObject c{obj->key, std::make_shared<const protocol::Bytes>(std::move(obj->data)), obj->batches, results};
       on_commit_(c);
     }
-  } else {
+  } else if (outcome_known) {
+    // Every batch was rejected or a duplicate: nothing will ever read it. When
+    // the commit failed instead, it may still have landed (a lost answer from
+    // the store), so the object is left to garbage collection, which deletes
+    // it only if the metadata store does not reference it.
     std::vector<std::string> keys{obj->key};
     try {
       co_await run_blocking(blocking_, [&] { objects_.remove(keys); });

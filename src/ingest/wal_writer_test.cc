@@ -7,7 +7,9 @@
 #include <asio/detached.hpp>
 #include <asio/io_context.hpp>
 #include <asio/thread_pool.hpp>
+#include <atomic>
 #include <filesystem>
+#include <map>
 
 #include "objstore/fault_injection.h"
 #include "objstore/memory_store.h"
@@ -185,6 +187,89 @@ TEST_F(WalWriterTest, BatchesOfUnknownPartitionsFailAlone) {
   EXPECT_EQ(results[0][0].error, ErrorCode::none);
   EXPECT_EQ(results[0][1].error, ErrorCode::unknown_topic_or_partition);
   EXPECT_EQ(results[0][2].error, ErrorCode::none);
+}
+
+// A metadata store whose commits fail on demand; everything else is the real one.
+class FailingCommits final : public meta::MetaStore {
+ public:
+  explicit FailingCommits(meta::MetaStore& inner) : inner_(inner) {}
+  std::atomic<int> failures_left{0};
+
+  meta::CommitOutcome commit_object(const meta::ObjectCommit& o, std::span<const meta::PendingBatch> b) override {
+    if (failures_left.fetch_sub(1) > 0) throw std::runtime_error("injected: disk I/O error");
+    return inner_.commit_object(o, b);
+  }
+  std::string cluster_id(const std::optional<std::string>& p) override { return inner_.cluster_id(p); }
+  int64_t allocate_producer_id() override { return inner_.allocate_producer_id(); }
+  meta::Topic create_topic(const std::string& n, int32_t p, const std::map<std::string, std::string>& c) override {
+    return inner_.create_topic(n, p, c);
+  }
+  std::optional<meta::Topic> find_topic(const std::string& n) override { return inner_.find_topic(n); }
+  std::optional<meta::Topic> find_topic(const protocol::Uuid& id) override { return inner_.find_topic(id); }
+  std::vector<meta::Topic> list_topics() override { return inner_.list_topics(); }
+  void delete_topic(const protocol::Uuid& id) override { inner_.delete_topic(id); }
+  void create_partitions(const protocol::Uuid& id, int32_t t) override { inner_.create_partitions(id, t); }
+  void alter_topic_configs(const protocol::Uuid& id,
+                           const std::map<std::string, std::optional<std::string>>& c) override {
+    inner_.alter_topic_configs(id, c);
+  }
+  int64_t topics_version() override { return inner_.topics_version(); }
+  std::optional<meta::PartitionOffsets> partition_offsets(const protocol::Uuid& t, int32_t p) override {
+    return inner_.partition_offsets(t, p);
+  }
+  std::optional<meta::FetchPlan> find_batches(const protocol::Uuid& t, int32_t p, int64_t f, uint64_t m) override {
+    return inner_.find_batches(t, p, f, m);
+  }
+  std::optional<meta::BatchLocation> find_batch_by_timestamp(const protocol::Uuid& t, int32_t p,
+                                                             int64_t ts) override {
+    return inner_.find_batch_by_timestamp(t, p, ts);
+  }
+  std::optional<meta::BatchLocation> find_batch_containing(const protocol::Uuid& t, int32_t p, int64_t o) override {
+    return inner_.find_batch_containing(t, p, o);
+  }
+  int64_t delete_records(const protocol::Uuid& t, int32_t p, int64_t o) override {
+    return inner_.delete_records(t, p, o);
+  }
+  std::vector<meta::StoredObject> objects() override { return inner_.objects(); }
+  std::vector<meta::StoredObject> unreferenced_objects() override { return inner_.unreferenced_objects(); }
+  void forget_objects(std::span<const std::string> k) override { inner_.forget_objects(k); }
+
+ private:
+  meta::MetaStore& inner_;
+};
+
+TEST_F(WalWriterTest, AFailedCommitFailsItsObjectAndLaterObjectsStillCommit) {
+  objstore::MemoryObjectStore store;
+  FailingCommits failing(*meta_);
+  failing.failures_left = 1;
+  asio::io_context io;
+  asio::thread_pool blocking(2);
+  WalOptions o;
+  o.linger = std::chrono::milliseconds(2);
+  WalWriter wal(io, blocking, store, failing, o, nullptr);
+  std::vector<CommitResult> first, second;
+  asio::co_spawn(
+      io,
+      [&]() -> asio::awaitable<void> {
+        // Built outside the co_await: GCC 12 miscompiles braced lists there.
+        std::vector<AppendItem> a, b;
+        a.push_back(item(0, 2));
+        b.push_back(item(0, 3));
+        first = co_await wal.append(std::move(a));
+        second = co_await wal.append(std::move(b));
+      },
+      asio::detached);
+  io.run();
+  blocking.join();
+  ASSERT_EQ(first.size(), 1u);
+  EXPECT_EQ(first[0].error, ErrorCode::kafka_storage_error) << "retriable: the producer tries again";
+  ASSERT_EQ(second.size(), 1u);
+  EXPECT_EQ(second[0].error, ErrorCode::none);
+  EXPECT_EQ(second[0].base_offset, 0) << "the failed commit assigned nothing";
+  EXPECT_EQ(meta_->partition_offsets(topic_.id, 0)->high_watermark, 3);
+  // The failed object was uploaded but is not referenced: garbage collection's.
+  EXPECT_EQ(store.list("wal/").size(), 2u);
+  EXPECT_EQ(meta_->objects().size(), 1u);
 }
 
 }  // namespace
