@@ -1019,14 +1019,6 @@ def gen_tagged_helper(out_dir):
 
 namespace floe::protocol {
 
-// Senders must write tags in ascending order; a decoder that meets them out of
-// order keeps them sorted so that a re-encode is faithful and canonical.
-inline void sort_by_tag(UnknownTaggedFields& fields) {
-  if (fields.size() < 2) return;
-  std::stable_sort(fields.begin(), fields.end(),
-                   [](const RawTaggedField& a, const RawTaggedField& b) { return a.tag < b.tag; });
-}
-
 // Writes a tagged-field section: known fields (already encoded) and unknown
 // ones kept from a decode, merged in ascending tag order as the format asks.
 inline void write_tagged_fields(Writer& w, std::vector<RawTaggedField> known,

@@ -373,9 +373,5 @@ void Server::remove(uint64_t id) {
   if (stopping_ && connections_.empty() && on_drained_) asio::post(io_, std::exchange(on_drained_, nullptr));
 }
 
-size_t Server::connection_count() const {
-  std::lock_guard lock(mu_);
-  return connections_.size();
-}
 
 }  // namespace floe::net

@@ -86,8 +86,6 @@ class Server {
   // `on_drained` runs on the io_context once the last connection has closed.
   void stop(std::function<void()> on_drained = nullptr);
 
-  size_t connection_count() const;
-
  private:
   friend class Connection;
   struct Acceptor;

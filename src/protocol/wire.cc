@@ -170,9 +170,12 @@ void Reader::read_unknown_tagged_fields(UnknownTaggedFields& out) {
     f.data.assign(s, s + size);
     out.push_back(std::move(f));
   }
-  // Tags should arrive in ascending order; keep them so even when they do not,
-  // so that re-encoding is canonical.
-  std::stable_sort(out.begin(), out.end(),
+  sort_by_tag(out);
+}
+
+void sort_by_tag(UnknownTaggedFields& fields) {
+  if (fields.size() < 2) return;
+  std::stable_sort(fields.begin(), fields.end(),
                    [](const RawTaggedField& a, const RawTaggedField& b) { return a.tag < b.tag; });
 }
 
@@ -246,15 +249,6 @@ void Writer::patch_int32(size_t at, int32_t v) {
   out_[at + 1] = static_cast<uint8_t>(u >> 16);
   out_[at + 2] = static_cast<uint8_t>(u >> 8);
   out_[at + 3] = static_cast<uint8_t>(u);
-}
-
-size_t uvarint_size(uint64_t v) {
-  size_t n = 1;
-  while (v >= 0x80) {
-    v >>= 7;
-    ++n;
-  }
-  return n;
 }
 
 }  // namespace floe::protocol

@@ -51,6 +51,10 @@ struct RawTaggedField {
 };
 using UnknownTaggedFields = std::vector<RawTaggedField>;
 
+// Senders must write tags in ascending order; a decoder that meets them out of
+// order keeps them sorted so that a re-encode is faithful and canonical.
+void sort_by_tag(UnknownTaggedFields& fields);
+
 class Reader {
  public:
   Reader(const uint8_t* data, size_t size) : p_(data), end_(data + size) {}
@@ -172,8 +176,5 @@ class Writer {
 
   Bytes& out_;
 };
-
-// Number of bytes write_uvarint would produce.
-size_t uvarint_size(uint64_t v);
 
 }  // namespace floe::protocol
