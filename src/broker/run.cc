@@ -164,7 +164,8 @@ int run_broker(const Config& config) {
     server.stop([&] {
       // Every connection is closed; data of acks=0 producers may still be
       // buffered: commit it before leaving.
-      asio::co_spawn(io, wal.flush(), [&](std::exception_ptr) {
+      // On a strand: Completion (inside flush) needs a serialized waiter.
+      asio::co_spawn(asio::make_strand(io), wal.flush(), [&](std::exception_ptr) {
         asio::post(gc_strand, [&] {
           gc_stopped = true;
           gc_timer.cancel();

@@ -2,6 +2,11 @@
 // executor: the producer thread calls set(), the waiting coroutine co_awaits
 // wait() or wait_until(). Safe if set() runs before the wait starts, and if
 // the waiter is gone by the time set() runs.
+//
+// REQUIRES: the waiter's executor is a strand (or an io_context run by one
+// thread). set() hands the value over by posting to that executor; on a plain
+// multi-threaded io_context the post could run between the waiter's check and
+// its wait, and the wait would never end.
 #pragma once
 
 #include <asio/awaitable.hpp>

@@ -88,6 +88,8 @@ class ReadPath {
     std::shared_ptr<State> state_;
     ReadPath* owner_ = nullptr;
   };
+  // REQUIRES: `executor` is a strand (the fetch's connection strand): wake-ups
+  // are posted to it and must not race with the wait.
   std::unique_ptr<Watch> watch(std::span<const PartitionKey> partitions, asio::any_io_executor executor);
 
   struct CacheStats {
