@@ -30,4 +30,7 @@ constexpr int32_t kAllClusterOperations =
                     AclOperation::describe_configs, AclOperation::alter_configs, AclOperation::idempotent_write,
                     AclOperation::create_tokens, AclOperation::describe_tokens});
 
+constexpr int32_t kAllGroupOperations =
+    operation_bits({AclOperation::read, AclOperation::remove, AclOperation::describe});
+
 }  // namespace floe::broker

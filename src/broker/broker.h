@@ -28,6 +28,9 @@ class WalWriter;
 namespace floe::fetch {
 class ReadPath;
 }
+namespace floe::groups {
+class GroupCoordinator;
+}
 
 namespace floe::broker {
 
@@ -52,6 +55,11 @@ struct Broker {
   TopicCache* topics = nullptr;
   ingest::WalWriter* wal = nullptr;
   fetch::ReadPath* reader = nullptr;
+  groups::GroupCoordinator* groups = nullptr;
+
+  // The live brokers' node ids, for coordinator placement (DESIGN §5). One
+  // broker for now: this one.
+  std::vector<int32_t> live_brokers() const { return {identity.node_id}; }
 
   // The endpoint clients should use to reach this broker over the listener a
   // request arrived on (Kafka answers per listener name). Falls back to the

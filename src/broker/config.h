@@ -109,7 +109,10 @@ struct Config {
   int32_t group_min_session_timeout_ms{};
   int32_t group_max_session_timeout_ms{};
   int32_t group_initial_rebalance_delay_ms{};
+  int32_t group_max_size{};
   int32_t offsets_retention_minutes{};
+  int64_t offsets_retention_check_interval_ms{};
+  int32_t offset_metadata_max_bytes{};
 
   // Every key of the table, by canonical name (never a synonym), with its
   // effective value as text and its source. Derived defaults (object.store,

@@ -149,6 +149,9 @@ TEST(ConfigDefaultsTest, TypedFields) {
   EXPECT_EQ(c.group_max_session_timeout_ms, 1800000);
   EXPECT_EQ(c.group_initial_rebalance_delay_ms, 3000);
   EXPECT_EQ(c.offsets_retention_minutes, 10080);
+  EXPECT_EQ(c.group_max_size, 2147483647);
+  EXPECT_EQ(c.offsets_retention_check_interval_ms, 600000);
+  EXPECT_EQ(c.offset_metadata_max_bytes, 4096);
   EXPECT_TRUE(c.warnings.empty());
 }
 

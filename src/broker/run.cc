@@ -22,6 +22,7 @@
 #include "common/blocking.h"
 #include "common/log.h"
 #include "fetch/read_path.h"
+#include "groups/coordinator.h"
 #include "ingest/wal_writer.h"
 #include "maintenance/gc.h"
 #include "meta/meta_store.h"
@@ -120,6 +121,17 @@ int run_broker(const Config& config) {
   broker.wal = &wal;
   broker.reader = &reader;
 
+  groups::CoordinatorOptions group_options;
+  group_options.min_session_timeout_ms = config.group_min_session_timeout_ms;
+  group_options.max_session_timeout_ms = config.group_max_session_timeout_ms;
+  group_options.initial_rebalance_delay_ms = config.group_initial_rebalance_delay_ms;
+  group_options.max_size = config.group_max_size;
+  group_options.offsets_retention_ms = int64_t{config.offsets_retention_minutes} * 60 * 1000;
+  group_options.offsets_retention_check_interval_ms = config.offsets_retention_check_interval_ms;
+  groups::GroupCoordinator coordinator(io, blocking, *meta, group_options);
+  coordinator.start();
+  broker.groups = &coordinator;
+
   Dispatcher dispatcher(broker);
   net::Server server(io, server_options(config), dispatcher);
   std::vector<net::Endpoint> bound;
@@ -161,6 +173,9 @@ int run_broker(const Config& config) {
     // Re-arm before stopping, so that the drain callback always finds this
     // wait to cancel; a second signal meanwhile forces the exit.
     signals.async_wait(on_signal);
+    // Parked JoinGroup and SyncGroup requests are answered (NOT_COORDINATOR)
+    // rather than held until the drain times out.
+    coordinator.stop();
     server.stop([&] {
       // Every connection is closed; data of acks=0 producers may still be
       // buffered: commit it before leaving.

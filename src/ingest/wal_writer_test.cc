@@ -233,6 +233,21 @@ class FailingCommits final : public meta::MetaStore {
   std::vector<meta::StoredObject> objects() override { return inner_.objects(); }
   std::vector<meta::StoredObject> unreferenced_objects() override { return inner_.unreferenced_objects(); }
   void forget_objects(std::span<const std::string> k) override { inner_.forget_objects(k); }
+  void store_group(const meta::GroupRecord& g) override { inner_.store_group(g); }
+  std::optional<meta::GroupRecord> find_group(const std::string& g) override { return inner_.find_group(g); }
+  std::vector<meta::GroupRecord> list_groups() override { return inner_.list_groups(); }
+  std::vector<protocol::ErrorCode> commit_offsets(const std::string& g, std::span<const meta::CommittedOffset> o,
+                                                  int64_t now) override {
+    return inner_.commit_offsets(g, o, now);
+  }
+  std::vector<meta::CommittedOffset> fetch_offsets(const std::string& g,
+                                                   std::optional<std::span<const meta::PartitionId>> w) override {
+    return inner_.fetch_offsets(g, w);
+  }
+  size_t delete_offsets(const std::string& g, std::span<const meta::PartitionId> w) override {
+    return inner_.delete_offsets(g, w);
+  }
+  bool delete_group(const std::string& g) override { return inner_.delete_group(g); }
 
  private:
   meta::MetaStore& inner_;

@@ -118,6 +118,45 @@ struct StoredObject {
   int64_t created_ms = 0;
 };
 
+// A partition by topic id: the key of committed offsets, so that deleting a
+// topic deletes its offsets and a topic re-created under the same name starts
+// with none.
+struct PartitionId {
+  Uuid topic_id;
+  int32_t partition = 0;
+  auto operator<=>(const PartitionId&) const = default;
+};
+
+// What a group coordinator keeps durable about a consumer group besides its
+// offsets. Membership lives in the coordinator's memory; the generation is
+// durable so that it never goes backwards when another coordinator (or the
+// same broker after a restart) takes the group over.
+struct GroupRecord {
+  std::string group_id;
+  // "consumer", "connect", "sr", ...; "" for a group that only stores
+  // offsets (commits by consumers that never joined: "standalone").
+  std::string protocol_type;
+  int32_t generation = 0;
+  std::optional<std::string> protocol;  // selected protocol; nullopt while empty
+  bool empty = true;                    // the generation has no members
+  // When the generation started (for an empty group: when it became empty,
+  // which is what offsets.retention.minutes counts from).
+  int64_t state_ms = 0;
+  bool operator==(const GroupRecord&) const = default;
+};
+
+struct CommittedOffset {
+  PartitionId partition;
+  int64_t offset = -1;
+  int32_t leader_epoch = -1;  // -1: not given
+  std::string metadata;       // a null metadata string is stored as ""
+  int64_t commit_ms = 0;
+  // Set by OffsetCommit v2-v4's retention_time_ms: the offset expires then,
+  // whatever the group's state. nullopt: offsets.retention.minutes applies.
+  std::optional<int64_t> expire_ms;
+  bool operator==(const CommittedOffset&) const = default;
+};
+
 class MetaStore {
  public:
   virtual ~MetaStore() = default;
@@ -145,7 +184,8 @@ class MetaStore {
   virtual std::optional<Topic> find_topic(const Uuid& id) = 0;
   virtual std::vector<Topic> list_topics() = 0;  // ordered by name
 
-  // Deletes the topic, its partitions, batch rows and producer state.
+  // Deletes the topic, its partitions, batch rows, producer state and the
+  // consumer groups' committed offsets of its partitions.
   // Objects left without batches become unreferenced (see
   // unreferenced_objects). MetaError(unknown_topic_id) if absent. One
   // transaction: its cost grows with the topic's batch rows.
@@ -239,6 +279,38 @@ class MetaStore {
   // batch still points at, or an unknown key, is left alone.
   virtual std::vector<StoredObject> unreferenced_objects() = 0;
   virtual void forget_objects(std::span<const std::string> keys) = 0;
+
+  // --- consumer groups ----------------------------------------------------
+
+  // Inserts or updates the group's record. A generation lower than the
+  // stored one is refused with MetaError(illegal_generation) and nothing
+  // changes (a coordinator that lost the group must not move it back); an
+  // equal or higher one replaces every field.
+  virtual void store_group(const GroupRecord& group) = 0;
+  virtual std::optional<GroupRecord> find_group(const std::string& group_id) = 0;
+  virtual std::vector<GroupRecord> list_groups() = 0;  // ordered by group id
+
+  // Stores `offsets` in one transaction, replacing earlier commits of the
+  // same partitions. A group with no record gets one first (protocol_type "",
+  // generation 0, empty, state_ms = now_ms). Returns one code per offset, in
+  // order: none, or unknown_topic_or_partition when the topic id or the
+  // partition does not exist (that offset is skipped; the others are stored).
+  // Validation of group membership and metadata size is the caller's.
+  virtual std::vector<ErrorCode> commit_offsets(const std::string& group_id,
+                                                std::span<const CommittedOffset> offsets, int64_t now_ms) = 0;
+
+  // The group's committed offsets: every one when `which` is nullopt (ordered
+  // by topic id, then partition), else those of the listed partitions that
+  // have one (in the order listed; partitions without one are left out).
+  virtual std::vector<CommittedOffset> fetch_offsets(const std::string& group_id,
+                                                     std::optional<std::span<const PartitionId>> which) = 0;
+
+  // Deletes the listed partitions' offsets (absent ones are ignored) and
+  // returns how many were deleted. The group record stays.
+  virtual size_t delete_offsets(const std::string& group_id, std::span<const PartitionId> which) = 0;
+
+  // Deletes the group's record and all its offsets; false if it had neither.
+  virtual bool delete_group(const std::string& group_id) = 0;
 };
 
 // Opens the store named by `url`: sqlite:///abs/path/meta.db or

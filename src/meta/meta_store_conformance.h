@@ -21,6 +21,7 @@
 #include <filesystem>
 #include <functional>
 #include <memory>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -109,6 +110,29 @@ class MetaStoreConformance : public ::testing::TestWithParam<MetaStoreBackend> {
     auto o = store().partition_offsets(t.id, partition);
     if (!o) ADD_FAILURE() << "no partition " << partition << " of " << t.name;
     return o.value_or(PartitionOffsets{});
+  }
+
+  // A committed offset of `t`'s partition with no leader epoch, metadata or
+  // expiry.
+  static CommittedOffset committed(const Topic& t, int32_t partition, int64_t offset, int64_t commit_ms = 1000) {
+    CommittedOffset o;
+    o.partition = PartitionId{t.id, partition};
+    o.offset = offset;
+    o.commit_ms = commit_ms;
+    return o;
+  }
+
+  std::vector<ErrorCode> commit_offsets(const std::string& group, const std::vector<CommittedOffset>& offsets,
+                                        int64_t now_ms = 1000) {
+    return store().commit_offsets(group, offsets, now_ms);
+  }
+
+  std::vector<CommittedOffset> fetch_all(const std::string& group) {
+    return store().fetch_offsets(group, std::nullopt);
+  }
+
+  std::vector<CommittedOffset> fetch(const std::string& group, const std::vector<PartitionId>& which) {
+    return store().fetch_offsets(group, std::span<const PartitionId>(which));
   }
 
   ScratchDir scratch_;

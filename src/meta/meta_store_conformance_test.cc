@@ -1,5 +1,6 @@
 // The conformance cases of meta_store_conformance.h. Each backend instantiates
 // them in its own test file.
+#include <algorithm>
 #include <cstdint>
 #include <limits>
 #include <set>
@@ -674,6 +675,258 @@ TEST_P(MetaStoreConformance, ForgetObjectsKeepsReferencedObjects) {
   store().forget_objects(keys);
   ASSERT_EQ(store().objects().size(), 1u);
   EXPECT_EQ(store().find_batches(t.id, 0, 0, 1000)->batches.at(0).object_key, "live");
+}
+
+// --- consumer groups -------------------------------------------------------------
+
+std::vector<std::string> error_names(const std::vector<ErrorCode>& codes) {
+  std::vector<std::string> names;
+  for (ErrorCode code : codes) names.emplace_back(protocol::error_name(code));
+  return names;
+}
+
+GroupRecord group_record(const std::string& id, int32_t generation, std::optional<std::string> protocol,
+                         bool empty, int64_t state_ms) {
+  return GroupRecord{id, "consumer", generation, std::move(protocol), empty, state_ms};
+}
+
+TEST_P(MetaStoreConformance, GroupRecordRoundTrip) {
+  EXPECT_EQ(store().find_group("g"), std::nullopt);
+  GroupRecord stable = group_record("g", 3, "range", false, 1234);
+  store().store_group(stable);
+  EXPECT_EQ(store().find_group("g"), stable);
+
+  // An empty group: no protocol, no protocol type (offsets only).
+  GroupRecord empty{"standalone", "", 0, std::nullopt, true, 99};
+  store().store_group(empty);
+  EXPECT_EQ(store().find_group("standalone"), empty);
+  EXPECT_EQ(store().find_group("g"), stable);
+  EXPECT_EQ(store().find_group("G"), std::nullopt);
+}
+
+TEST_P(MetaStoreConformance, GroupGenerationNeverGoesBack) {
+  GroupRecord current = group_record("g", 5, "range", false, 100);
+  store().store_group(current);
+  EXPECT_ERROR(meta_error_of([&] { store().store_group(group_record("g", 4, "roundrobin", true, 200)); }),
+               ErrorCode::illegal_generation);
+  EXPECT_ERROR(meta_error_of([&] { store().store_group(group_record("g", 0, std::nullopt, true, 300)); }),
+               ErrorCode::illegal_generation);
+  EXPECT_EQ(store().find_group("g"), current);
+  EXPECT_EQ(store().list_groups(), std::vector<GroupRecord>{current});
+}
+
+TEST_P(MetaStoreConformance, EqualOrHigherGenerationReplacesEveryField) {
+  store().store_group(group_record("g", 5, "range", false, 100));
+  // The same generation becoming empty, as a coordinator records it.
+  GroupRecord emptied{"g", "consumer", 5, std::nullopt, true, 150};
+  store().store_group(emptied);
+  EXPECT_EQ(store().find_group("g"), emptied);
+  GroupRecord next{"g", "connect", 6, "sticky", false, 200};
+  store().store_group(next);
+  EXPECT_EQ(store().find_group("g"), next);
+}
+
+TEST_P(MetaStoreConformance, ListGroupsOrderedById) {
+  EXPECT_TRUE(store().list_groups().empty());
+  Topic t = store().create_topic("t", 1, {});
+  GroupRecord b = group_record("b", 1, "range", false, 1);
+  GroupRecord a = group_record("a", 2, std::nullopt, true, 2);
+  GroupRecord c = group_record("c", 3, "range", false, 3);
+  store().store_group(b);
+  store().store_group(c);
+  store().store_group(a);
+  commit_offsets("aa", {committed(t, 0, 1)}, 4);
+  GroupRecord aa{"aa", "", 0, std::nullopt, true, 4};
+  EXPECT_EQ(store().list_groups(), (std::vector<GroupRecord>{a, aa, b, c}));
+}
+
+TEST_P(MetaStoreConformance, CommitCreatesTheGroupRecord) {
+  Topic t = store().create_topic("t", 1, {});
+  EXPECT_EQ(error_names(commit_offsets("fresh", {committed(t, 0, 10)}, 5000)), std::vector<std::string>{"NONE"});
+  EXPECT_EQ(store().find_group("fresh"), (GroupRecord{"fresh", "", 0, std::nullopt, true, 5000}));
+  // Later commits leave an existing record alone.
+  commit_offsets("fresh", {committed(t, 0, 11)}, 6000);
+  EXPECT_EQ(store().find_group("fresh")->state_ms, 5000);
+  GroupRecord joined = group_record("joined", 7, "range", false, 100);
+  store().store_group(joined);
+  commit_offsets("joined", {committed(t, 0, 3)}, 7000);
+  EXPECT_EQ(store().find_group("joined"), joined);
+}
+
+TEST_P(MetaStoreConformance, CommitReplacesAnEarlierCommit) {
+  Topic t = store().create_topic("t", 2, {});
+  commit_offsets("g", {committed(t, 0, 10, 1000), committed(t, 1, 20, 1000)});
+  CommittedOffset later = committed(t, 0, 15, 2000);
+  later.leader_epoch = 3;
+  later.metadata = "m";
+  EXPECT_EQ(error_names(commit_offsets("g", {later}, 2000)), std::vector<std::string>{"NONE"});
+  EXPECT_EQ(fetch_all("g").size(), 2u);
+  EXPECT_EQ(fetch("g", {{t.id, 0}}), std::vector<CommittedOffset>{later});
+  EXPECT_EQ(fetch("g", {{t.id, 1}}), std::vector<CommittedOffset>{committed(t, 1, 20, 1000)});
+  // Moving back is allowed: a consumer may reset its position.
+  commit_offsets("g", {committed(t, 0, 2, 3000)});
+  EXPECT_EQ(fetch("g", {{t.id, 0}}).at(0).offset, 2);
+}
+
+TEST_P(MetaStoreConformance, CommitToUnknownPartitionsFailsOnlyThose) {
+  Topic t = store().create_topic("t", 2, {});
+  Topic unknown_topic = t;
+  unknown_topic.id.bytes[5] ^= 0x21;
+  std::vector<ErrorCode> codes = commit_offsets(
+      "g", {committed(t, 0, 1), committed(t, 2, 2), committed(unknown_topic, 0, 3), committed(t, -1, 4),
+            committed(t, 1, 5)});
+  EXPECT_EQ(error_names(codes), (std::vector<std::string>{"NONE", "UNKNOWN_TOPIC_OR_PARTITION",
+                                                           "UNKNOWN_TOPIC_OR_PARTITION",
+                                                           "UNKNOWN_TOPIC_OR_PARTITION", "NONE"}));
+  EXPECT_EQ(fetch_all("g"), (std::vector<CommittedOffset>{committed(t, 0, 1), committed(t, 1, 5)}));
+  EXPECT_TRUE(fetch("g", {{t.id, 2}, {unknown_topic.id, 0}}).empty());
+}
+
+TEST_P(MetaStoreConformance, OffsetMetadataEmptyAndLong) {
+  Topic t = store().create_topic("t", 3, {});
+  CommittedOffset none = committed(t, 0, 1);
+  CommittedOffset long_text = committed(t, 1, 2);
+  for (size_t i = 0; i < 4096; ++i) long_text.metadata.push_back(static_cast<char>('a' + i % 26));
+  CommittedOffset utf8 = committed(t, 2, 3);
+  utf8.metadata = "Gr\xc3\xbc\xc3\x9f" "e \xe2\x9c\x93";
+  commit_offsets("g", {none, long_text, utf8});
+  std::vector<CommittedOffset> all = fetch_all("g");
+  std::sort(all.begin(), all.end(), [](const auto& a, const auto& b) { return a.partition < b.partition; });
+  ASSERT_EQ(all.size(), 3u);
+  EXPECT_EQ(all[0].metadata, "");
+  EXPECT_EQ(all[1].metadata.size(), 4096u);
+  EXPECT_EQ(all[1], long_text);
+  EXPECT_EQ(all[2], utf8);
+}
+
+TEST_P(MetaStoreConformance, LeaderEpochAndExpiryRoundTrip) {
+  Topic t = store().create_topic("t", 2, {});
+  CommittedOffset with = committed(t, 0, 40, 1500);
+  with.leader_epoch = 12;
+  with.expire_ms = 86'401'500;
+  CommittedOffset without = committed(t, 1, 50, 1600);
+  commit_offsets("g", {with, without});
+  EXPECT_EQ(fetch("g", {{t.id, 0}, {t.id, 1}}), (std::vector<CommittedOffset>{with, without}));
+  EXPECT_EQ(fetch("g", {{t.id, 1}}).at(0).leader_epoch, -1);
+  EXPECT_EQ(fetch("g", {{t.id, 1}}).at(0).expire_ms, std::nullopt);
+  // A later commit without retention clears the expiry.
+  CommittedOffset again = committed(t, 0, 41, 1700);
+  commit_offsets("g", {again});
+  EXPECT_EQ(fetch("g", {{t.id, 0}}), std::vector<CommittedOffset>{again});
+}
+
+TEST_P(MetaStoreConformance, FetchAllIsOrderedListedIsAsAsked) {
+  Topic a = store().create_topic("a", 3, {});
+  Topic b = store().create_topic("b", 2, {});
+  // Committed in neither order.
+  std::vector<CommittedOffset> offsets{committed(b, 1, 1), committed(a, 2, 2), committed(b, 0, 3),
+                                       committed(a, 0, 4)};
+  commit_offsets("g", offsets);
+  commit_offsets("other", {committed(a, 1, 99)});
+
+  std::vector<CommittedOffset> expected = offsets;
+  std::sort(expected.begin(), expected.end(), [](const auto& x, const auto& y) { return x.partition < y.partition; });
+  EXPECT_EQ(fetch_all("g"), expected) << "ordered by topic id, then partition";
+
+  Uuid unknown = a.id;
+  unknown.bytes[0] ^= 0x80;
+  // a-1 has an offset only in the other group, b-5 and the unknown topic do
+  // not exist: all left out; the rest in the order asked.
+  EXPECT_EQ(fetch("g", {{a.id, 0}, {a.id, 1}, {b.id, 1}, {unknown, 0}, {b.id, 5}, {a.id, 2}}),
+            (std::vector<CommittedOffset>{committed(a, 0, 4), committed(b, 1, 1), committed(a, 2, 2)}));
+  EXPECT_TRUE(fetch("g", {}).empty());
+  EXPECT_TRUE(fetch_all("never-committed").empty());
+  EXPECT_TRUE(fetch("never-committed", {{a.id, 0}}).empty());
+}
+
+TEST_P(MetaStoreConformance, DeleteOffsetsKeepsTheGroupRecord) {
+  Topic t = store().create_topic("t", 3, {});
+  GroupRecord g = group_record("g", 2, "range", false, 10);
+  store().store_group(g);
+  commit_offsets("g", {committed(t, 0, 1), committed(t, 1, 2), committed(t, 2, 3)});
+  Uuid unknown = t.id;
+  unknown.bytes[7] ^= 1;
+  std::vector<PartitionId> which{{t.id, 0}, {t.id, 2}, {t.id, 9}, {unknown, 0}, {t.id, 0}};
+  EXPECT_EQ(store().delete_offsets("g", which), 2u);
+  EXPECT_EQ(fetch_all("g"), std::vector<CommittedOffset>{committed(t, 1, 2)});
+  EXPECT_EQ(store().find_group("g"), g);
+  EXPECT_EQ(store().delete_offsets("g", which), 0u);
+  EXPECT_EQ(store().delete_offsets("no-such-group", which), 0u);
+  std::vector<PartitionId> last{{t.id, 1}};
+  EXPECT_EQ(store().delete_offsets("g", last), 1u);
+  EXPECT_TRUE(fetch_all("g").empty());
+  EXPECT_EQ(store().find_group("g"), g);
+}
+
+TEST_P(MetaStoreConformance, DeleteGroupRemovesRecordAndOffsets) {
+  Topic t = store().create_topic("t", 2, {});
+  commit_offsets("g", {committed(t, 0, 1), committed(t, 1, 2)});
+  store().store_group(group_record("record-only", 1, std::nullopt, true, 5));
+  EXPECT_TRUE(store().delete_group("g"));
+  EXPECT_EQ(store().find_group("g"), std::nullopt);
+  EXPECT_TRUE(fetch_all("g").empty());
+  EXPECT_TRUE(fetch("g", {{t.id, 0}}).empty());
+  EXPECT_FALSE(store().delete_group("g"));
+  EXPECT_FALSE(store().delete_group("never-existed"));
+  EXPECT_TRUE(store().delete_group("record-only"));
+  EXPECT_TRUE(store().list_groups().empty());
+
+  // The id can be used again, from nothing.
+  commit_offsets("g", {committed(t, 1, 7)}, 9000);
+  EXPECT_EQ(fetch_all("g"), std::vector<CommittedOffset>{committed(t, 1, 7)});
+  EXPECT_EQ(store().find_group("g"), (GroupRecord{"g", "", 0, std::nullopt, true, 9000}));
+}
+
+TEST_P(MetaStoreConformance, DeleteTopicRemovesOnlyItsOffsets) {
+  Topic doomed = store().create_topic("doomed", 2, {});
+  Topic kept = store().create_topic("kept", 1, {});
+  commit("o", {batch(doomed, 0, 3), batch(kept, 0, 3)});
+  commit_offsets("g", {committed(doomed, 0, 3), committed(doomed, 1, 0), committed(kept, 0, 2)});
+  commit_offsets("h", {committed(doomed, 1, 1)});
+  store().delete_topic(doomed.id);
+  EXPECT_EQ(fetch_all("g"), std::vector<CommittedOffset>{committed(kept, 0, 2)});
+  EXPECT_TRUE(fetch_all("h").empty());
+  EXPECT_TRUE(fetch("g", {{doomed.id, 0}}).empty());
+  // The groups themselves stay.
+  EXPECT_TRUE(store().find_group("g"));
+  EXPECT_TRUE(store().find_group("h"));
+
+  // A topic re-created under the name starts with no offsets.
+  Topic again = store().create_topic("doomed", 2, {});
+  EXPECT_TRUE(fetch("g", {{again.id, 0}, {again.id, 1}}).empty());
+  EXPECT_EQ(error_names(commit_offsets("g", {committed(doomed, 0, 5)})),
+            std::vector<std::string>{"UNKNOWN_TOPIC_OR_PARTITION"});
+}
+
+TEST_P(MetaStoreConformance, NewPartitionsTakeOffsets) {
+  Topic t = store().create_topic("t", 1, {});
+  EXPECT_EQ(error_names(commit_offsets("g", {committed(t, 1, 4)})),
+            std::vector<std::string>{"UNKNOWN_TOPIC_OR_PARTITION"});
+  store().create_partitions(t.id, 3);
+  EXPECT_EQ(error_names(commit_offsets("g", {committed(t, 1, 4), committed(t, 2, 6)})),
+            (std::vector<std::string>{"NONE", "NONE"}));
+  EXPECT_EQ(fetch_all("g"), (std::vector<CommittedOffset>{committed(t, 1, 4), committed(t, 2, 6)}));
+}
+
+TEST_P(MetaStoreConformance, GroupsAreIndependent) {
+  Topic t = store().create_topic("t", 1, {});
+  store().store_group(group_record("a", 4, "range", false, 1));
+  store().store_group(group_record("b", 1, "range", false, 1));
+  commit_offsets("a", {committed(t, 0, 10)});
+  commit_offsets("b", {committed(t, 0, 20)});
+  EXPECT_EQ(fetch_all("a"), std::vector<CommittedOffset>{committed(t, 0, 10)});
+  EXPECT_EQ(fetch_all("b"), std::vector<CommittedOffset>{committed(t, 0, 20)});
+  // Generations are per group: b may store a generation below a's.
+  store().store_group(group_record("b", 2, "range", false, 2));
+  EXPECT_EQ(store().find_group("a")->generation, 4);
+
+  std::vector<PartitionId> p0{{t.id, 0}};
+  EXPECT_EQ(store().delete_offsets("a", p0), 1u);
+  EXPECT_EQ(fetch_all("b"), std::vector<CommittedOffset>{committed(t, 0, 20)});
+  commit_offsets("a", {committed(t, 0, 11)});
+  EXPECT_TRUE(store().delete_group("b"));
+  EXPECT_EQ(fetch_all("a"), std::vector<CommittedOffset>{committed(t, 0, 11)});
+  EXPECT_EQ(store().find_group("a")->generation, 4);
 }
 
 }  // namespace

@@ -150,6 +150,38 @@ CREATE TABLE producer_state (
     {2, "count an object's batches once per commit", R"sql(
 DROP TRIGGER batches_reference_object;
 )sql"},
+    {3, "consumer groups: records and committed offsets", R"sql(
+-- What a coordinator keeps durable about a group besides its offsets.
+-- protocol is NULL while the group is empty.
+CREATE TABLE groups (
+  group_id      TEXT PRIMARY KEY,
+  protocol_type TEXT NOT NULL,
+  generation    INTEGER NOT NULL,
+  protocol      TEXT,
+  empty         INTEGER NOT NULL CHECK (empty IN (0, 1)),
+  state_ms      INTEGER NOT NULL
+) WITHOUT ROWID;
+
+-- Committed offsets point at the partition's surrogate id, as batches and
+-- producer state do: delete_topic deletes them with the partition, and a
+-- topic re-created under the same name has new partition rows and so no
+-- offsets. Every offset row has a group row (commit_offsets creates one).
+-- WITHOUT ROWID fits the usual row (a few integers and an empty metadata
+-- string); a row with kilobytes of metadata spills to overflow pages, which
+-- is slower but correct.
+CREATE TABLE group_offsets (
+  group_id         TEXT NOT NULL REFERENCES groups (group_id),
+  partition_id     INTEGER NOT NULL REFERENCES partitions (id),
+  committed_offset INTEGER NOT NULL,
+  leader_epoch     INTEGER NOT NULL,
+  metadata         TEXT NOT NULL,
+  commit_ms        INTEGER NOT NULL,
+  expire_ms        INTEGER,
+  PRIMARY KEY (group_id, partition_id)
+) WITHOUT ROWID;
+-- For delete_topic, and for the foreign key check when partitions go.
+CREATE INDEX group_offsets_by_partition ON group_offsets (partition_id);
+)sql"},
 };
 
 constexpr int kLatestSchemaVersion = static_cast<int>(std::size(kMigrations));
@@ -344,6 +376,13 @@ class Statement {
   }
   Statement& bind(int i, const std::string& v) { return bind(i, std::string_view(v)); }
   Statement& bind(int i, const Uuid& v) { return bind_blob(i, v.bytes.data(), v.bytes.size()); }
+  // nullopt binds NULL.
+  Statement& bind(int i, const std::optional<std::string>& v) {
+    return v ? bind(i, *v) : checked(sqlite3_bind_null(s_, i));
+  }
+  Statement& bind(int i, const std::optional<int64_t>& v) {
+    return v ? bind(i, *v) : checked(sqlite3_bind_null(s_, i));
+  }
   Statement& bind_blob(int i, const void* data, size_t size) {
     return checked(sqlite3_bind_blob64(s_, i, data, size, SQLITE_TRANSIENT));
   }
@@ -386,6 +425,20 @@ class Statement {
     if (sqlite3_column_type(s_, col) != SQLITE_TEXT) corrupt(col, "text");
     const auto* p = reinterpret_cast<const char*>(sqlite3_column_text(s_, col));
     return std::string(p, static_cast<size_t>(sqlite3_column_bytes(s_, col)));
+  }
+  bool boolean(int col) {
+    int64_t v = int64(col);
+    if (v != 0 && v != 1) corrupt(col, "0 or 1");
+    return v == 1;
+  }
+  bool is_null(int col) { return sqlite3_column_type(s_, col) == SQLITE_NULL; }
+  std::optional<std::string> optional_text(int col) {
+    if (is_null(col)) return std::nullopt;
+    return text(col);
+  }
+  std::optional<int64_t> optional_int64(int col) {
+    if (is_null(col)) return std::nullopt;
+    return int64(col);
   }
   std::vector<uint8_t> blob(int col) {
     if (sqlite3_column_type(s_, col) != SQLITE_BLOB) corrupt(col, "a blob");
@@ -784,6 +837,39 @@ std::pair<int64_t, int64_t> max_timestamp_of_rows(SqliteConnection& c, int64_t p
   return {max_ts, s.int64(0)};
 }
 
+// Columns: group_id, protocol_type, generation, protocol, empty, state_ms.
+GroupRecord group_from_row(Statement& s) {
+  GroupRecord g;
+  g.group_id = s.text(0);
+  g.protocol_type = s.text(1);
+  g.generation = s.int32(2);
+  g.protocol = s.optional_text(3);
+  g.empty = s.boolean(4);
+  g.state_ms = s.int64(5);
+  return g;
+}
+
+// Columns: topic_id, partition_index, committed_offset, leader_epoch,
+// metadata, commit_ms, expire_ms.
+CommittedOffset committed_offset_from_row(Statement& s) {
+  CommittedOffset o;
+  o.partition.topic_id = s.uuid(0);
+  o.partition.partition = s.int32(1);
+  o.offset = s.int64(2);
+  o.leader_epoch = s.int32(3);
+  o.metadata = s.text(4);
+  o.commit_ms = s.int64(5);
+  o.expire_ms = s.optional_int64(6);
+  return o;
+}
+
+std::optional<int64_t> partition_row_id(SqliteConnection& c, const PartitionId& p) {
+  Statement s(c, "SELECT id FROM partitions WHERE topic_id = ? AND partition_index = ?");
+  s.bind(1, p.topic_id).bind(2, p.partition);
+  if (!s.step()) return std::nullopt;
+  return s.int64(0);
+}
+
 const char* lookup_sql(SqliteMetaStore::Lookup lookup) {
   switch (lookup) {
     case SqliteMetaStore::Lookup::find_batches:
@@ -960,6 +1046,9 @@ void SqliteMetaStore::delete_topic(const Uuid& id) {
       .bind(1, id)
       .run();
   Statement(c, "DELETE FROM producer_state WHERE partition_id IN (SELECT id FROM partitions WHERE topic_id = ?)")
+      .bind(1, id)
+      .run();
+  Statement(c, "DELETE FROM group_offsets WHERE partition_id IN (SELECT id FROM partitions WHERE topic_id = ?)")
       .bind(1, id)
       .run();
   Statement(c, "DELETE FROM partitions WHERE topic_id = ?").bind(1, id).run();
@@ -1258,6 +1347,158 @@ void SqliteMetaStore::forget_objects(std::span<const std::string> keys) {
   for (const auto& key : keys)
     Statement(c, "DELETE FROM objects WHERE key = ? AND live_batches = 0").bind(1, key).run();
   txn.commit();
+}
+
+// --- consumer groups -----------------------------------------------------------
+
+void SqliteMetaStore::store_group(const GroupRecord& group) {
+  std::lock_guard lock(mu_);
+  SqliteConnection& c = *db_;
+  // The write lock makes the generation check and the write one step for
+  // every process sharing the file.
+  Transaction txn(c, Transaction::write);
+  {
+    Statement s(c, "SELECT generation FROM groups WHERE group_id = ?");
+    if (s.bind(1, group.group_id).step() && s.int32(0) > group.generation) {
+      throw MetaError(ErrorCode::illegal_generation, "group " + group.group_id + " is at generation " +
+                                                         std::to_string(s.int32(0)) + ", not going back to " +
+                                                         std::to_string(group.generation));
+    }
+  }
+  Statement(c,
+            "INSERT INTO groups (group_id, protocol_type, generation, protocol, empty, state_ms) "
+            "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (group_id) DO UPDATE SET "
+            "protocol_type = excluded.protocol_type, generation = excluded.generation, "
+            "protocol = excluded.protocol, empty = excluded.empty, state_ms = excluded.state_ms")
+      .bind(1, group.group_id)
+      .bind(2, group.protocol_type)
+      .bind(3, group.generation)
+      .bind(4, group.protocol)
+      .bind(5, int64_t{group.empty ? 1 : 0})
+      .bind(6, group.state_ms)
+      .run();
+  txn.commit();
+}
+
+std::optional<GroupRecord> SqliteMetaStore::find_group(const std::string& group_id) {
+  std::lock_guard lock(mu_);
+  Statement s(*db_,
+              "SELECT group_id, protocol_type, generation, protocol, empty, state_ms FROM groups WHERE group_id = ?");
+  if (!s.bind(1, group_id).step()) return std::nullopt;
+  return group_from_row(s);
+}
+
+std::vector<GroupRecord> SqliteMetaStore::list_groups() {
+  std::lock_guard lock(mu_);
+  Statement s(*db_,
+              "SELECT group_id, protocol_type, generation, protocol, empty, state_ms FROM groups ORDER BY group_id");
+  std::vector<GroupRecord> out;
+  while (s.step()) out.push_back(group_from_row(s));
+  return out;
+}
+
+std::vector<ErrorCode> SqliteMetaStore::commit_offsets(const std::string& group_id,
+                                                       std::span<const CommittedOffset> offsets, int64_t now_ms) {
+  std::lock_guard lock(mu_);
+  SqliteConnection& c = *db_;
+  Transaction txn(c, Transaction::write);
+  // Consumers that never joined (standalone) commit too: their group gets a
+  // record, empty from now, so that offset retention has a start.
+  Statement(c,
+            "INSERT INTO groups (group_id, protocol_type, generation, protocol, empty, state_ms) "
+            "VALUES (?, '', 0, NULL, 1, ?) ON CONFLICT (group_id) DO NOTHING")
+      .bind(1, group_id)
+      .bind(2, now_ms)
+      .run();
+  std::vector<ErrorCode> out;
+  out.reserve(offsets.size());
+  for (const CommittedOffset& o : offsets) {
+    std::optional<int64_t> partition_id = partition_row_id(c, o.partition);
+    if (!partition_id) {
+      out.push_back(ErrorCode::unknown_topic_or_partition);
+      continue;
+    }
+    Statement(c,
+              "INSERT INTO group_offsets (group_id, partition_id, committed_offset, leader_epoch, metadata, "
+              "commit_ms, expire_ms) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (group_id, partition_id) DO UPDATE SET "
+              "committed_offset = excluded.committed_offset, leader_epoch = excluded.leader_epoch, "
+              "metadata = excluded.metadata, commit_ms = excluded.commit_ms, expire_ms = excluded.expire_ms")
+        .bind(1, group_id)
+        .bind(2, *partition_id)
+        .bind(3, o.offset)
+        .bind(4, o.leader_epoch)
+        .bind(5, o.metadata)
+        .bind(6, o.commit_ms)
+        .bind(7, o.expire_ms)
+        .run();
+    out.push_back(ErrorCode::none);
+  }
+  txn.commit();
+  return out;
+}
+
+std::vector<CommittedOffset> SqliteMetaStore::fetch_offsets(const std::string& group_id,
+                                                            std::optional<std::span<const PartitionId>> which) {
+  std::lock_guard lock(mu_);
+  SqliteConnection& c = *db_;
+  std::vector<CommittedOffset> out;
+  if (!which) {
+    Statement s(c,
+                "SELECT p.topic_id, p.partition_index, o.committed_offset, o.leader_epoch, o.metadata, o.commit_ms, "
+                "o.expire_ms FROM group_offsets AS o JOIN partitions AS p ON p.id = o.partition_id "
+                "WHERE o.group_id = ? ORDER BY p.topic_id, p.partition_index");
+    s.bind(1, group_id);
+    while (s.step()) out.push_back(committed_offset_from_row(s));
+    return out;
+  }
+  Transaction txn(c, Transaction::read);  // every listed partition from one snapshot
+  for (const PartitionId& p : *which) {
+    Statement s(c,
+                "SELECT p.topic_id, p.partition_index, o.committed_offset, o.leader_epoch, o.metadata, o.commit_ms, "
+                "o.expire_ms FROM partitions AS p JOIN group_offsets AS o ON o.partition_id = p.id "
+                "WHERE p.topic_id = ? AND p.partition_index = ? AND o.group_id = ?");
+    s.bind(1, p.topic_id).bind(2, p.partition).bind(3, group_id);
+    if (s.step()) out.push_back(committed_offset_from_row(s));
+  }
+  return out;
+}
+
+size_t SqliteMetaStore::delete_offsets(const std::string& group_id, std::span<const PartitionId> which) {
+  std::lock_guard lock(mu_);
+  SqliteConnection& c = *db_;
+  Transaction txn(c, Transaction::write);
+  size_t deleted = 0;
+  for (const PartitionId& p : which) {
+    // An unknown partition makes the subquery NULL, which matches no row.
+    Statement s(c,
+                "DELETE FROM group_offsets WHERE group_id = ? AND partition_id = "
+                "(SELECT id FROM partitions WHERE topic_id = ? AND partition_index = ?)");
+    s.bind(1, group_id).bind(2, p.topic_id).bind(3, p.partition).run();
+    deleted += static_cast<size_t>(s.changes());
+  }
+  txn.commit();
+  return deleted;
+}
+
+bool SqliteMetaStore::delete_group(const std::string& group_id) {
+  std::lock_guard lock(mu_);
+  SqliteConnection& c = *db_;
+  Transaction txn(c, Transaction::write);
+  int deleted = 0;
+  {
+    // Offsets first: their foreign key refuses the other order.
+    Statement s(c, "DELETE FROM group_offsets WHERE group_id = ?");
+    s.bind(1, group_id).run();
+    deleted += s.changes();
+  }
+  {
+    Statement s(c, "DELETE FROM groups WHERE group_id = ?");
+    s.bind(1, group_id).run();
+    deleted += s.changes();
+  }
+  if (deleted == 0) return false;  // nothing written: the rollback ends it
+  txn.commit();
+  return true;
 }
 
 // --- introspection -----------------------------------------------------------

@@ -80,6 +80,16 @@ class SqliteMetaStore final : public MetaStore {
   std::vector<StoredObject> unreferenced_objects() override;
   void forget_objects(std::span<const std::string> keys) override;
 
+  void store_group(const GroupRecord& group) override;
+  std::optional<GroupRecord> find_group(const std::string& group_id) override;
+  std::vector<GroupRecord> list_groups() override;
+  std::vector<ErrorCode> commit_offsets(const std::string& group_id, std::span<const CommittedOffset> offsets,
+                                        int64_t now_ms) override;
+  std::vector<CommittedOffset> fetch_offsets(const std::string& group_id,
+                                             std::optional<std::span<const PartitionId>> which) override;
+  size_t delete_offsets(const std::string& group_id, std::span<const PartitionId> which) override;
+  bool delete_group(const std::string& group_id) override;
+
   // --- introspection, for tests and benchmarks -----------------------------
 
   // The index lookups whose cost must not grow with the partition's size.

@@ -105,7 +105,7 @@ TEST(SqliteMetaStore, FreshFileGetsEveryMigration) {
   EXPECT_EQ(raw.value("PRAGMA application_id"), std::to_string(0x666c6f65));
   EXPECT_EQ(raw.value("PRAGMA journal_mode"), "wal");
   for (const char* table : {"cluster", "topics", "topic_configs", "partitions", "objects", "batches",
-                            "producer_state"}) {
+                            "producer_state", "groups", "group_offsets"}) {
     EXPECT_EQ(raw.value(std::string("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = '") + table +
                         "'"),
               "1")
@@ -135,6 +135,63 @@ TEST(SqliteMetaStore, ReopenKeepsDataAndMigratesNothing) {
   EXPECT_EQ(store.find_topic("t"), t);
   EXPECT_EQ(store.partition_offsets(t.id, 1), (PartitionOffsets{0, 5, 77, 4}));
   EXPECT_EQ(store.find_batches(t.id, 1, 0, 1000)->batches.at(0), (BatchLocation{"o", 0, 100, 0, 4, 77}));
+}
+
+// A version 2 file is a current one without what step 3 added (step 3 only
+// creates tables): strip it, reopen, and step 3 runs on a file with data.
+TEST(SqliteMetaStore, MigratesAVersion2FileToGroups) {
+  ScratchDir dir;
+  fs::path file = dir.path() / "meta.db";
+  Topic t;
+  {
+    SqliteMetaStore store(file.string());
+    t = store.create_topic("t", 2, {});
+    std::vector<PendingBatch> batches{plain(t, 0, 5, 0, 100)};
+    ASSERT_TRUE(store.commit_object(ObjectCommit{"o", 100, 5}, batches).object_recorded);
+  }
+  {
+    RawDb raw(file);
+    raw.exec("BEGIN; DROP TABLE group_offsets; DROP TABLE groups; DELETE FROM schema_version WHERE version = 3; "
+             "COMMIT");
+    ASSERT_EQ(raw.value("SELECT max(version) FROM schema_version"), "2");
+  }
+  SqliteMetaStore store(file.string());
+  EXPECT_EQ(store.schema_version(), 3);
+  EXPECT_EQ(RawDb(file).value("SELECT description FROM schema_version WHERE version = 3"),
+            "consumer groups: records and committed offsets");
+  EXPECT_EQ(store.find_topic("t"), t);
+  EXPECT_EQ(store.partition_offsets(t.id, 0)->high_watermark, 5);
+  EXPECT_TRUE(store.list_groups().empty());
+
+  CommittedOffset o;
+  o.partition = PartitionId{t.id, 0};
+  o.offset = 5;
+  o.commit_ms = 10;
+  std::vector<CommittedOffset> offsets{o};
+  EXPECT_EQ(store.commit_offsets("g", offsets, 10), std::vector<ErrorCode>{ErrorCode::none});
+  EXPECT_EQ(store.fetch_offsets("g", std::nullopt), offsets);
+}
+
+TEST(SqliteMetaStore, GroupOffsetsGoWithTheirTopic) {
+  ScratchDir dir;
+  fs::path file = dir.path() / "meta.db";
+  SqliteMetaStore store(file.string());
+  Topic a = store.create_topic("a", 2, {});
+  Topic b = store.create_topic("b", 1, {});
+  std::vector<CommittedOffset> offsets(3);
+  offsets[0].partition = PartitionId{a.id, 0};
+  offsets[1].partition = PartitionId{a.id, 1};
+  offsets[2].partition = PartitionId{b.id, 0};
+  store.commit_offsets("g", offsets, 1);
+  store.commit_offsets("h", std::span(offsets).first(1), 1);
+  RawDb raw(file);
+  EXPECT_EQ(raw.value("SELECT count(*) FROM group_offsets"), "4");
+  store.delete_topic(a.id);
+  EXPECT_EQ(raw.value("SELECT count(*) FROM group_offsets"), "1");
+  EXPECT_TRUE(raw.rows("PRAGMA foreign_key_check").empty());
+  EXPECT_TRUE(store.delete_group("g"));
+  EXPECT_EQ(raw.value("SELECT count(*) FROM group_offsets"), "0");
+  EXPECT_EQ(raw.value("SELECT group_concat(group_id) FROM groups"), "h");
 }
 
 TEST(SqliteMetaStore, NewerSchemaIsRefused) {

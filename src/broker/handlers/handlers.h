@@ -14,17 +14,28 @@
 #include "broker/handlers/api_versions.h"
 #include "broker/handlers/create_partitions.h"
 #include "broker/handlers/create_topics.h"
+#include "broker/handlers/delete_groups.h"
 #include "broker/handlers/delete_records.h"
 #include "broker/handlers/delete_topics.h"
 #include "broker/handlers/describe_cluster.h"
 #include "broker/handlers/describe_configs.h"
+#include "broker/handlers/describe_groups.h"
 #include "broker/handlers/describe_topic_partitions.h"
 #include "broker/handlers/fetch.h"
+#include "broker/handlers/find_coordinator.h"
+#include "broker/handlers/heartbeat.h"
 #include "broker/handlers/incremental_alter_configs.h"
 #include "broker/handlers/init_producer_id.h"
+#include "broker/handlers/join_group.h"
+#include "broker/handlers/leave_group.h"
+#include "broker/handlers/list_groups.h"
 #include "broker/handlers/list_offsets.h"
 #include "broker/handlers/metadata.h"
+#include "broker/handlers/offset_commit.h"
+#include "broker/handlers/offset_delete.h"
+#include "broker/handlers/offset_fetch.h"
 #include "broker/handlers/produce.h"
+#include "broker/handlers/sync_group.h"
 
 namespace floe::broker {
 
@@ -44,6 +55,10 @@ struct HandlerList {
 
 using Handlers = HandlerList<ApiVersionsHandler, MetadataHandler, ProduceHandler, FetchHandler, ListOffsetsHandler,
                              InitProducerIdHandler,
+                             // Consumer groups.
+                             FindCoordinatorHandler, JoinGroupHandler, SyncGroupHandler, HeartbeatHandler,
+                             LeaveGroupHandler, OffsetCommitHandler, OffsetFetchHandler, ListGroupsHandler,
+                             DescribeGroupsHandler, DeleteGroupsHandler, OffsetDeleteHandler,
                              // Topic and config administration.
                              CreateTopicsHandler, DeleteTopicsHandler, CreatePartitionsHandler, DeleteRecordsHandler,
                              DescribeConfigsHandler, AlterConfigsHandler, IncrementalAlterConfigsHandler,
