@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <map>
 #include <random>
+#include <type_traits>
 
 #include "common/blocking.h"
 #include "common/clock.h"
@@ -62,12 +63,6 @@ SyncResult sync_error(ErrorCode error) {
   SyncResult r;
   r.error = error;
   return r;
-}
-
-GroupDescription describe_error(ErrorCode error) {
-  GroupDescription d;
-  d.error = error;
-  return d;
 }
 
 SyncResult sync_ok(const std::string& protocol_type, const std::optional<std::string>& protocol, Bytes assignment) {
@@ -323,8 +318,28 @@ void GroupCoordinator::stop() {
   });
 }
 
+namespace {
+
+// What a call answers when the metadata store fails under it.
+template <typename T>
+T failure(ErrorCode e) {
+  if constexpr (std::is_same_v<T, bool>) {
+    return false;
+  } else if constexpr (std::is_same_v<T, ErrorCode>) {
+    return e;
+  } else if constexpr (std::is_same_v<T, std::vector<GroupListing>>) {
+    return {};
+  } else {
+    T t;
+    t.error = e;
+    return t;
+  }
+}
+
+}  // namespace
+
 template <typename T, typename F>
-asio::awaitable<T> GroupCoordinator::on_strand(F f, T on_error) {
+asio::awaitable<T> GroupCoordinator::on_strand(F f, ErrorCode on_error) {
   try {
     co_return co_await asio::co_spawn(strand_, std::move(f), asio::use_awaitable);
   } catch (const meta::MetaError& e) {
@@ -332,7 +347,7 @@ asio::awaitable<T> GroupCoordinator::on_strand(F f, T on_error) {
   } catch (const std::exception& e) {
     FLOE_LOG(error, "groups") << "metadata store failed: " << e.what();
   }
-  co_return on_error;
+  co_return failure<T>(on_error);
 }
 
 std::shared_ptr<GroupCoordinator::Group> GroupCoordinator::shared(Group& g) {
@@ -455,7 +470,7 @@ asio::awaitable<JoinResult> GroupCoordinator::join(JoinRequest req) {
     do_join(*g, req, reply);
     co_return true;
   };
-  bool ok = co_await on_strand<bool>(std::move(work), false);
+  bool ok = co_await on_strand<bool>(std::move(work), ErrorCode::coordinator_not_available);
   if (!ok) co_return join_error(ErrorCode::coordinator_not_available, member_id);
   co_return co_await reply.wait();
 }
@@ -865,7 +880,7 @@ asio::awaitable<SyncResult> GroupCoordinator::sync(SyncRequest req) {
     }
     co_return true;
   };
-  bool ok = co_await on_strand<bool>(std::move(work), false);
+  bool ok = co_await on_strand<bool>(std::move(work), ErrorCode::coordinator_not_available);
   if (!ok) co_return sync_error(ErrorCode::coordinator_not_available);
   co_return co_await reply.wait();
 }
@@ -982,7 +997,7 @@ asio::awaitable<LeaveResult> GroupCoordinator::leave(std::string group_id, std::
         }
         co_return r;
       },
-      LeaveResult{.error = ErrorCode::coordinator_not_available, .members = {}});
+      ErrorCode::coordinator_not_available);
 }
 
 // --- offsets ------------------------------------------------------------------
@@ -1040,7 +1055,7 @@ asio::awaitable<std::vector<GroupListing>> GroupCoordinator::list_groups() {
         for (auto& [id, l] : out) v.push_back(std::move(l));
         co_return v;
       },
-      {});
+      ErrorCode::coordinator_not_available);
 }
 
 asio::awaitable<GroupDescription> GroupCoordinator::describe_group(std::string group_id) {
@@ -1070,7 +1085,7 @@ asio::awaitable<GroupDescription> GroupCoordinator::describe_group(std::string g
         }
         co_return d;
       },
-      describe_error(ErrorCode::coordinator_not_available));
+      ErrorCode::coordinator_not_available);
 }
 
 asio::awaitable<ErrorCode> GroupCoordinator::delete_group(std::string group_id) {
@@ -1121,7 +1136,7 @@ asio::awaitable<OffsetDeleteCheck> GroupCoordinator::check_offset_delete(std::st
         else c.subscribed_topics = std::move(*topics);
         co_return c;
       },
-      OffsetDeleteCheck{.error = ErrorCode::coordinator_not_available, .subscribed_topics = {}});
+      ErrorCode::coordinator_not_available);
 }
 
 // --- offset expiry ------------------------------------------------------------

@@ -205,9 +205,11 @@ class GroupCoordinator {
   using SyncReply = Completion<SyncResult>;
 
   // Runs `f` (a coroutine returning T) on the strand and resumes the caller
-  // on its own executor; a metadata store failure becomes `on_error`.
+  // on its own executor; a metadata store failure answers `on_error`. The
+  // error is a plain code, not a T: GCC 12 destroys class prvalues built by
+  // braces in a co_await expression twice.
   template <typename T, typename F>
-  asio::awaitable<T> on_strand(F f, T on_error);
+  asio::awaitable<T> on_strand(F f, ErrorCode on_error);
 
   asio::awaitable<std::shared_ptr<Group>> find_group(const std::string& group_id, bool create);
   asio::awaitable<void> run_group_timer(std::shared_ptr<Group> g);

@@ -68,8 +68,9 @@ asio::awaitable<OffsetCommitHandler::Response> OffsetCommitHandler::handle(Reque
   // v0 commits carry no generation or member: standalone.
   const int32_t generation = v >= 1 ? req.generation_id_or_member_epoch : -1;
   const std::string member_id = v >= 1 ? req.member_id : "";
-  ErrorCode e = co_await broker.groups->validate_offset_commit(req.group_id, generation, member_id,
-                                                               v >= 7 ? req.group_instance_id : std::nullopt);
+  std::optional<std::string> instance_id;
+  if (v >= 7) instance_id = req.group_instance_id;
+  ErrorCode e = co_await broker.groups->validate_offset_commit(req.group_id, generation, member_id, instance_id);
   if (e != ErrorCode::none) {
     for (int16_t* s : slots) *s = protocol::code(e);
     co_return resp;
