@@ -64,6 +64,14 @@ asio::awaitable<std::optional<Bytes>> serve(Broker& broker, const net::Connectio
 
 }  // namespace
 
+int Dispatcher::concurrency_class(const Bytes& frame) const {
+  if (frame.size() < 2) return 0;
+  const int16_t key = static_cast<int16_t>((frame[0] << 8) | frame[1]);
+  if (key == ProduceHandler::Request::kApiKey) return 1;
+  if (key == FetchHandler::Request::kApiKey) return 2;
+  return 0;
+}
+
 asio::awaitable<std::optional<Bytes>> Dispatcher::handle(const net::ConnectionInfo& conn, Bytes frame) {
   // Every request header version starts with key, version and correlation id.
   if (frame.size() < 8) throw net::CloseConnection("request of " + std::to_string(frame.size()) + " bytes has no header");

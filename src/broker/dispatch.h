@@ -19,6 +19,13 @@ class Dispatcher : public net::FrameHandler {
   asio::awaitable<std::optional<protocol::Bytes>> handle(const net::ConnectionInfo& conn,
                                                          protocol::Bytes frame) override;
 
+  // Produce requests of a connection run side by side (the WAL keeps their
+  // order, and each waits about wal.linger.ms for its commit), and so do
+  // Fetch requests (reads, some of them long polls). Everything else runs
+  // alone, in order, as in Kafka: an OffsetCommit pipelined behind another
+  // lands after it, and a ListOffsets behind a Produce sees its records.
+  int concurrency_class(const protocol::Bytes& frame) const override;
+
  private:
   Broker& broker_;
 };

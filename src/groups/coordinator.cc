@@ -216,7 +216,7 @@ struct GroupCoordinator::Group {
   }
 
   // Removes a member without any rebalance logic (callers decide).
-  void erase(const std::string& member_id) {
+  void erase(std::string member_id) {  // a copy: callers may pass the id of the member freed below
     auto it = std::find_if(members.begin(), members.end(), [&](const auto& m) { return m->id == member_id; });
     if (it == members.end()) return;
     Member& m = **it;
@@ -1008,11 +1008,14 @@ asio::awaitable<ErrorCode> GroupCoordinator::validate_offset_commit(std::string 
   co_return co_await on_strand<ErrorCode>(
       [&]() -> asio::awaitable<ErrorCode> {
         if (stopped_) co_return ErrorCode::not_coordinator;
-        const bool standalone = generation < 0 && member_id.empty() && !instance_id;
-        auto g = co_await find_group(group_id, standalone);
-        if (!g) co_return stopped_ ? ErrorCode::not_coordinator : ErrorCode::illegal_generation;
+        // Generation -1 is a consumer that does not use group management (or
+        // an admin client): it may commit into a group without members, and
+        // creates the group ("standalone") if there is none.
+        auto g = co_await find_group(group_id, generation < 0);
+        if (!g) co_return stopped_ ? ErrorCode::not_coordinator : ErrorCode::group_id_not_found;
         if (g->dead) co_return ErrorCode::coordinator_not_available;
-        if (!standalone) {
+        if (generation < 0 && g->state == State::empty) co_return ErrorCode::none;
+        if (generation >= 0 || !member_id.empty() || instance_id) {
           if (ErrorCode e = g->validate_member(member_id, instance_id); e != ErrorCode::none) co_return e;
           if (generation != g->generation) co_return ErrorCode::illegal_generation;
         } else if (g->state != State::empty) {

@@ -175,10 +175,12 @@ class GroupCoordinator {
   asio::awaitable<LeaveResult> leave(std::string group_id, std::vector<LeavingMember> members);
 
   // OffsetCommit's group checks (Kafka's validateOffsetCommit): a commit with
-  // generation -1 and no member id into a group without members (or into no
-  // group: it is created, as a "standalone" group) is accepted; otherwise
-  // the member and generation must be current. A member's commit counts as a
-  // heartbeat. none when the caller may store the offsets.
+  // generation -1 into a group without members (or into no group: it is
+  // created, as a "standalone" group) is accepted; otherwise the member and
+  // generation must be current. A member's commit counts as a heartbeat.
+  // none when the caller may store the offsets; group_id_not_found for a
+  // generation >= 0 into a group that does not exist (OffsetCommit v9+;
+  // older versions say ILLEGAL_GENERATION).
   asio::awaitable<ErrorCode> validate_offset_commit(std::string group_id, int32_t generation,
                                                     std::string member_id,
                                                     std::optional<std::string> instance_id);

@@ -154,11 +154,29 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void dispatch(Bytes frame) {
     uint64_t seq = first_seq_ + slots_.size();
     slots_.emplace_back();
-    auto self = shared_from_this();
-    asio::co_spawn(socket_.get_executor(), server_.handler_.handle(info_, std::move(frame)),
-                   [self, seq](std::exception_ptr e, std::optional<Bytes> response) {
-                     self->complete(seq, e, std::move(response));
-                   });
+    const int cls = server_.handler_.concurrency_class(frame);
+    waiting_.push_back({seq, cls, std::move(frame)});
+    start_ready();
+  }
+
+  // Starts waiting requests, oldest first, while FrameHandler::
+  // concurrency_class allows them to run beside those already running.
+  void start_ready() {
+    while (!waiting_.empty() && !closed_) {
+      Waiting& w = waiting_.front();
+      if (running_ > 0 && (w.cls == 0 || w.cls != running_class_)) return;
+      ++running_;
+      running_class_ = w.cls;
+      auto self = shared_from_this();
+      const uint64_t seq = w.seq;
+      asio::co_spawn(socket_.get_executor(), server_.handler_.handle(info_, std::move(w.frame)),
+                     [self, seq](std::exception_ptr e, std::optional<Bytes> response) {
+                       --self->running_;
+                       self->complete(seq, e, std::move(response));
+                       self->start_ready();
+                     });
+      waiting_.pop_front();
+    }
   }
 
   void complete(uint64_t seq, std::exception_ptr e, std::optional<Bytes> response) {
@@ -272,7 +290,15 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::chrono::steady_clock::time_point last_activity_ = std::chrono::steady_clock::now();
   std::vector<uint8_t> rbuf_;
   size_t rstart_ = 0, rend_ = 0;
+  struct Waiting {
+    uint64_t seq;
+    int cls;
+    Bytes frame;
+  };
   std::deque<Slot> slots_;  // requests in flight, oldest first
+  std::deque<Waiting> waiting_;  // read but not started yet (see start_ready)
+  size_t running_ = 0;           // started and not finished
+  int running_class_ = 0;        // their concurrency class
   uint64_t first_seq_ = 0;  // sequence number of slots_.front()
   bool writing_ = false;
   bool reading_stopped_ = false;

@@ -66,6 +66,13 @@ class FrameHandler {
   // takes no response (produce with acks=0).
   virtual asio::awaitable<std::optional<protocol::Bytes>> handle(const ConnectionInfo& conn,
                                                                  protocol::Bytes frame) = 0;
+
+  // Which requests of one connection may run at the same time. Requests
+  // start in arrival order; a request starts while others of the connection
+  // are still running only if all of them share its class and the class is
+  // not 0. Class 0 runs alone, as Kafka runs every request of a connection,
+  // so a request sees what the ones before it did.
+  virtual int concurrency_class(const protocol::Bytes& frame) const { return 0; }
 };
 
 class Connection;

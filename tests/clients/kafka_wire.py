@@ -1221,3 +1221,854 @@ def delete_records(conn: "Connection", version: int, topics: dict[str, dict[int,
     return _roundtrip(conn, DELETE_RECORDS, version,
                       encode_delete_records_request(version, topics, **kw),
                       decode_delete_records_response)
+
+
+# ==== consumer groups: FindCoordinator, JoinGroup, SyncGroup, Heartbeat, LeaveGroup,
+# OffsetCommit, OffsetFetch, ListGroups, DescribeGroups, DeleteGroups, OffsetDelete ======
+#
+# Layouts follow Kafka's <Api>Request/Response JSON specs, and ConsumerProtocolSubscription /
+# ConsumerProtocolAssignment for the bytes that consumers put in JoinGroup and SyncGroup.
+
+OFFSET_COMMIT = 8
+OFFSET_FETCH = 9
+FIND_COORDINATOR = 10
+JOIN_GROUP = 11
+HEARTBEAT = 12
+LEAVE_GROUP = 13
+SYNC_GROUP = 14
+DESCRIBE_GROUPS = 15
+LIST_GROUPS = 16
+DELETE_GROUPS = 42
+OFFSET_DELETE = 47
+
+OFFSET_METADATA_TOO_LARGE = 12
+COORDINATOR_NOT_AVAILABLE = 15
+NOT_COORDINATOR = 16
+ILLEGAL_GENERATION = 22
+INCONSISTENT_GROUP_PROTOCOL = 23
+INVALID_GROUP_ID = 24
+UNKNOWN_MEMBER_ID = 25
+INVALID_SESSION_TIMEOUT = 26
+REBALANCE_IN_PROGRESS = 27
+INVALID_REQUEST = 42
+NON_EMPTY_GROUP = 68
+GROUP_ID_NOT_FOUND = 69
+MEMBER_ID_REQUIRED = 79
+GROUP_MAX_SIZE_REACHED = 81
+FENCED_INSTANCE_ID = 82
+GROUP_SUBSCRIBED_TO_TOPIC = 86  # Kafka's Errors (93 is UNACCEPTABLE_CREDENTIAL)
+
+COORDINATOR_GROUP = 0        # FindCoordinator key types
+COORDINATOR_TRANSACTION = 1
+
+
+def _read_bytes(r: Reader, compact: bool) -> bytes:
+    b = _read_nullable_bytes(r, compact)
+    if b is None:
+        raise DecodeError(f"{r.what}: null in non-nullable bytes")
+    return b
+
+
+class PendingResponse:
+    """A request that has been sent and whose response is read later (JoinGroup and
+    SyncGroup wait for the rest of the group, so a test sends one, then acts as
+    another member on another connection)."""
+
+    def __init__(self, conn: "Connection", api_key: int, version: int, correlation_id: int,
+                 decode) -> None:
+        self.conn, self.api_key, self.version = conn, api_key, version
+        self.correlation_id, self._decode = correlation_id, decode
+
+    def result(self):
+        r = self.conn.recv_response(self.api_key, self.version, self.correlation_id)
+        resp = self._decode(r, self.version)
+        r.expect_end()
+        return resp
+
+
+def _send(conn: "Connection", api_key: int, version: int, body: bytes, decode) -> PendingResponse:
+    return PendingResponse(conn, api_key, version, conn.send_request(api_key, version, body),
+                           decode)
+
+
+# ---- embedded consumer protocol (JoinGroup metadata, SyncGroup assignment) -----------
+
+@dataclass
+class ConsumerSubscription:
+    version: int
+    topics: list[str]
+    user_data: bytes | None = None
+    owned_partitions: dict[str, list[int]] = field(default_factory=dict)
+    generation_id: int = -1
+    rack_id: str | None = None
+
+
+def encode_consumer_subscription(topics: list[str], version: int = 0,
+                                 user_data: bytes | None = None,
+                                 owned_partitions: dict[str, list[int]] | None = None,
+                                 generation_id: int = -1, rack_id: str | None = None) -> bytes:
+    w = Writer().int16(version).array_len(len(topics))
+    for t in topics:
+        w.string(t)
+    _write_nullable_bytes(w, user_data, False)
+    if version >= 1:
+        owned = owned_partitions or {}
+        w.array_len(len(owned))
+        for t, parts in owned.items():
+            w.string(t).array_len(len(parts))
+            for p in parts:
+                w.int32(p)
+    if version >= 2:
+        w.int32(generation_id)
+    if version >= 3:
+        w.string(rack_id)
+    return w.bytes()
+
+
+def decode_consumer_subscription(data: bytes) -> ConsumerSubscription:
+    """Reads the fields of the version it names; newer versions may carry more (ignored)."""
+    r = Reader(data, "consumer subscription")
+    version = r.int16()
+    sub = ConsumerSubscription(version, [r.string() for _ in range(r.array_len())])
+    sub.user_data = _read_nullable_bytes(r, False)
+    if version >= 1:
+        for _ in range(r.array_len()):
+            topic = r.string()
+            sub.owned_partitions[topic] = r.int32_array()
+    if version >= 2:
+        sub.generation_id = r.int32()
+    if version >= 3:
+        sub.rack_id = r.string(nullable=True)
+    return sub
+
+
+def encode_consumer_assignment(partitions: dict[str, list[int]], version: int = 0,
+                               user_data: bytes | None = None) -> bytes:
+    w = Writer().int16(version).array_len(len(partitions))
+    for t, parts in partitions.items():
+        w.string(t).array_len(len(parts))
+        for p in parts:
+            w.int32(p)
+    _write_nullable_bytes(w, user_data, False)
+    return w.bytes()
+
+
+def decode_consumer_assignment(data: bytes) -> dict[str, list[int]]:
+    """{topic: partitions}; an empty assignment (zero bytes) is {}."""
+    if not data:
+        return {}
+    r = Reader(data, "consumer assignment")
+    r.int16()  # version
+    out: dict[str, list[int]] = {}
+    for _ in range(r.array_len()):
+        out.setdefault(r.string(), []).extend(r.int32_array())
+    _read_nullable_bytes(r, False)
+    return out
+
+
+# ---- FindCoordinator (key 10) -----------------------------------------------------------
+
+def encode_find_coordinator_request(version: int, key: str | None = None, key_type: int = 0,
+                                    keys: list[str] | None = None) -> bytes:
+    """v0-3 take one `key`; v4+ take `keys` (CoordinatorKeys)."""
+    flexible = version >= 3
+    w = Writer()
+    if version <= 3:
+        w.string(key, compact=flexible)
+    if version >= 1:
+        w.int8(key_type)
+    if version >= 4:
+        w.array_len(len(keys or []), compact=flexible)
+        for k in keys or []:
+            w.string(k, compact=flexible)
+    if flexible:
+        w.empty_tagged_fields()
+    return w.bytes()
+
+
+@dataclass
+class Coordinator:
+    key: str | None  # None before v4 (one coordinator per request)
+    node_id: int
+    host: str
+    port: int
+    error_code: int
+    error_message: str | None = None
+
+
+@dataclass
+class FindCoordinatorResponse:
+    throttle_time_ms: int | None
+    coordinators: list[Coordinator]
+
+    @property
+    def error_code(self) -> int:  # v0-3
+        return self.coordinators[0].error_code
+
+
+def decode_find_coordinator_response(r: Reader, version: int) -> FindCoordinatorResponse:
+    flexible = version >= 3
+    throttle = r.int32() if version >= 1 else None
+    coordinators = []
+    if version <= 3:
+        error_code = r.int16()
+        message = r.string(compact=flexible, nullable=True) if version >= 1 else None
+        node_id, host, port = r.int32(), r.string(compact=flexible), r.int32()
+        coordinators.append(Coordinator(None, node_id, host, port, error_code, message))
+    else:
+        for _ in range(r.array_len(compact=True)):
+            key, node_id = r.string(compact=True), r.int32()
+            host, port, error_code = r.string(compact=True), r.int32(), r.int16()
+            message = r.string(compact=True, nullable=True)
+            r.tagged_fields()
+            coordinators.append(Coordinator(key, node_id, host, port, error_code, message))
+    if flexible:
+        r.tagged_fields()
+    return FindCoordinatorResponse(throttle, coordinators)
+
+
+def find_coordinator(conn: "Connection", version: int, **kw) -> FindCoordinatorResponse:
+    return _roundtrip(conn, FIND_COORDINATOR, version,
+                      encode_find_coordinator_request(version, **kw),
+                      decode_find_coordinator_response)
+
+
+# ---- JoinGroup (key 11) -----------------------------------------------------------------
+
+def encode_join_group_request(version: int, group_id: str, session_timeout_ms: int,
+                              member_id: str, protocol_type: str,
+                              protocols: list[tuple[str, bytes]],
+                              rebalance_timeout_ms: int = -1,
+                              group_instance_id: str | None = None,
+                              reason: str | None = None) -> bytes:
+    """rebalance_timeout_ms=-1: the session timeout (what v0 implies)."""
+    flexible = version >= 6
+    if rebalance_timeout_ms < 0:
+        rebalance_timeout_ms = session_timeout_ms
+    w = Writer().string(group_id, compact=flexible).int32(session_timeout_ms)
+    if version >= 1:
+        w.int32(rebalance_timeout_ms)
+    w.string(member_id, compact=flexible)
+    if version >= 5:
+        w.string(group_instance_id, compact=flexible)
+    w.string(protocol_type, compact=flexible)
+    w.array_len(len(protocols), compact=flexible)
+    for name, metadata in protocols:
+        w.string(name, compact=flexible)
+        _write_nullable_bytes(w, metadata, flexible)
+        if flexible:
+            w.empty_tagged_fields()
+    if version >= 8:
+        w.string(reason, compact=flexible)
+    if flexible:
+        w.empty_tagged_fields()
+    return w.bytes()
+
+
+@dataclass
+class JoinGroupMember:
+    member_id: str
+    group_instance_id: str | None
+    metadata: bytes
+
+
+@dataclass
+class JoinGroupResponse:
+    throttle_time_ms: int | None
+    error_code: int
+    generation_id: int
+    protocol_type: str | None
+    protocol_name: str | None
+    leader: str
+    skip_assignment: bool
+    member_id: str
+    members: list[JoinGroupMember]
+
+
+def decode_join_group_response(r: Reader, version: int) -> JoinGroupResponse:
+    flexible = version >= 6
+    throttle = r.int32() if version >= 2 else None
+    error_code, generation = r.int16(), r.int32()
+    protocol_type = r.string(compact=flexible, nullable=True) if version >= 7 else None
+    protocol_name = r.string(compact=flexible, nullable=version >= 7)
+    leader = r.string(compact=flexible)
+    skip = r.bool() if version >= 9 else False
+    member_id = r.string(compact=flexible)
+    members = []
+    for _ in range(r.array_len(compact=flexible)):
+        mid = r.string(compact=flexible)
+        instance = r.string(compact=flexible, nullable=True) if version >= 5 else None
+        members.append(JoinGroupMember(mid, instance, _read_bytes(r, flexible)))
+        if flexible:
+            r.tagged_fields()
+    if flexible:
+        r.tagged_fields()
+    return JoinGroupResponse(throttle, error_code, generation, protocol_type, protocol_name,
+                             leader, skip, member_id, members)
+
+
+def send_join_group(conn: "Connection", version: int, *args, **kw) -> PendingResponse:
+    return _send(conn, JOIN_GROUP, version, encode_join_group_request(version, *args, **kw),
+                 decode_join_group_response)
+
+
+def join_group(conn: "Connection", version: int, *args, **kw) -> JoinGroupResponse:
+    return send_join_group(conn, version, *args, **kw).result()
+
+
+# ---- SyncGroup (key 14) -----------------------------------------------------------------
+
+def encode_sync_group_request(version: int, group_id: str, generation_id: int, member_id: str,
+                              assignments: dict[str, bytes] | None = None,
+                              group_instance_id: str | None = None,
+                              protocol_type: str | None = None,
+                              protocol_name: str | None = None) -> bytes:
+    """assignments: {member id: assignment bytes} (the leader's; followers send none)."""
+    flexible = version >= 4
+    w = Writer().string(group_id, compact=flexible).int32(generation_id)
+    w.string(member_id, compact=flexible)
+    if version >= 3:
+        w.string(group_instance_id, compact=flexible)
+    if version >= 5:
+        w.string(protocol_type, compact=flexible).string(protocol_name, compact=flexible)
+    assignments = assignments or {}
+    w.array_len(len(assignments), compact=flexible)
+    for mid, data in assignments.items():
+        w.string(mid, compact=flexible)
+        _write_nullable_bytes(w, data, flexible)
+        if flexible:
+            w.empty_tagged_fields()
+    if flexible:
+        w.empty_tagged_fields()
+    return w.bytes()
+
+
+@dataclass
+class SyncGroupResponse:
+    throttle_time_ms: int | None
+    error_code: int
+    protocol_type: str | None
+    protocol_name: str | None
+    assignment: bytes
+
+
+def decode_sync_group_response(r: Reader, version: int) -> SyncGroupResponse:
+    flexible = version >= 4
+    throttle = r.int32() if version >= 1 else None
+    error_code = r.int16()
+    ptype = pname = None
+    if version >= 5:
+        ptype = r.string(compact=True, nullable=True)
+        pname = r.string(compact=True, nullable=True)
+    assignment = _read_bytes(r, flexible)
+    if flexible:
+        r.tagged_fields()
+    return SyncGroupResponse(throttle, error_code, ptype, pname, assignment)
+
+
+def send_sync_group(conn: "Connection", version: int, *args, **kw) -> PendingResponse:
+    return _send(conn, SYNC_GROUP, version, encode_sync_group_request(version, *args, **kw),
+                 decode_sync_group_response)
+
+
+def sync_group(conn: "Connection", version: int, *args, **kw) -> SyncGroupResponse:
+    return send_sync_group(conn, version, *args, **kw).result()
+
+
+# ---- Heartbeat (key 12) -----------------------------------------------------------------
+
+def encode_heartbeat_request(version: int, group_id: str, generation_id: int, member_id: str,
+                             group_instance_id: str | None = None) -> bytes:
+    flexible = version >= 4
+    w = Writer().string(group_id, compact=flexible).int32(generation_id)
+    w.string(member_id, compact=flexible)
+    if version >= 3:
+        w.string(group_instance_id, compact=flexible)
+    if flexible:
+        w.empty_tagged_fields()
+    return w.bytes()
+
+
+def decode_heartbeat_response(r: Reader, version: int) -> int:
+    """The error code."""
+    if version >= 1:
+        r.int32()  # throttle
+    error_code = r.int16()
+    if version >= 4:
+        r.tagged_fields()
+    return error_code
+
+
+def heartbeat(conn: "Connection", version: int, *args, **kw) -> int:
+    return _roundtrip(conn, HEARTBEAT, version, encode_heartbeat_request(version, *args, **kw),
+                      decode_heartbeat_response)
+
+
+# ---- LeaveGroup (key 13) ----------------------------------------------------------------
+
+def encode_leave_group_request(version: int, group_id: str,
+                               members: list[tuple[str, str | None]],
+                               reason: str | None = None) -> bytes:
+    """members: [(member id, group instance id)]; v0-2 carry exactly one member id."""
+    flexible = version >= 4
+    w = Writer().string(group_id, compact=flexible)
+    if version <= 2:
+        if len(members) != 1:
+            raise ValueError("LeaveGroup v0-2 carry exactly one member id")
+        w.string(members[0][0])
+    else:
+        w.array_len(len(members), compact=flexible)
+        for mid, instance in members:
+            w.string(mid, compact=flexible).string(instance, compact=flexible)
+            if version >= 5:
+                w.string(reason, compact=flexible)
+            if flexible:
+                w.empty_tagged_fields()
+    if flexible:
+        w.empty_tagged_fields()
+    return w.bytes()
+
+
+@dataclass
+class LeaveGroupResponse:
+    throttle_time_ms: int | None
+    error_code: int
+    members: list[tuple[str, str | None, int]]  # (member id, instance id, error code), v3+
+
+
+def decode_leave_group_response(r: Reader, version: int) -> LeaveGroupResponse:
+    flexible = version >= 4
+    throttle = r.int32() if version >= 1 else None
+    error_code = r.int16()
+    members = []
+    if version >= 3:
+        for _ in range(r.array_len(compact=flexible)):
+            members.append((r.string(compact=flexible), r.string(compact=flexible, nullable=True),
+                            r.int16()))
+            if flexible:
+                r.tagged_fields()
+    if flexible:
+        r.tagged_fields()
+    return LeaveGroupResponse(throttle, error_code, members)
+
+
+def leave_group(conn: "Connection", version: int, *args, **kw) -> LeaveGroupResponse:
+    return _roundtrip(conn, LEAVE_GROUP, version,
+                      encode_leave_group_request(version, *args, **kw),
+                      decode_leave_group_response)
+
+
+# ---- OffsetCommit (key 8) ---------------------------------------------------------------
+
+def _commit_entry(value: int | tuple) -> tuple[int, str | None, int]:
+    """(offset, metadata, leader epoch) from an offset or a shorter tuple."""
+    if not isinstance(value, tuple):
+        value = (value,)
+    offset, metadata, epoch = value + (None, "", -1)[len(value):]
+    return offset, metadata, epoch
+
+
+def encode_offset_commit_request(version: int, group_id: str,
+                                 topics: dict[str, dict[int, int | tuple]],
+                                 generation_id: int = -1, member_id: str = "",
+                                 group_instance_id: str | None = None,
+                                 retention_time_ms: int = -1,
+                                 commit_timestamp: int = -1) -> bytes:
+    """topics: {name: {partition: offset | (offset, metadata) | (offset, metadata, leader
+    epoch)}}; metadata defaults to "" and the leader epoch to -1."""
+    flexible = version >= 8
+    w = Writer().string(group_id, compact=flexible)
+    if version >= 1:
+        w.int32(generation_id).string(member_id, compact=flexible)
+    if version >= 7:
+        w.string(group_instance_id, compact=flexible)
+    if 2 <= version <= 4:
+        w.int64(retention_time_ms)
+    w.array_len(len(topics), compact=flexible)
+    for name, parts in topics.items():
+        w.string(name, compact=flexible).array_len(len(parts), compact=flexible)
+        for index, value in parts.items():
+            offset, metadata, epoch = _commit_entry(value)
+            w.int32(index).int64(offset)
+            if version >= 6:
+                w.int32(epoch)
+            if version == 1:
+                w.int64(commit_timestamp)
+            w.string(metadata, compact=flexible)
+            if flexible:
+                w.empty_tagged_fields()
+        if flexible:
+            w.empty_tagged_fields()
+    if flexible:
+        w.empty_tagged_fields()
+    return w.bytes()
+
+
+@dataclass
+class OffsetCommitResponse:
+    throttle_time_ms: int | None
+    topics: dict[str, dict[int, int]]  # {name: {partition: error code}}
+
+    def errors(self) -> set[int]:
+        return {e for parts in self.topics.values() for e in parts.values()}
+
+
+def decode_offset_commit_response(r: Reader, version: int) -> OffsetCommitResponse:
+    flexible = version >= 8
+    throttle = r.int32() if version >= 3 else None
+    topics: dict[str, dict[int, int]] = {}
+    for _ in range(r.array_len(compact=flexible)):
+        parts = topics.setdefault(r.string(compact=flexible), {})
+        for _ in range(r.array_len(compact=flexible)):
+            index = r.int32()
+            parts[index] = r.int16()
+            if flexible:
+                r.tagged_fields()
+        if flexible:
+            r.tagged_fields()
+    if flexible:
+        r.tagged_fields()
+    return OffsetCommitResponse(throttle, topics)
+
+
+def offset_commit(conn: "Connection", version: int, *args, **kw) -> OffsetCommitResponse:
+    return _roundtrip(conn, OFFSET_COMMIT, version,
+                      encode_offset_commit_request(version, *args, **kw),
+                      decode_offset_commit_response)
+
+
+# ---- OffsetFetch (key 9) ----------------------------------------------------------------
+
+def _write_offset_fetch_topics(w: Writer, topics: dict[str, list[int]] | None,
+                               flexible: bool) -> None:
+    if topics is None:
+        w.array_len(None, compact=flexible)
+        return
+    w.array_len(len(topics), compact=flexible)
+    for name, parts in topics.items():
+        w.string(name, compact=flexible).array_len(len(parts), compact=flexible)
+        for p in parts:
+            w.int32(p)
+        if flexible:
+            w.empty_tagged_fields()
+
+
+def encode_offset_fetch_request(version: int, group_id: str,
+                                topics: dict[str, list[int]] | None,
+                                require_stable: bool = False) -> bytes:
+    """v0-7, one group; topics=None (v2+): every committed offset of the group."""
+    if version >= 8:
+        raise ValueError("OffsetFetch v8+ take groups: use encode_offset_fetch_groups_request")
+    flexible = version >= 6
+    w = Writer().string(group_id, compact=flexible)
+    _write_offset_fetch_topics(w, topics, flexible)
+    if version >= 7:
+        w.bool(require_stable)
+    if flexible:
+        w.empty_tagged_fields()
+    return w.bytes()
+
+
+def encode_offset_fetch_groups_request(version: int,
+                                       groups: list[tuple[str, dict[str, list[int]] | None]],
+                                       require_stable: bool = False) -> bytes:
+    """v8+: [(group id, topics or None for all)]; v9 sends a null member id, epoch -1."""
+    if version < 8:
+        raise ValueError("OffsetFetch v0-7 take one group: use encode_offset_fetch_request")
+    w = Writer().array_len(len(groups), compact=True)
+    for group_id, topics in groups:
+        w.string(group_id, compact=True)
+        if version >= 9:
+            w.string(None, compact=True).int32(-1)
+        _write_offset_fetch_topics(w, topics, True)
+        w.empty_tagged_fields()
+    w.bool(require_stable)
+    w.empty_tagged_fields()
+    return w.bytes()
+
+
+@dataclass
+class OffsetFetchPartition:
+    committed_offset: int
+    committed_leader_epoch: int | None
+    metadata: str | None
+    error_code: int
+
+
+@dataclass
+class OffsetFetchGroup:
+    error_code: int
+    topics: dict[str, dict[int, OffsetFetchPartition]]
+
+    def offsets(self) -> dict[str, dict[int, int]]:
+        return {t: {p: v.committed_offset for p, v in parts.items()}
+                for t, parts in self.topics.items()}
+
+
+@dataclass
+class OffsetFetchResponse:
+    throttle_time_ms: int | None
+    error_code: int  # top level, v2-7 (0 otherwise)
+    topics: dict[str, dict[int, OffsetFetchPartition]]  # v0-7
+    groups: dict[str, OffsetFetchGroup]  # v8+
+
+    def offsets(self) -> dict[str, dict[int, int]]:
+        return OffsetFetchGroup(self.error_code, self.topics).offsets()
+
+
+def _read_offset_fetch_topics(r: Reader, version: int, flexible: bool
+                              ) -> dict[str, dict[int, OffsetFetchPartition]]:
+    topics: dict[str, dict[int, OffsetFetchPartition]] = {}
+    for _ in range(r.array_len(compact=flexible)):
+        parts = topics.setdefault(r.string(compact=flexible), {})
+        for _ in range(r.array_len(compact=flexible)):
+            index, offset = r.int32(), r.int64()
+            epoch = r.int32() if version >= 5 else None
+            metadata = r.string(compact=flexible, nullable=True)
+            parts[index] = OffsetFetchPartition(offset, epoch, metadata, r.int16())
+            if flexible:
+                r.tagged_fields()
+        if flexible:
+            r.tagged_fields()
+    return topics
+
+
+def decode_offset_fetch_response(r: Reader, version: int) -> OffsetFetchResponse:
+    flexible = version >= 6
+    throttle = r.int32() if version >= 3 else None
+    topics: dict[str, dict[int, OffsetFetchPartition]] = {}
+    groups: dict[str, OffsetFetchGroup] = {}
+    error_code = 0
+    if version <= 7:
+        topics = _read_offset_fetch_topics(r, version, flexible)
+        if version >= 2:
+            error_code = r.int16()
+    else:
+        for _ in range(r.array_len(compact=True)):
+            group_id = r.string(compact=True)
+            group_topics = _read_offset_fetch_topics(r, version, True)
+            groups[group_id] = OffsetFetchGroup(r.int16(), group_topics)
+            r.tagged_fields()
+    if flexible:
+        r.tagged_fields()
+    return OffsetFetchResponse(throttle, error_code, topics, groups)
+
+
+def offset_fetch(conn: "Connection", version: int, group_id: str,
+                 topics: dict[str, list[int]] | None, **kw) -> OffsetFetchResponse:
+    return _roundtrip(conn, OFFSET_FETCH, version,
+                      encode_offset_fetch_request(version, group_id, topics, **kw),
+                      decode_offset_fetch_response)
+
+
+def offset_fetch_groups(conn: "Connection", version: int,
+                        groups: list[tuple[str, dict[str, list[int]] | None]],
+                        **kw) -> OffsetFetchResponse:
+    return _roundtrip(conn, OFFSET_FETCH, version,
+                      encode_offset_fetch_groups_request(version, groups, **kw),
+                      decode_offset_fetch_response)
+
+
+# ---- ListGroups (key 16) ----------------------------------------------------------------
+
+def encode_list_groups_request(version: int, states_filter: list[str] | None = None,
+                               types_filter: list[str] | None = None) -> bytes:
+    flexible = version >= 3
+    w = Writer()
+    if version >= 4:
+        w.array_len(len(states_filter or []), compact=True)
+        for s in states_filter or []:
+            w.string(s, compact=True)
+    if version >= 5:
+        w.array_len(len(types_filter or []), compact=True)
+        for t in types_filter or []:
+            w.string(t, compact=True)
+    if flexible:
+        w.empty_tagged_fields()
+    return w.bytes()
+
+
+@dataclass
+class ListedGroup:
+    group_id: str
+    protocol_type: str
+    group_state: str | None = None  # v4+
+    group_type: str | None = None   # v5+
+
+
+@dataclass
+class ListGroupsResponse:
+    throttle_time_ms: int | None
+    error_code: int
+    groups: list[ListedGroup]
+
+    def by_id(self) -> dict[str, ListedGroup]:
+        return {g.group_id: g for g in self.groups}
+
+
+def decode_list_groups_response(r: Reader, version: int) -> ListGroupsResponse:
+    flexible = version >= 3
+    throttle = r.int32() if version >= 1 else None
+    error_code = r.int16()
+    groups = []
+    for _ in range(r.array_len(compact=flexible)):
+        g = ListedGroup(r.string(compact=flexible), r.string(compact=flexible))
+        if version >= 4:
+            g.group_state = r.string(compact=True)
+        if version >= 5:
+            g.group_type = r.string(compact=True)
+        if flexible:
+            r.tagged_fields()
+        groups.append(g)
+    if flexible:
+        r.tagged_fields()
+    return ListGroupsResponse(throttle, error_code, groups)
+
+
+def list_groups(conn: "Connection", version: int, **kw) -> ListGroupsResponse:
+    return _roundtrip(conn, LIST_GROUPS, version, encode_list_groups_request(version, **kw),
+                      decode_list_groups_response)
+
+
+# ---- DescribeGroups (key 15) ------------------------------------------------------------
+
+def encode_describe_groups_request(version: int, groups: list[str],
+                                   include_authorized_operations: bool = False) -> bytes:
+    flexible = version >= 5
+    w = Writer().array_len(len(groups), compact=flexible)
+    for g in groups:
+        w.string(g, compact=flexible)
+    if version >= 3:
+        w.bool(include_authorized_operations)
+    if flexible:
+        w.empty_tagged_fields()
+    return w.bytes()
+
+
+@dataclass
+class DescribedMember:
+    member_id: str
+    group_instance_id: str | None
+    client_id: str
+    client_host: str
+    metadata: bytes
+    assignment: bytes
+
+
+@dataclass
+class DescribedGroup:
+    error_code: int
+    group_id: str
+    state: str
+    protocol_type: str
+    protocol_data: str
+    members: list[DescribedMember]
+    authorized_operations: int | None = None
+
+    def member(self, member_id: str) -> DescribedMember:
+        (m,) = [m for m in self.members if m.member_id == member_id]
+        return m
+
+
+def decode_describe_groups_response(r: Reader, version: int) -> list[DescribedGroup]:
+    flexible = version >= 5
+    if version >= 1:
+        r.int32()  # throttle
+    groups = []
+    for _ in range(r.array_len(compact=flexible)):
+        error_code, group_id = r.int16(), r.string(compact=flexible)
+        state, ptype = r.string(compact=flexible), r.string(compact=flexible)
+        pdata = r.string(compact=flexible)
+        members = []
+        for _ in range(r.array_len(compact=flexible)):
+            mid = r.string(compact=flexible)
+            instance = r.string(compact=flexible, nullable=True) if version >= 4 else None
+            client_id, host = r.string(compact=flexible), r.string(compact=flexible)
+            members.append(DescribedMember(mid, instance, client_id, host,
+                                           _read_bytes(r, flexible), _read_bytes(r, flexible)))
+            if flexible:
+                r.tagged_fields()
+        g = DescribedGroup(error_code, group_id, state, ptype, pdata, members)
+        if version >= 3:
+            g.authorized_operations = r.int32()
+        if flexible:
+            r.tagged_fields()
+        groups.append(g)
+    if flexible:
+        r.tagged_fields()
+    return groups
+
+
+def describe_groups(conn: "Connection", version: int, groups: list[str],
+                    **kw) -> list[DescribedGroup]:
+    return _roundtrip(conn, DESCRIBE_GROUPS, version,
+                      encode_describe_groups_request(version, groups, **kw),
+                      decode_describe_groups_response)
+
+
+# ---- DeleteGroups (key 42) --------------------------------------------------------------
+
+def encode_delete_groups_request(version: int, groups: list[str]) -> bytes:
+    flexible = version >= 2
+    w = Writer().array_len(len(groups), compact=flexible)
+    for g in groups:
+        w.string(g, compact=flexible)
+    if flexible:
+        w.empty_tagged_fields()
+    return w.bytes()
+
+
+def decode_delete_groups_response(r: Reader, version: int) -> dict[str, int]:
+    """{group id: error code}."""
+    flexible = version >= 2
+    r.int32()  # throttle
+    out: dict[str, int] = {}
+    for _ in range(r.array_len(compact=flexible)):
+        group_id = r.string(compact=flexible)
+        out[group_id] = r.int16()
+        if flexible:
+            r.tagged_fields()
+    if flexible:
+        r.tagged_fields()
+    return out
+
+
+def delete_groups(conn: "Connection", version: int, groups: list[str]) -> dict[str, int]:
+    return _roundtrip(conn, DELETE_GROUPS, version,
+                      encode_delete_groups_request(version, groups),
+                      decode_delete_groups_response)
+
+
+# ---- OffsetDelete (key 47, v0 only, never flexible) --------------------------------------
+
+def encode_offset_delete_request(group_id: str, topics: dict[str, list[int]]) -> bytes:
+    w = Writer().string(group_id).array_len(len(topics))
+    for name, parts in topics.items():
+        w.string(name).array_len(len(parts))
+        for p in parts:
+            w.int32(p)
+    return w.bytes()
+
+
+@dataclass
+class OffsetDeleteResponse:
+    error_code: int
+    throttle_time_ms: int
+    topics: dict[str, dict[int, int]]  # {name: {partition: error code}}
+
+
+def decode_offset_delete_response(r: Reader, version: int) -> OffsetDeleteResponse:
+    error_code, throttle = r.int16(), r.int32()
+    topics: dict[str, dict[int, int]] = {}
+    for _ in range(r.array_len()):
+        parts = topics.setdefault(r.string(), {})
+        for _ in range(r.array_len()):
+            index = r.int32()
+            parts[index] = r.int16()
+    return OffsetDeleteResponse(error_code, throttle, topics)
+
+
+def offset_delete(conn: "Connection", group_id: str,
+                  topics: dict[str, list[int]]) -> OffsetDeleteResponse:
+    return _roundtrip(conn, OFFSET_DELETE, 0, encode_offset_delete_request(group_id, topics),
+                      decode_offset_delete_response)

@@ -71,6 +71,7 @@ asio::awaitable<OffsetCommitHandler::Response> OffsetCommitHandler::handle(Reque
   std::optional<std::string> instance_id;
   if (v >= 7) instance_id = req.group_instance_id;
   ErrorCode e = co_await broker.groups->validate_offset_commit(req.group_id, generation, member_id, instance_id);
+  if (e == ErrorCode::group_id_not_found && v < 9) e = ErrorCode::illegal_generation;
   if (e != ErrorCode::none) {
     for (int16_t* s : slots) *s = protocol::code(e);
     co_return resp;
