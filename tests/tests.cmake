@@ -10,10 +10,17 @@ if(NOT FLOE_TEST_NODE)
 endif()
 
 # pytest exits 5 when it collects no test; any non-zero exit fails a ctest test.
+# Two ctest entries so that `ctest -j` runs them side by side: the consumer-group
+# suites, and everything else.
 add_test(NAME clients.pytest
   COMMAND ${FLOE_TEST_PYTHON} -m pytest -q -p no:cacheprovider tests/clients
+          --ignore=tests/clients/test_groups.py --ignore=tests/clients/test_group_protocol.py
   WORKING_DIRECTORY ${CMAKE_SOURCE_DIR})
-set_tests_properties(clients.pytest PROPERTIES
+add_test(NAME clients.groups
+  COMMAND ${FLOE_TEST_PYTHON} -m pytest -q -p no:cacheprovider
+          tests/clients/test_groups.py tests/clients/test_group_protocol.py
+  WORKING_DIRECTORY ${CMAKE_SOURCE_DIR})
+set_tests_properties(clients.pytest clients.groups PROPERTIES
   ENVIRONMENT "FLOE_BIN=$<TARGET_FILE:floe>;PYTHONDONTWRITEBYTECODE=1"
   LABELS clients
   TIMEOUT 900)

@@ -40,14 +40,13 @@ TEST(Placement, RemovingABrokerMovesOnlyItsKeys) {
 }
 
 // The function is part of the cluster's contract: brokers of different
-// versions must agree. These values pin it.
+// versions must agree. These values pin it; a change here breaks clusters
+// that upgrade one broker at a time.
 TEST(Placement, FixedAnswers) {
   std::vector<int32_t> brokers{0, 1, 2};
   std::vector<int32_t> got;
   for (const char* key : {"a", "b", "c", "d", "e", "f"}) got.push_back(*coordinator_for(key, brokers));
-  std::vector<int32_t> again;
-  for (const char* key : {"a", "b", "c", "d", "e", "f"}) again.push_back(*coordinator_for(key, brokers));
-  EXPECT_EQ(got, again);
+  EXPECT_EQ(got, (std::vector<int32_t>{1, 2, 0, 2, 0, 0}));
 }
 
 }  // namespace
