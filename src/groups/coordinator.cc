@@ -121,6 +121,7 @@ struct GroupCoordinator::Group {
   std::optional<Clock::time_point> sync_deadline;
 
   int64_t empty_since_ms = 0;  // for offset expiry while Empty
+  int stores_in_flight = 0;    // record writes not finished yet (delete_group waits for them)
   bool dead = false;
   asio::steady_timer timer;
 
@@ -801,15 +802,17 @@ void GroupCoordinator::store_group_async(const std::shared_ptr<Group>& g) {
                            .protocol = g->protocol,
                            .empty = g->members.empty(),
                            .state_ms = unix_now_ms()};
+  ++g->stores_in_flight;
   asio::co_spawn(
       strand_,
-      [this, record]() -> asio::awaitable<void> {
+      [this, g, record]() -> asio::awaitable<void> {
         try {
           co_await run_blocking(blocking_, [&] { meta_.store_group(record); });
         } catch (const std::exception& e) {
           FLOE_LOG(warn, "groups") << "cannot record generation " << record.generation << " of group "
                                    << record.group_id << ": " << e.what();
         }
+        --g->stores_in_flight;
       },
       asio::detached);
 }
@@ -896,6 +899,7 @@ asio::awaitable<void> GroupCoordinator::finish_sync(std::shared_ptr<Group> g, in
                            .empty = false,
                            .state_ms = unix_now_ms()};
   ErrorCode error = ErrorCode::none;
+  ++g->stores_in_flight;
   try {
     co_await run_blocking(blocking_, [&] { meta_.store_group(record); });
   } catch (const meta::MetaError& e) {
@@ -906,6 +910,7 @@ asio::awaitable<void> GroupCoordinator::finish_sync(std::shared_ptr<Group> g, in
                               << e.what();
     error = ErrorCode::coordinator_not_available;
   }
+  --g->stores_in_flight;
   if (g->dead || stopped_ || g->state != State::completing_rebalance || g->generation != generation) co_return;
   if (error != ErrorCode::none) {
     g->reset_assignments(error);
@@ -1101,6 +1106,12 @@ asio::awaitable<ErrorCode> GroupCoordinator::delete_group(std::string group_id) 
         // Dead while its rows go: a JoinGroup meanwhile is told to retry.
         g->dead = true;
         g->timer.cancel();
+        // A record write still on its way (the group just became empty)
+        // would bring the group back after the delete: let it land first.
+        while (g->stores_in_flight > 0) {
+          asio::steady_timer pause(strand_, std::chrono::milliseconds(2));
+          co_await pause.async_wait(asio::use_awaitable);
+        }
         ErrorCode result = ErrorCode::none;
         try {
           co_await run_blocking(blocking_, [&] { meta_.delete_group(group_id); });
@@ -1172,7 +1183,6 @@ asio::awaitable<void> GroupCoordinator::expire_offsets(int64_t now_ms) {
   for (const auto& t : co_await run_blocking(blocking_, [this] { return meta_.list_topics(); }))
     topic_names.emplace(t.id.to_string(), t.name);
   for (const auto& record : records) {
-    if (stopped_) co_return;
     try {
       co_await asio::co_spawn(strand_, expire_group_offsets(record, now_ms, topic_names), asio::use_awaitable);
     } catch (const std::exception& e) {
@@ -1184,6 +1194,7 @@ asio::awaitable<void> GroupCoordinator::expire_offsets(int64_t now_ms) {
 // REQUIRES: strand_.
 asio::awaitable<void> GroupCoordinator::expire_group_offsets(
     const meta::GroupRecord& record, int64_t now_ms, const std::unordered_map<std::string, std::string>& topic_names) {
+  if (stopped_) co_return;
   const std::string& id = record.group_id;
   auto offsets = co_await run_blocking(blocking_, [&] { return meta_.fetch_offsets(id, std::nullopt); });
   auto g = co_await find_group(id, false);
@@ -1192,33 +1203,38 @@ asio::awaitable<void> GroupCoordinator::expire_group_offsets(
   auto expired_by_time = [&](const meta::CommittedOffset& o, int64_t base_ms) {
     return o.expire_ms ? now_ms >= *o.expire_ms : now_ms - base_ms >= retention;
   };
-  std::vector<meta::PartitionId> expired;
+  std::vector<meta::CommittedOffset> expired;
   if (g->state == State::empty && !g->protocol_type.empty()) {
     for (const auto& o : offsets)
-      if (expired_by_time(o, g->empty_since_ms)) expired.push_back(o.partition);
+      if (expired_by_time(o, g->empty_since_ms)) expired.push_back(o);
   } else if (g->protocol_type.empty() && g->members.empty()) {
     for (const auto& o : offsets)
-      if (expired_by_time(o, o.commit_ms)) expired.push_back(o.partition);
+      if (expired_by_time(o, o.commit_ms)) expired.push_back(o);
   } else if (g->protocol_type == kConsumerProtocolType && g->state == State::stable) {
     if (auto subscribed = g->subscribed_topics()) {
       for (const auto& o : offsets) {
         auto name = topic_names.find(o.partition.topic_id.to_string());
         bool in_use = name != topic_names.end() && subscribed->count(name->second);
-        if (!in_use && expired_by_time(o, o.commit_ms)) expired.push_back(o.partition);
+        if (!in_use && expired_by_time(o, o.commit_ms)) expired.push_back(o);
       }
     }
   }
-  if (!expired.empty()) {
-    co_await run_blocking(blocking_, [&] { return meta_.delete_offsets(id, expired); });
-    FLOE_LOG(info, "groups") << "group " << id << ": " << expired.size() << " committed offset(s) expired";
-  }
-  if (g->dead || g->state != State::empty || expired.size() != offsets.size()) co_return;
   // Nothing left of an empty group: it goes, as in Kafka.
+  const bool drop = g->state == State::empty && expired.size() == offsets.size();
+  if (expired.empty() && !drop) co_return;
+  // The store deletes only offsets unchanged since they were read, and the
+  // record only if no offset is left: a commit meanwhile survives.
+  auto out = co_await run_blocking(blocking_, [&] { return meta_.expire_offsets(id, expired, drop); });
+  if (out.offsets_deleted > 0)
+    FLOE_LOG(info, "groups") << "group " << id << ": " << out.offsets_deleted << " committed offset(s) expired";
+  if (!out.group_deleted) co_return;
+  FLOE_LOG(info, "groups") << "group " << id << " expired: empty and without offsets";
+  // A member may have joined while the store was written: then the group
+  // lives on in memory and its next generation records it again.
+  if (g->dead || g->state != State::empty) co_return;
   g->dead = true;
   g->timer.cancel();
-  co_await run_blocking(blocking_, [&] { meta_.delete_group(id); });
   if (auto it = groups_.find(id); it != groups_.end() && it->second == g) groups_.erase(it);
-  FLOE_LOG(info, "groups") << "group " << id << " expired: empty and without offsets";
 }
 
 }  // namespace floe::groups

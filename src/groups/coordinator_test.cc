@@ -829,7 +829,14 @@ TEST_F(CoordinatorTest, ValidateOffsetCommit) {
   EXPECT_EQ(l->state, "Empty");
   EXPECT_EQ(l->protocol_type, "");
   EXPECT_EQ(validate_commit("solo", -1, ""), ErrorCode::none);
-  EXPECT_EQ(validate_commit("nobody", 3, "ghost"), ErrorCode::illegal_generation);
+  // A member's commit into no group (OffsetCommit v9+ says so; the handler
+  // turns it into ILLEGAL_GENERATION for older versions).
+  EXPECT_EQ(validate_commit("nobody", 3, "ghost"), ErrorCode::group_id_not_found);
+  EXPECT_EQ(describe("nobody").state, "Dead") << "not created";
+  // Generation -1 commits into a group without members whatever member id
+  // they carry (Kafka's ClassicGroup.validateOffsetCommit).
+  EXPECT_EQ(validate_commit("admin", -1, "some-admin-client"), ErrorCode::none);
+  EXPECT_EQ(describe("admin").state, "Empty");
 
   Pair p = form_pair("g");
   const int32_t gen = p.generation();

@@ -34,7 +34,9 @@ TEST(Placement, RemovingABrokerMovesOnlyItsKeys) {
     int32_t before = *coordinator_for(key, four);
     int32_t after = *coordinator_for(key, three);
     ++load[before];
-    if (before != 3) EXPECT_EQ(before, after) << key;
+    if (before != 3) {
+      EXPECT_EQ(before, after) << key;
+    }
   }
   for (int32_t node : four) EXPECT_GT(load[node], 350) << "node " << node;
 }

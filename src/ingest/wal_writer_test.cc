@@ -248,6 +248,9 @@ class FailingCommits final : public meta::MetaStore {
     return inner_.delete_offsets(g, w);
   }
   bool delete_group(const std::string& g) override { return inner_.delete_group(g); }
+  ExpiryOutcome expire_offsets(const std::string& g, std::span<const meta::CommittedOffset> s, bool d) override {
+    return inner_.expire_offsets(g, s, d);
+  }
 
  private:
   meta::MetaStore& inner_;

@@ -311,6 +311,19 @@ class MetaStore {
 
   // Deletes the group's record and all its offsets; false if it had neither.
   virtual bool delete_group(const std::string& group_id) = 0;
+
+  // Offset expiry, in one transaction: deletes each of `seen` (offsets read
+  // earlier by fetch_offsets) only if its row still has the commit_ms that
+  // was read, so a commit that landed since is kept. Then, if
+  // `drop_group_if_left_empty`, deletes the group's record when no offset of
+  // it remains. Returns how many offsets were deleted and whether the record
+  // was.
+  struct ExpiryOutcome {
+    size_t offsets_deleted = 0;
+    bool group_deleted = false;
+  };
+  virtual ExpiryOutcome expire_offsets(const std::string& group_id, std::span<const CommittedOffset> seen,
+                                       bool drop_group_if_left_empty) = 0;
 };
 
 // Opens the store named by `url`: sqlite:///abs/path/meta.db or

@@ -877,6 +877,36 @@ TEST_P(MetaStoreConformance, DeleteGroupRemovesRecordAndOffsets) {
   EXPECT_EQ(store().find_group("g"), (GroupRecord{"g", "", 0, std::nullopt, true, 9000}));
 }
 
+// Expiry deletes only what it read: an offset committed again since keeps
+// its new value, and the group record goes only when nothing is left.
+TEST_P(MetaStoreConformance, ExpireOffsetsKeepsNewerCommits) {
+  Topic t = store().create_topic("t", 3, {});
+  commit_offsets("g", {committed(t, 0, 1, 100), committed(t, 1, 2, 100), committed(t, 2, 3, 100)});
+  std::vector<CommittedOffset> seen = fetch_all("g");
+  ASSERT_EQ(seen.size(), 3u);
+  // Partition 1 is committed again between the read and the expiry.
+  commit_offsets("g", {committed(t, 1, 9, 200)});
+  auto out = store().expire_offsets("g", seen, true);
+  EXPECT_EQ(out.offsets_deleted, 2u);
+  EXPECT_FALSE(out.group_deleted);
+  EXPECT_EQ(fetch_all("g"), std::vector<CommittedOffset>{committed(t, 1, 9, 200)});
+  EXPECT_TRUE(store().find_group("g"));
+
+  // Expiring what is left, without dropping the record, keeps the record.
+  out = store().expire_offsets("g", fetch_all("g"), false);
+  EXPECT_EQ(out.offsets_deleted, 1u);
+  EXPECT_FALSE(out.group_deleted);
+  EXPECT_TRUE(store().find_group("g"));
+  // Nothing left and asked to: the record goes.
+  out = store().expire_offsets("g", {}, true);
+  EXPECT_EQ(out.offsets_deleted, 0u);
+  EXPECT_TRUE(out.group_deleted);
+  EXPECT_EQ(store().find_group("g"), std::nullopt);
+  // Unknown group: nothing happens.
+  out = store().expire_offsets("nobody", {}, true);
+  EXPECT_FALSE(out.group_deleted);
+}
+
 TEST_P(MetaStoreConformance, DeleteTopicRemovesOnlyItsOffsets) {
   Topic doomed = store().create_topic("doomed", 2, {});
   Topic kept = store().create_topic("kept", 1, {});

@@ -1501,6 +1501,31 @@ bool SqliteMetaStore::delete_group(const std::string& group_id) {
   return true;
 }
 
+MetaStore::ExpiryOutcome SqliteMetaStore::expire_offsets(const std::string& group_id,
+                                                         std::span<const CommittedOffset> seen,
+                                                         bool drop_group_if_left_empty) {
+  std::lock_guard lock(mu_);
+  SqliteConnection& c = *db_;
+  Transaction txn(c, Transaction::write);
+  ExpiryOutcome out;
+  for (const CommittedOffset& o : seen) {
+    Statement s(c,
+                "DELETE FROM group_offsets WHERE group_id = ? AND commit_ms = ? AND partition_id = "
+                "(SELECT id FROM partitions WHERE topic_id = ? AND partition_index = ?)");
+    s.bind(1, group_id).bind(2, o.commit_ms).bind(3, o.partition.topic_id).bind(4, o.partition.partition).run();
+    out.offsets_deleted += static_cast<size_t>(s.changes());
+  }
+  if (drop_group_if_left_empty) {
+    Statement s(c,
+                "DELETE FROM groups WHERE group_id = ? AND NOT EXISTS "
+                "(SELECT 1 FROM group_offsets WHERE group_id = ?)");
+    s.bind(1, group_id).bind(2, group_id).run();
+    out.group_deleted = s.changes() > 0;
+  }
+  txn.commit();
+  return out;
+}
+
 // --- introspection -----------------------------------------------------------
 
 std::vector<std::string> SqliteMetaStore::query_plan(Lookup lookup) {

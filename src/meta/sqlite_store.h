@@ -89,6 +89,8 @@ class SqliteMetaStore final : public MetaStore {
                                              std::optional<std::span<const PartitionId>> which) override;
   size_t delete_offsets(const std::string& group_id, std::span<const PartitionId> which) override;
   bool delete_group(const std::string& group_id) override;
+  ExpiryOutcome expire_offsets(const std::string& group_id, std::span<const CommittedOffset> seen,
+                               bool drop_group_if_left_empty) override;
 
   // --- introspection, for tests and benchmarks -----------------------------
 
