@@ -71,9 +71,16 @@ clean:
 # The benchmark (bench/run.py): builds bench/load.cc (librdkafka's C API) into
 # $(BUILD)/bench, starts brokers on the embedded default and prints a table; the
 # numbers also go to bench/results.json. Sizes: BENCH_* variables, see bench/run.py.
-BENCH_PKGS = g++ pkg-config librdkafka-dev python3
+BENCH_PKGS = g++ pkg-config librdkafka-dev python3 python3-confluent-kafka
 
 .PHONY: bench
 bench: build
 	@tools/install_packages.sh $(BENCH_PKGS)
 	FLOE_BIN=$(abspath $(BUILD))/floe BENCH_LOAD_BIN=$(abspath $(BUILD))/bench/floe_load /usr/bin/python3 bench/run.py
+	FLOE_BIN=$(abspath $(BUILD))/floe /usr/bin/python3 bench/groups.py
+
+# Only the consumer-group numbers (bench/groups.py): commit latency, rebalance time.
+.PHONY: bench-groups
+bench-groups: build
+	@tools/install_packages.sh $(BENCH_PKGS)
+	FLOE_BIN=$(abspath $(BUILD))/floe /usr/bin/python3 bench/groups.py

@@ -8,6 +8,7 @@
 #include <asio/use_awaitable.hpp>
 #include <algorithm>
 #include <cstdio>
+#include <deque>
 #include <map>
 #include <random>
 #include <type_traits>
@@ -121,9 +122,18 @@ struct GroupCoordinator::Group {
   std::optional<Clock::time_point> sync_deadline;
 
   int64_t empty_since_ms = 0;  // for offset expiry while Empty
-  int stores_in_flight = 0;    // record writes not finished yet (delete_group waits for them)
+  // Until then the group may still have live members this coordinator
+  // cannot see: it was loaded from a record of a generation with members
+  // (a restart or a takeover) and they have not rejoined yet.
+  Clock::time_point members_unknown_until{};
+  // Writes of the group's rows (its record, its offsets) one at a time, in
+  // the order their checks ran: see lock_writes.
+  bool writing = false;
+  std::deque<std::shared_ptr<asio::steady_timer>> write_waiters;
   bool dead = false;
   asio::steady_timer timer;
+
+  bool maybe_live(Clock::time_point now) const { return state == State::empty && now < members_unknown_until; }
 
   Member* find(const std::string& member_id) {
     for (auto& m : members)
@@ -288,6 +298,7 @@ GroupCoordinator::GroupCoordinator(asio::io_context& io, asio::thread_pool& bloc
                                    CoordinatorOptions options)
     : io_(io), blocking_(blocking), meta_(meta), options_(options), strand_(asio::make_strand(io)) {
   started_ms_ = unix_now_ms();
+  started_ = Clock::now();
 }
 
 GroupCoordinator::~GroupCoordinator() = default;
@@ -356,6 +367,34 @@ std::shared_ptr<GroupCoordinator::Group> GroupCoordinator::shared(Group& g) {
   return it != groups_.end() && it->second.get() == &g ? it->second : nullptr;
 }
 
+// REQUIRES: strand_. Waits until no other write of the group's rows is
+// running, then holds that right until the guard goes. A waiter is woken by
+// cancelling its timer; both happen on the strand, so the wake-up cannot be
+// missed.
+asio::awaitable<GroupCoordinator::WriteGuard> GroupCoordinator::lock_writes(std::shared_ptr<Group> g) {
+  if (g->writing) {
+    auto turn = std::make_shared<asio::steady_timer>(strand_, Clock::time_point::max());
+    g->write_waiters.push_back(turn);
+    std::error_code ec;
+    co_await turn->async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    // The holder handed over: `writing` stayed true for this one.
+  } else {
+    g->writing = true;
+  }
+  co_return WriteGuard(std::move(g));
+}
+
+GroupCoordinator::WriteGuard::~WriteGuard() {
+  if (!g_) return;
+  if (g_->write_waiters.empty()) {
+    g_->writing = false;
+    return;
+  }
+  auto next = std::move(g_->write_waiters.front());
+  g_->write_waiters.pop_front();
+  next->cancel();
+}
+
 // REQUIRES: strand_.
 asio::awaitable<std::shared_ptr<GroupCoordinator::Group>> GroupCoordinator::find_group(const std::string& group_id,
                                                                                        bool create) {
@@ -372,6 +411,11 @@ asio::awaitable<std::shared_ptr<GroupCoordinator::Group>> GroupCoordinator::find
     // restart): they count as gone from now on, as Kafka's would once their
     // sessions expire.
     g->empty_since_ms = record->empty ? record->state_ms : std::max(record->state_ms, started_ms_);
+    if (!record->empty) {
+      const int32_t session = record->session_timeout_ms > 0 ? record->session_timeout_ms
+                                                             : options_.max_session_timeout_ms;
+      g->members_unknown_until = started_ + std::chrono::milliseconds(session);
+    }
   } else {
     g->empty_since_ms = unix_now_ms();
   }
@@ -449,7 +493,8 @@ void GroupCoordinator::on_group_timer(Group& g, Clock::time_point now) {
 // --- JoinGroup --------------------------------------------------------------
 
 asio::awaitable<JoinResult> GroupCoordinator::join(JoinRequest req) {
-  JoinReply reply(co_await asio::this_coro::executor);
+  auto caller = co_await asio::this_coro::executor;
+  JoinReply reply(caller);
   const std::string member_id = req.member_id;
   // Named, not a temporary: GCC 12 destroys a temporary lambda with
   // non-trivial captures twice when it appears in a co_await expression.
@@ -749,6 +794,7 @@ void GroupCoordinator::complete_join(Group& g) {
 
   ++g.generation;
   g.pending_sync.clear();
+  g.members_unknown_until = {};
   if (g.members.empty()) {
     g.protocol.reset();
     g.leader.reset();
@@ -801,18 +847,18 @@ void GroupCoordinator::store_group_async(const std::shared_ptr<Group>& g) {
                            .generation = g->generation,
                            .protocol = g->protocol,
                            .empty = g->members.empty(),
-                           .state_ms = unix_now_ms()};
-  ++g->stores_in_flight;
+                           .state_ms = unix_now_ms(),
+                           .session_timeout_ms = 0};
   asio::co_spawn(
       strand_,
       [this, g, record]() -> asio::awaitable<void> {
+        WriteGuard guard = co_await lock_writes(g);
         try {
           co_await run_blocking(blocking_, [&] { meta_.store_group(record); });
         } catch (const std::exception& e) {
           FLOE_LOG(warn, "groups") << "cannot record generation " << record.generation << " of group "
                                    << record.group_id << ": " << e.what();
         }
-        --g->stores_in_flight;
       },
       asio::detached);
 }
@@ -820,7 +866,8 @@ void GroupCoordinator::store_group_async(const std::shared_ptr<Group>& g) {
 // --- SyncGroup --------------------------------------------------------------
 
 asio::awaitable<SyncResult> GroupCoordinator::sync(SyncRequest req) {
-  SyncReply reply(co_await asio::this_coro::executor);
+  auto caller = co_await asio::this_coro::executor;
+  SyncReply reply(caller);
   auto work = [this, &req, reply]() -> asio::awaitable<bool> {  // named: see join()
     if (stopped_) {
       reply.set(sync_error(ErrorCode::not_coordinator));
@@ -831,13 +878,10 @@ asio::awaitable<SyncResult> GroupCoordinator::sync(SyncRequest req) {
       reply.set(sync_error(stopped_ ? ErrorCode::not_coordinator : ErrorCode::unknown_member_id));
       co_return true;
     }
+    // Kafka's order: the member and its generation first, so a stale
+    // member is told to rejoin rather than that its protocol is wrong.
     if (g->dead) {
       reply.set(sync_error(ErrorCode::coordinator_not_available));
-      co_return true;
-    }
-    if ((req.protocol_type && *req.protocol_type != g->protocol_type) ||
-        (req.protocol_name && g->protocol && *req.protocol_name != *g->protocol)) {
-      reply.set(sync_error(ErrorCode::inconsistent_group_protocol));
       co_return true;
     }
     if (ErrorCode e = g->validate_member(req.member_id, req.instance_id); e != ErrorCode::none) {
@@ -846,6 +890,11 @@ asio::awaitable<SyncResult> GroupCoordinator::sync(SyncRequest req) {
     }
     if (req.generation != g->generation) {
       reply.set(sync_error(ErrorCode::illegal_generation));
+      co_return true;
+    }
+    if ((req.protocol_type && !g->protocol_type.empty() && *req.protocol_type != g->protocol_type) ||
+        (req.protocol_name && g->protocol && *req.protocol_name != *g->protocol)) {
+      reply.set(sync_error(ErrorCode::inconsistent_group_protocol));
       co_return true;
     }
     Member& m = *g->find(req.member_id);
@@ -892,14 +941,17 @@ asio::awaitable<SyncResult> GroupCoordinator::sync(SyncRequest req) {
 // assignment, unless the group moved on while the store was written.
 asio::awaitable<void> GroupCoordinator::finish_sync(std::shared_ptr<Group> g, int32_t generation,
                                                     std::vector<std::pair<std::string, Bytes>> assignment) {
+  int32_t session = 0;
+  for (const auto& m : g->members) session = std::max(session, m->session_timeout_ms);
   meta::GroupRecord record{.group_id = g->id,
                            .protocol_type = g->protocol_type,
                            .generation = generation,
                            .protocol = g->protocol,
                            .empty = false,
-                           .state_ms = unix_now_ms()};
+                           .state_ms = unix_now_ms(),
+                           .session_timeout_ms = session};
   ErrorCode error = ErrorCode::none;
-  ++g->stores_in_flight;
+  WriteGuard guard = co_await lock_writes(g);
   try {
     co_await run_blocking(blocking_, [&] { meta_.store_group(record); });
   } catch (const meta::MetaError& e) {
@@ -910,7 +962,6 @@ asio::awaitable<void> GroupCoordinator::finish_sync(std::shared_ptr<Group> g, in
                               << e.what();
     error = ErrorCode::coordinator_not_available;
   }
-  --g->stores_in_flight;
   if (g->dead || stopped_ || g->state != State::completing_rebalance || g->generation != generation) co_return;
   if (error != ErrorCode::none) {
     g->reset_assignments(error);
@@ -1007,42 +1058,66 @@ asio::awaitable<LeaveResult> GroupCoordinator::leave(std::string group_id, std::
 
 // --- offsets ------------------------------------------------------------------
 
-asio::awaitable<ErrorCode> GroupCoordinator::validate_offset_commit(std::string group_id, int32_t generation,
-                                                                    std::string member_id,
-                                                                    std::optional<std::string> instance_id) {
-  co_return co_await on_strand<ErrorCode>(
-      [&]() -> asio::awaitable<ErrorCode> {
-        if (stopped_) co_return ErrorCode::not_coordinator;
-        // Generation -1 is a consumer that does not use group management (or
-        // an admin client): it may commit into a group without members, and
-        // creates the group ("standalone") if there is none.
+// REQUIRES: strand_. Kafka's validateOffsetCommit.
+ErrorCode GroupCoordinator::check_commit(Group& g, int32_t generation, const std::string& member_id,
+                                         const std::optional<std::string>& instance_id) {
+  if (g.dead) return ErrorCode::coordinator_not_available;
+  const auto now = Clock::now();
+  // Generation -1 is a consumer that does not use group management (or an
+  // admin client): it may commit into a group without members.
+  if (generation < 0 && g.state == State::empty && !g.maybe_live(now)) return ErrorCode::none;
+  if (generation >= 0 || !member_id.empty() || instance_id) {
+    if (ErrorCode e = g.validate_member(member_id, instance_id); e != ErrorCode::none) return e;
+    if (generation != g.generation) return ErrorCode::illegal_generation;
+  } else {
+    // Only members commit into a group that has members.
+    return ErrorCode::unknown_member_id;
+  }
+  switch (g.state) {
+    case State::empty:
+      return ErrorCode::none;
+    case State::completing_rebalance:
+      // The member has the new generation but not its assignment yet.
+      return ErrorCode::rebalance_in_progress;
+    case State::preparing_rebalance:
+    case State::stable:
+      // Allowed while preparing: the heartbeat tells the member about the
+      // rebalance.
+      if (Member* m = g.find(member_id)) m->touch(now);
+      return ErrorCode::none;
+    case State::dead:
+      return ErrorCode::coordinator_not_available;
+  }
+  return ErrorCode::none;
+}
+
+asio::awaitable<CommitOutcome> GroupCoordinator::commit_offsets(std::string group_id, int32_t generation,
+                                                                std::string member_id,
+                                                                std::optional<std::string> instance_id,
+                                                                std::vector<meta::CommittedOffset> offsets,
+                                                                int64_t now_ms) {
+  co_return co_await on_strand<CommitOutcome>(
+      [&]() -> asio::awaitable<CommitOutcome> {
+        CommitOutcome out;
+        if (stopped_) {
+          out.error = ErrorCode::not_coordinator;
+          co_return out;
+        }
+        // A commit with generation -1 creates the group ("standalone") if
+        // there is none.
         auto g = co_await find_group(group_id, generation < 0);
-        if (!g) co_return stopped_ ? ErrorCode::not_coordinator : ErrorCode::group_id_not_found;
-        if (g->dead) co_return ErrorCode::coordinator_not_available;
-        if (generation < 0 && g->state == State::empty) co_return ErrorCode::none;
-        if (generation >= 0 || !member_id.empty() || instance_id) {
-          if (ErrorCode e = g->validate_member(member_id, instance_id); e != ErrorCode::none) co_return e;
-          if (generation != g->generation) co_return ErrorCode::illegal_generation;
-        } else if (g->state != State::empty) {
-          // Only members commit into a group that has members.
-          co_return ErrorCode::unknown_member_id;
+        if (!g) {
+          out.error = stopped_ ? ErrorCode::not_coordinator : ErrorCode::group_id_not_found;
+          co_return out;
         }
-        switch (g->state) {
-          case State::empty:
-            co_return ErrorCode::none;
-          case State::completing_rebalance:
-            // The member has the new generation but not its assignment yet.
-            co_return ErrorCode::rebalance_in_progress;
-          case State::preparing_rebalance:
-          case State::stable:
-            // Allowed while preparing: the heartbeat tells the member about
-            // the rebalance.
-            if (Member* m = g->find(member_id)) m->touch(Clock::now());
-            co_return ErrorCode::none;
-          case State::dead:
-            co_return ErrorCode::coordinator_not_available;
-        }
-        co_return ErrorCode::none;
+        // Checked once this commit's turn to write has come, so commits land
+        // in the order they were checked: a member fenced meanwhile cannot
+        // write after its successor.
+        WriteGuard guard = co_await lock_writes(g);
+        out.error = check_commit(*g, generation, member_id, instance_id);
+        if (out.error != ErrorCode::none || offsets.empty()) co_return out;
+        out.results = co_await run_blocking(blocking_, [&] { return meta_.commit_offsets(group_id, offsets, now_ms); });
+        co_return out;
       },
       ErrorCode::coordinator_not_available);
 }
@@ -1102,16 +1177,14 @@ asio::awaitable<ErrorCode> GroupCoordinator::delete_group(std::string group_id) 
         if (stopped_) co_return ErrorCode::not_coordinator;
         auto g = co_await find_group(group_id, false);
         if (!g || g->dead) co_return ErrorCode::group_id_not_found;
-        if (g->state != State::empty) co_return ErrorCode::non_empty_group;
+        if (g->state != State::empty || g->maybe_live(Clock::now())) co_return ErrorCode::non_empty_group;
         // Dead while its rows go: a JoinGroup meanwhile is told to retry.
         g->dead = true;
         g->timer.cancel();
-        // A record write still on its way (the group just became empty)
-        // would bring the group back after the delete: let it land first.
-        while (g->stores_in_flight > 0) {
-          asio::steady_timer pause(strand_, std::chrono::milliseconds(2));
-          co_await pause.async_wait(asio::use_awaitable);
-        }
+        // After any write of the group already under way (the record of the
+        // generation that just became empty, a commit), so none brings the
+        // group back.
+        WriteGuard guard = co_await lock_writes(g);
         ErrorCode result = ErrorCode::none;
         try {
           co_await run_blocking(blocking_, [&] { meta_.delete_group(group_id); });
@@ -1139,15 +1212,21 @@ asio::awaitable<OffsetDeleteCheck> GroupCoordinator::check_offset_delete(std::st
           c.error = ErrorCode::group_id_not_found;
           co_return c;
         }
+        if (g->maybe_live(Clock::now())) {
+          // Members of the recorded generation may be back any moment, with
+          // subscriptions nobody here knows: every topic counts as theirs.
+          c.all_subscribed = true;
+          co_return c;
+        }
         if (g->state == State::empty) co_return c;
         if (g->protocol_type != kConsumerProtocolType) {
           c.error = ErrorCode::non_empty_group;
           co_return c;
         }
-        auto topics = g->subscribed_topics();
-        // Subscriptions that cannot be read protect every topic.
-        if (!topics) c.error = ErrorCode::non_empty_group;
-        else c.subscribed_topics = std::move(*topics);
+        // Subscriptions that cannot be read protect every topic (Kafka's
+        // isSubscribedToTopic says yes when it does not know).
+        if (auto topics = g->subscribed_topics()) c.subscribed_topics = std::move(*topics);
+        else c.all_subscribed = true;
         co_return c;
       },
       ErrorCode::coordinator_not_available);
@@ -1180,15 +1259,36 @@ asio::awaitable<void> GroupCoordinator::run_expiry() {
 asio::awaitable<void> GroupCoordinator::expire_offsets(int64_t now_ms) {
   auto records = co_await run_blocking(blocking_, [this] { return meta_.list_groups(); });
   std::unordered_map<std::string, std::string> topic_names;  // topic id text -> name
-  for (const auto& t : co_await run_blocking(blocking_, [this] { return meta_.list_topics(); }))
-    topic_names.emplace(t.id.to_string(), t.name);
+  auto topics = co_await run_blocking(blocking_, [this] { return meta_.list_topics(); });
+  for (const auto& t : topics) topic_names.emplace(t.id.to_string(), t.name);
   for (const auto& record : records) {
     try {
-      co_await asio::co_spawn(strand_, expire_group_offsets(record, now_ms, topic_names), asio::use_awaitable);
+      auto pass = expire_group_offsets(record, now_ms, topic_names);
+      co_await asio::co_spawn(strand_, std::move(pass), asio::use_awaitable);
     } catch (const std::exception& e) {
       FLOE_LOG(warn, "groups") << "offset expiry of group " << record.group_id << " failed: " << e.what();
     }
   }
+  // Groups that never got a record (a JoinGroup answered MEMBER_ID_REQUIRED
+  // whose client never came back, a refused join) and are empty again: only
+  // memory holds them, and only until here.
+  std::set<std::string> recorded;
+  for (const auto& r : records) recorded.insert(r.group_id);
+  auto sweep = [&]() -> asio::awaitable<void> {
+    for (auto it = groups_.begin(); it != groups_.end();) {
+      Group& g = *it->second;
+      if (g.state == State::empty && g.members.empty() && g.pending.empty() && !g.writing &&
+          !recorded.count(it->first)) {
+        g.dead = true;
+        g.timer.cancel();
+        it = groups_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+    co_return;
+  };
+  co_await asio::co_spawn(strand_, sweep, asio::use_awaitable);
 }
 
 // REQUIRES: strand_.
@@ -1196,9 +1296,12 @@ asio::awaitable<void> GroupCoordinator::expire_group_offsets(
     const meta::GroupRecord& record, int64_t now_ms, const std::unordered_map<std::string, std::string>& topic_names) {
   if (stopped_) co_return;
   const std::string& id = record.group_id;
-  auto offsets = co_await run_blocking(blocking_, [&] { return meta_.fetch_offsets(id, std::nullopt); });
   auto g = co_await find_group(id, false);
   if (!g || g->dead) co_return;
+  // No commit of the group runs while its offsets are read and expired.
+  WriteGuard guard = co_await lock_writes(g);
+  if (g->dead || stopped_) co_return;
+  auto offsets = co_await run_blocking(blocking_, [&] { return meta_.fetch_offsets(id, std::nullopt); });
   const int64_t retention = options_.offsets_retention_ms;
   auto expired_by_time = [&](const meta::CommittedOffset& o, int64_t base_ms) {
     return o.expire_ms ? now_ms >= *o.expire_ms : now_ms - base_ms >= retention;

@@ -148,6 +148,14 @@ struct OffsetDeleteCheck {
   // Topics the group's live members subscribe to (consumer protocol): their
   // offsets may not be deleted (GROUP_SUBSCRIBED_TO_TOPIC).
   std::set<std::string> subscribed_topics;
+  // The subscriptions are not known (unreadable, or members that may still
+  // come back after a restart): every topic counts as subscribed.
+  bool all_subscribed = false;
+};
+
+struct CommitOutcome {
+  ErrorCode error = ErrorCode::none;  // the group's, for every offset
+  std::vector<ErrorCode> results;     // else one per offset
 };
 
 class GroupCoordinator {
@@ -174,16 +182,19 @@ class GroupCoordinator {
                                        std::optional<std::string> instance_id);
   asio::awaitable<LeaveResult> leave(std::string group_id, std::vector<LeavingMember> members);
 
-  // OffsetCommit's group checks (Kafka's validateOffsetCommit): a commit with
-  // generation -1 into a group without members (or into no group: it is
-  // created, as a "standalone" group) is accepted; otherwise the member and
-  // generation must be current. A member's commit counts as a heartbeat.
-  // none when the caller may store the offsets; group_id_not_found for a
+  // OffsetCommit: checks the group (Kafka's validateOffsetCommit), then
+  // stores the offsets. A commit with generation -1 into a group without
+  // members (or into no group: it is created, as a "standalone" group) is
+  // accepted; otherwise the member and generation must be current. A
+  // member's commit counts as a heartbeat. Commits of a group are checked
+  // and written one at a time, in order. error: group_id_not_found for a
   // generation >= 0 into a group that does not exist (OffsetCommit v9+;
-  // older versions say ILLEGAL_GENERATION).
-  asio::awaitable<ErrorCode> validate_offset_commit(std::string group_id, int32_t generation,
-                                                    std::string member_id,
-                                                    std::optional<std::string> instance_id);
+  // older versions say ILLEGAL_GENERATION), or the group's error for every
+  // offset; else results has one code per offset (see
+  // MetaStore::commit_offsets).
+  asio::awaitable<CommitOutcome> commit_offsets(std::string group_id, int32_t generation, std::string member_id,
+                                                std::optional<std::string> instance_id,
+                                                std::vector<meta::CommittedOffset> offsets, int64_t now_ms);
 
   // Groups this coordinator knows (in memory or in the metadata store).
   asio::awaitable<std::vector<GroupListing>> list_groups();
@@ -212,6 +223,22 @@ class GroupCoordinator {
   // braces in a co_await expression twice.
   template <typename T, typename F>
   asio::awaitable<T> on_strand(F f, ErrorCode on_error);
+
+  // The right to write a group's rows, held by one call at a time (see
+  // lock_writes); released when it goes. REQUIRES: strand_.
+  class WriteGuard {
+   public:
+    explicit WriteGuard(std::shared_ptr<Group> g) : g_(std::move(g)) {}
+    WriteGuard(WriteGuard&& o) noexcept : g_(std::move(o.g_)) {}
+    WriteGuard& operator=(WriteGuard&&) = delete;
+    ~WriteGuard();
+
+   private:
+    std::shared_ptr<Group> g_;
+  };
+  asio::awaitable<WriteGuard> lock_writes(std::shared_ptr<Group> g);
+  ErrorCode check_commit(Group& g, int32_t generation, const std::string& member_id,
+                         const std::optional<std::string>& instance_id);
 
   asio::awaitable<std::shared_ptr<Group>> find_group(const std::string& group_id, bool create);
   asio::awaitable<void> run_group_timer(std::shared_ptr<Group> g);
@@ -246,6 +273,7 @@ class GroupCoordinator {
   std::unordered_map<std::string, std::shared_ptr<Group>> groups_;
   bool stopped_ = false;
   int64_t started_ms_ = 0;
+  Clock::time_point started_;
   std::unique_ptr<asio::steady_timer> expiry_timer_;
 };
 

@@ -142,6 +142,9 @@ struct GroupRecord {
   // When the generation started (for an empty group: when it became empty,
   // which is what offsets.retention.minutes counts from).
   int64_t state_ms = 0;
+  // The longest session timeout among the generation's members (0 when
+  // empty): how long after a coordinator change they may still be alive.
+  int32_t session_timeout_ms = 0;
   bool operator==(const GroupRecord&) const = default;
 };
 

@@ -687,7 +687,7 @@ std::vector<std::string> error_names(const std::vector<ErrorCode>& codes) {
 
 GroupRecord group_record(const std::string& id, int32_t generation, std::optional<std::string> protocol,
                          bool empty, int64_t state_ms) {
-  return GroupRecord{id, "consumer", generation, std::move(protocol), empty, state_ms};
+  return GroupRecord{id, "consumer", generation, std::move(protocol), empty, state_ms, empty ? 0 : 45000};
 }
 
 TEST_P(MetaStoreConformance, GroupRecordRoundTrip) {
@@ -697,7 +697,7 @@ TEST_P(MetaStoreConformance, GroupRecordRoundTrip) {
   EXPECT_EQ(store().find_group("g"), stable);
 
   // An empty group: no protocol, no protocol type (offsets only).
-  GroupRecord empty{"standalone", "", 0, std::nullopt, true, 99};
+  GroupRecord empty{"standalone", "", 0, std::nullopt, true, 99, 0};
   store().store_group(empty);
   EXPECT_EQ(store().find_group("standalone"), empty);
   EXPECT_EQ(store().find_group("g"), stable);
@@ -718,10 +718,10 @@ TEST_P(MetaStoreConformance, GroupGenerationNeverGoesBack) {
 TEST_P(MetaStoreConformance, EqualOrHigherGenerationReplacesEveryField) {
   store().store_group(group_record("g", 5, "range", false, 100));
   // The same generation becoming empty, as a coordinator records it.
-  GroupRecord emptied{"g", "consumer", 5, std::nullopt, true, 150};
+  GroupRecord emptied{"g", "consumer", 5, std::nullopt, true, 150, 0};
   store().store_group(emptied);
   EXPECT_EQ(store().find_group("g"), emptied);
-  GroupRecord next{"g", "connect", 6, "sticky", false, 200};
+  GroupRecord next{"g", "connect", 6, "sticky", false, 200, 30000};
   store().store_group(next);
   EXPECT_EQ(store().find_group("g"), next);
 }
@@ -736,14 +736,14 @@ TEST_P(MetaStoreConformance, ListGroupsOrderedById) {
   store().store_group(c);
   store().store_group(a);
   commit_offsets("aa", {committed(t, 0, 1)}, 4);
-  GroupRecord aa{"aa", "", 0, std::nullopt, true, 4};
+  GroupRecord aa{"aa", "", 0, std::nullopt, true, 4, 0};
   EXPECT_EQ(store().list_groups(), (std::vector<GroupRecord>{a, aa, b, c}));
 }
 
 TEST_P(MetaStoreConformance, CommitCreatesTheGroupRecord) {
   Topic t = store().create_topic("t", 1, {});
   EXPECT_EQ(error_names(commit_offsets("fresh", {committed(t, 0, 10)}, 5000)), std::vector<std::string>{"NONE"});
-  EXPECT_EQ(store().find_group("fresh"), (GroupRecord{"fresh", "", 0, std::nullopt, true, 5000}));
+  EXPECT_EQ(store().find_group("fresh"), (GroupRecord{"fresh", "", 0, std::nullopt, true, 5000, 0}));
   // Later commits leave an existing record alone.
   commit_offsets("fresh", {committed(t, 0, 11)}, 6000);
   EXPECT_EQ(store().find_group("fresh")->state_ms, 5000);
@@ -874,7 +874,7 @@ TEST_P(MetaStoreConformance, DeleteGroupRemovesRecordAndOffsets) {
   // The id can be used again, from nothing.
   commit_offsets("g", {committed(t, 1, 7)}, 9000);
   EXPECT_EQ(fetch_all("g"), std::vector<CommittedOffset>{committed(t, 1, 7)});
-  EXPECT_EQ(store().find_group("g"), (GroupRecord{"g", "", 0, std::nullopt, true, 9000}));
+  EXPECT_EQ(store().find_group("g"), (GroupRecord{"g", "", 0, std::nullopt, true, 9000, 0}));
 }
 
 // Expiry deletes only what it read: an offset committed again since keeps

@@ -182,6 +182,12 @@ CREATE TABLE group_offsets (
 -- For delete_topic, and for the foreign key check when partitions go.
 CREATE INDEX group_offsets_by_partition ON group_offsets (partition_id);
 )sql"},
+    // A coordinator that takes a group over (or restarts) cannot see the
+    // members of the recorded generation; their longest session timeout
+    // says how long they may still come back.
+    {4, "the session timeout of a group's generation", R"sql(
+ALTER TABLE groups ADD COLUMN session_timeout_ms INTEGER NOT NULL DEFAULT 0;
+)sql"},
 };
 
 constexpr int kLatestSchemaVersion = static_cast<int>(std::size(kMigrations));
@@ -837,7 +843,8 @@ std::pair<int64_t, int64_t> max_timestamp_of_rows(SqliteConnection& c, int64_t p
   return {max_ts, s.int64(0)};
 }
 
-// Columns: group_id, protocol_type, generation, protocol, empty, state_ms.
+// Columns: group_id, protocol_type, generation, protocol, empty, state_ms,
+// session_timeout_ms.
 GroupRecord group_from_row(Statement& s) {
   GroupRecord g;
   g.group_id = s.text(0);
@@ -846,6 +853,7 @@ GroupRecord group_from_row(Statement& s) {
   g.protocol = s.optional_text(3);
   g.empty = s.boolean(4);
   g.state_ms = s.int64(5);
+  g.session_timeout_ms = s.int32(6);
   return g;
 }
 
@@ -1366,16 +1374,18 @@ void SqliteMetaStore::store_group(const GroupRecord& group) {
     }
   }
   Statement(c,
-            "INSERT INTO groups (group_id, protocol_type, generation, protocol, empty, state_ms) "
-            "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (group_id) DO UPDATE SET "
+            "INSERT INTO groups (group_id, protocol_type, generation, protocol, empty, state_ms, session_timeout_ms) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (group_id) DO UPDATE SET "
             "protocol_type = excluded.protocol_type, generation = excluded.generation, "
-            "protocol = excluded.protocol, empty = excluded.empty, state_ms = excluded.state_ms")
+            "protocol = excluded.protocol, empty = excluded.empty, state_ms = excluded.state_ms, "
+            "session_timeout_ms = excluded.session_timeout_ms")
       .bind(1, group.group_id)
       .bind(2, group.protocol_type)
       .bind(3, group.generation)
       .bind(4, group.protocol)
       .bind(5, int64_t{group.empty ? 1 : 0})
       .bind(6, group.state_ms)
+      .bind(7, group.session_timeout_ms)
       .run();
   txn.commit();
 }
@@ -1383,7 +1393,8 @@ void SqliteMetaStore::store_group(const GroupRecord& group) {
 std::optional<GroupRecord> SqliteMetaStore::find_group(const std::string& group_id) {
   std::lock_guard lock(mu_);
   Statement s(*db_,
-              "SELECT group_id, protocol_type, generation, protocol, empty, state_ms FROM groups WHERE group_id = ?");
+              "SELECT group_id, protocol_type, generation, protocol, empty, state_ms, session_timeout_ms FROM groups "
+              "WHERE group_id = ?");
   if (!s.bind(1, group_id).step()) return std::nullopt;
   return group_from_row(s);
 }
@@ -1391,7 +1402,8 @@ std::optional<GroupRecord> SqliteMetaStore::find_group(const std::string& group_
 std::vector<GroupRecord> SqliteMetaStore::list_groups() {
   std::lock_guard lock(mu_);
   Statement s(*db_,
-              "SELECT group_id, protocol_type, generation, protocol, empty, state_ms FROM groups ORDER BY group_id");
+              "SELECT group_id, protocol_type, generation, protocol, empty, state_ms, session_timeout_ms FROM groups "
+              "ORDER BY group_id");
   std::vector<GroupRecord> out;
   while (s.step()) out.push_back(group_from_row(s));
   return out;

@@ -185,6 +185,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
     if (e) {
       log_exception("request", e);
       slot.close_after = true;
+      // Nothing after the failed request runs (nobody would see its answer).
+      waiting_.clear();
       stop_reading();
     } else {
       slot.response = std::move(response);

@@ -114,6 +114,7 @@ class Member:
         self.protocols = protocols if protocols is not None else [("range", self.metadata)]
         self.member_id = ""
         self.generation = -1
+        self.protocol_name: str | None = None  # selected by the last successful join
         self.assignment: dict[str, list[int]] = {}
 
     def close(self) -> None:
@@ -131,6 +132,7 @@ class Member:
         """Takes the member id and generation of a successful join."""
         assert resp.error_code == kw.NONE, resp
         self.member_id, self.generation = resp.member_id, resp.generation_id
+        self.protocol_name = resp.protocol_name
         return resp
 
     def get_member_id(self) -> None:
@@ -153,6 +155,11 @@ class Member:
 
     def send_sync(self, assignments: dict[str, bytes] | None = None, **kw_) -> kw.PendingResponse:
         kw_.setdefault("group_instance_id", self.instance_id)
+        # SyncGroup v5+ must name the protocol type and name (Kafka refuses it
+        # with INCONSISTENT_GROUP_PROTOCOL otherwise), as real clients do.
+        if self.v["sync"] >= 5:
+            kw_.setdefault("protocol_type", self.protocol_type)
+            kw_.setdefault("protocol_name", self.protocol_name or self.protocols[0][0])
         return kw.send_sync_group(self.conn, self.v["sync"], self.group,
                                   kw_.pop("generation", self.generation),
                                   kw_.pop("member_id", self.member_id), assignments, **kw_)
@@ -684,6 +691,19 @@ def test_illegal_generation(gbroker, members, vset):
     assert a.commit({TOPIC: {1: 2}}).topics == {TOPIC: {1: kw.NONE}}
     assert fetch_offsets(a.conn, v["fetch"], a.group, {TOPIC: [0, 1]}).offsets() == {
         TOPIC: {0: -1, 1: 2}}
+    assert_coordinator_serves(gbroker)
+
+
+def test_sync_group_v5_needs_protocol_type_and_name(gbroker, members):
+    """From SyncGroup v5 both fields are mandatory (Kafka: INCONSISTENT_GROUP_PROTOCOL)."""
+    a = members(gbroker, unique("sync-v5"), FLEXIBLE)
+    form_group([a])
+    for missing in ({"protocol_type": None}, {"protocol_name": None}):
+        resp = a.send_sync(**missing).result()
+        assert resp.error_code == kw.INCONSISTENT_GROUP_PROTOCOL, (missing, resp)
+    resp = a.send_sync(protocol_name="roundrobin").result()
+    assert resp.error_code == kw.INCONSISTENT_GROUP_PROTOCOL, resp
+    assert a.send_sync().result().error_code == kw.NONE
     assert_coordinator_serves(gbroker)
 
 

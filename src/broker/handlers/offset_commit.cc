@@ -2,7 +2,6 @@
 
 #include "broker/handlers/group_util.h"
 #include "broker/topic_cache.h"
-#include "common/blocking.h"
 #include "common/clock.h"
 #include "common/log.h"
 #include "meta/meta_store.h"
@@ -67,25 +66,17 @@ asio::awaitable<OffsetCommitHandler::Response> OffsetCommitHandler::handle(Reque
 
   // v0 commits carry no generation or member: standalone.
   const int32_t generation = v >= 1 ? req.generation_id_or_member_epoch : -1;
-  const std::string member_id = v >= 1 ? req.member_id : "";
+  std::string member_id;
+  if (v >= 1) member_id = req.member_id;
   std::optional<std::string> instance_id;
   if (v >= 7) instance_id = req.group_instance_id;
-  ErrorCode e = co_await broker.groups->validate_offset_commit(req.group_id, generation, member_id, instance_id);
-  if (e == ErrorCode::group_id_not_found && v < 9) e = ErrorCode::illegal_generation;
-  if (e != ErrorCode::none) {
-    for (int16_t* s : slots) *s = protocol::code(e);
-    co_return resp;
-  }
-  try {
-    auto codes = co_await run_blocking(*broker.blocking, [&] {
-      return broker.meta->commit_offsets(req.group_id, offsets, now);
-    });
-    for (size_t i = 0; i < slots.size(); ++i)
-      *slots[i] = protocol::code(i < codes.size() ? codes[i] : ErrorCode::unknown_server_error);
-  } catch (const std::exception& ex) {
-    FLOE_LOG(error, "groups") << "cannot store offsets of group " << req.group_id << ": " << ex.what();
-    // Retriable: the consumer commits again.
-    for (int16_t* s : slots) *s = protocol::code(ErrorCode::coordinator_not_available);
+  groups::CommitOutcome out = co_await broker.groups->commit_offsets(req.group_id, generation, member_id,
+                                                                     instance_id, std::move(offsets), now);
+  if (out.error == ErrorCode::group_id_not_found && v < 9) out.error = ErrorCode::illegal_generation;
+  for (size_t i = 0; i < slots.size(); ++i) {
+    ErrorCode e = out.error;
+    if (e == ErrorCode::none) e = i < out.results.size() ? out.results[i] : ErrorCode::unknown_server_error;
+    *slots[i] = protocol::code(e);
   }
   co_return resp;
 }

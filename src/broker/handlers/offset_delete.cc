@@ -29,7 +29,7 @@ asio::awaitable<OffsetDeleteHandler::Response> OffsetDeleteHandler::handle(Reque
     auto& rt = resp.topics.emplace_back();
     rt.name = t.name;
     TopicCache::TopicPtr topic = co_await broker.topics->lookup(broker, t.name);
-    const bool subscribed = check.subscribed_topics.count(t.name) > 0;
+    const bool subscribed = check.all_subscribed || check.subscribed_topics.count(t.name) > 0;
     for (const auto& p : t.partitions) {
       auto& rp = rt.partitions.emplace_back();
       rp.partition_index = p.partition_index;

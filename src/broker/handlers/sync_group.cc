@@ -12,6 +12,11 @@ asio::awaitable<SyncGroupHandler::Response> SyncGroupHandler::handle(RequestCont
     resp.error_code = protocol::code(e);
     co_return resp;
   }
+  // From v5 both must be given (Kafka's areMandatoryProtocolTypeAndNamePresent).
+  if (ctx.api_version >= 5 && (!req.protocol_type || !req.protocol_name)) {
+    resp.error_code = protocol::code(ErrorCode::inconsistent_group_protocol);
+    co_return resp;
+  }
   groups::SyncRequest s;
   s.group_id = req.group_id;
   s.generation = req.generation_id;
