@@ -64,7 +64,17 @@ WalWriter::~WalWriter() = default;
 asio::awaitable<std::vector<CommitResult>> WalWriter::append(std::vector<AppendItem> items) {
   if (items.empty()) co_return std::vector<CommitResult>{};
   auto caller = co_await asio::this_coro::executor;
-  auto req = std::make_shared<Request>(Request{std::move(items), 0, Completion<std::vector<CommitResult>>(caller), 0});
+  Completion<std::vector<CommitResult>> done(caller);
+  submit(std::move(items), done);
+  co_return co_await done.wait();
+}
+
+void WalWriter::submit(std::vector<AppendItem> items, Completion<std::vector<CommitResult>> done) {
+  if (items.empty()) {
+    done.set({});
+    return;
+  }
+  auto req = std::make_shared<Request>(Request{std::move(items), 0, std::move(done), 0});
   for (const auto& i : req->items) req->bytes += i.bytes.size();
   asio::post(strand_, [this, req] {
     // Backpressure: past wal.buffer.max.bytes a request waits for earlier
@@ -81,7 +91,6 @@ asio::awaitable<std::vector<CommitResult>> WalWriter::append(std::vector<AppendI
       admission_waiters_.push_back(std::move(admit));
     }
   });
-  co_return co_await req->done.wait();
 }
 
 // REQUIRES: strand_

@@ -33,6 +33,7 @@
 #include <string>
 #include <vector>
 
+#include "common/completion.h"
 #include "meta/meta_store.h"
 #include "objstore/object_store.h"
 
@@ -75,6 +76,12 @@ class WalWriter {
   // upload gives KAFKA_STORAGE_ERROR, which producers retry). Waits first
   // while the broker holds wal.buffer.max.bytes of unacknowledged data.
   asio::awaitable<std::vector<meta::CommitResult>> append(std::vector<AppendItem> items);
+
+  // The same without a coroutine of its own: any thread; the results reach
+  // `done` (whose waiter must be on a strand). Requests submitted from one
+  // strand are logged in submission order. The produce path uses this: a
+  // commit answers thousands of requests at once, and each saved hop counts.
+  void submit(std::vector<AppendItem> items, Completion<std::vector<meta::CommitResult>> done);
 
   // Seals what is buffered now and waits until every sealed object is
   // committed or failed. For shutdown.

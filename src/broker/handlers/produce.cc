@@ -183,7 +183,7 @@ asio::awaitable<std::optional<ProduceHandler::Response>> ProduceHandler::handle(
     }
   }
 
-  // The append runs on its own so that a timeout answers the producer while
+  // The WAL answers through `done`, so a timeout answers the producer while
   // the commit finishes in the background (a retry is then a duplicate that
   // idempotent producers have recognised).
   std::vector<meta::CommitResult> results;
@@ -191,12 +191,7 @@ asio::awaitable<std::optional<ProduceHandler::Response>> ProduceHandler::handle(
   if (!items.empty()) {
     auto executor = co_await asio::this_coro::executor;
     Completion<std::vector<meta::CommitResult>> done(executor);
-    asio::co_spawn(
-        executor,
-        [wal = broker.wal, items = std::move(items), done]() mutable -> asio::awaitable<void> {
-          done.set(co_await wal->append(std::move(items)));
-        },
-        asio::detached);
+    broker.wal->submit(std::move(items), done);
     if (req.acks == 0) co_return std::nullopt;
     auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(std::max(0, req.timeout_ms));
     auto r = co_await done.wait_until(deadline);
