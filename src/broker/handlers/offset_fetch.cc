@@ -90,6 +90,23 @@ asio::awaitable<GroupAnswer> fetch_group(Broker& broker, const std::string& grou
   co_return out;
 }
 
+// The answer in the response's shape: v8+ and older versions have
+// different types with the same fields.
+template <typename ResponseTopics>
+void fill_topics(ResponseTopics& out, std::vector<TopicAnswer> topics) {
+  for (auto& t : topics) {
+    auto& rt = out.emplace_back();
+    rt.name = std::move(t.name);
+    for (auto& p : t.partitions) {
+      auto& rp = rt.partitions.emplace_back();
+      rp.partition_index = p.partition;
+      rp.committed_offset = p.offset;
+      rp.committed_leader_epoch = p.leader_epoch;
+      rp.metadata = std::move(p.metadata);
+    }
+  }
+}
+
 }  // namespace
 
 asio::awaitable<OffsetFetchHandler::Response> OffsetFetchHandler::handle(RequestContext& ctx, Request& req) {
@@ -109,17 +126,7 @@ asio::awaitable<OffsetFetchHandler::Response> OffsetFetchHandler::handle(Request
       auto& rg = resp.groups.emplace_back();
       rg.group_id = g.group_id;
       rg.error_code = protocol::code(a.error);
-      for (auto& t : a.topics) {
-        auto& rt = rg.topics.emplace_back();
-        rt.name = t.name;
-        for (auto& p : t.partitions) {
-          auto& rp = rt.partitions.emplace_back();
-          rp.partition_index = p.partition;
-          rp.committed_offset = p.offset;
-          rp.committed_leader_epoch = p.leader_epoch;
-          rp.metadata = p.metadata;
-        }
-      }
+      fill_topics(rg.topics, std::move(a.topics));
     }
     co_return resp;
   }
@@ -147,17 +154,7 @@ asio::awaitable<OffsetFetchHandler::Response> OffsetFetchHandler::handle(Request
     co_return resp;
   }
   resp.error_code = protocol::code(a.error);
-  for (auto& t : a.topics) {
-    auto& rt = resp.topics.emplace_back();
-    rt.name = t.name;
-    for (auto& p : t.partitions) {
-      auto& rp = rt.partitions.emplace_back();
-      rp.partition_index = p.partition;
-      rp.committed_offset = p.offset;
-      rp.committed_leader_epoch = p.leader_epoch;
-      rp.metadata = p.metadata;
-    }
-  }
+  fill_topics(resp.topics, std::move(a.topics));
   co_return resp;
 }
 
