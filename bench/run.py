@@ -84,7 +84,14 @@ BROKER_ARGS = shlex.split(os.environ.get("BENCH_BROKER_ARGS", ""))
 OUT = Path(os.environ.get("BENCH_OUT", REPO / "bench" / "results.json"))
 
 LISTENING_RE = re.compile(r"listening on PLAINTEXT://([^ ,]+):(\d+)")
-STOPPED_RE = re.compile(r"(\d+) objects committed \((\d+) bytes\); object store requests: (\d+) PUT")
+STOPPED_RE = re.compile(r"(\d+) objects committed \((\d+) bytes\); object store requests: (\d+) PUT, (\d+) GET")
+# The S3 run: the memory backend with S3 Standard's latency (bench/README.md), priced
+# at S3 Standard's list prices in us-east-1 (PUT $0.005 and GET $0.0004 per 1,000).
+S3_PARTITIONS = env_int("BENCH_S3_PARTITIONS", 100)
+S3_PROFILE = os.environ.get("BENCH_S3_PROFILE", "s3-standard")
+S3_PROFILE_PUT_P99_MS = {"s3-standard": 400, "s3-express": 40}
+PUT_PRICE = 0.005 / 1000
+GET_PRICE = 0.0004 / 1000
 WAL_LINGER_RE = re.compile(r"--wal\.linger\.ms=(\d+)")
 
 _prctl = ctypes.CDLL(None, use_errno=True).prctl
@@ -187,7 +194,7 @@ class Broker:
             m = STOPPED_RE.search(line) or m
         if m:
             stats.update(objects_committed=int(m.group(1)), bytes_committed=int(m.group(2)),
-                         puts=int(m.group(3)))
+                         puts=int(m.group(3)), gets=int(m.group(4)))
         else:
             stats["puts"] = None
         errors = [line.rstrip() for line in self.stderr if re.search(r"\s(ERROR|WARN)\s", line)]
@@ -290,6 +297,7 @@ def fmt(v, spec: str = ".1f") -> str:
 
 
 def main() -> int:
+    global BROKER_ARGS  # the S3 run adds its flags for its own brokers
     if not FLOE_BIN.is_file():
         log(f"no broker at {FLOE_BIN}: run `make build` first (or set FLOE_BIN)")
         return 2
@@ -336,6 +344,36 @@ def main() -> int:
             "peak_rss_mib": max((r["broker"]["peak_rss_bytes"] or 0) for r in (flat, rate)) / MIB,
         })
 
+    s3 = None
+    if S3_PARTITIONS > 0:
+        plain_args = BROKER_ARGS
+        BROKER_ARGS = plain_args + ["--object.store=memory://",
+                                    f"--object.store.latency.profile={S3_PROFILE}"]
+        try:
+            log(f"{S3_PROFILE} latency on memory://, {S3_PARTITIONS} partitions: flat out")
+            flat = flat_out(S3_PARTITIONS)
+            log(f"{S3_PROFILE} latency on memory://, {S3_PARTITIONS} partitions: {RATE_MIBS:g} MiB/s")
+            rate = at_rate(S3_PARTITIONS)
+        finally:
+            BROKER_ARGS = plain_args
+        for r in (flat, rate):
+            if r["exit_code"] != 0 or r["broker"]["exit_code"] != 0:
+                broken = True
+
+        def cost_per_gib(run: dict) -> float | None:
+            b = run["broker"]
+            if b.get("puts") is None or not run.get("mib"):
+                return None
+            return (b["puts"] * PUT_PRICE + b["gets"] * GET_PRICE) / (run["mib"] / 1024)
+
+        s3 = {"profile": S3_PROFILE, "partitions": S3_PARTITIONS, "flat_out": flat, "at_rate": rate,
+              "produce_mib_per_s": flat["mib_per_s"],
+              "produce_latency_ms": rate["produce_latency"], "e2e_latency_ms": rate["e2e_latency"],
+              "puts_per_gib_at_rate": puts_per_gib(rate),
+              "gets_per_gib_at_rate": (rate["broker"].get("gets") or 0) / (rate["mib"] / 1024),
+              "cost_usd_per_gib_flat_out": cost_per_gib(flat),
+              "cost_usd_per_gib_at_rate": cost_per_gib(rate)}
+
     # The issue's targets, evaluated (reported, not enforced).
     targets = []
     for r in runs:
@@ -352,6 +390,13 @@ def main() -> int:
              r["puts_per_gib_flat_out"] is not None and r["puts_per_gib_flat_out"] <= 140),
         ]
     by_p = {r["partitions"]: r for r in runs}
+    if s3:
+        bound = linger + S3_PROFILE_PUT_P99_MS.get(S3_PROFILE, 0) + 30
+        targets.append((f"{S3_PROFILE}: produce p99 <= wal.linger.ms + PUT p99 + 30 ms ({bound} ms)",
+                        s3["produce_latency_ms"]["p99_ms"] <= bound))
+        if S3_PARTITIONS in by_p:
+            targets.append((f"{S3_PROFILE}: flat out not limited by PUT latency (>= 80% of file://)",
+                            s3["produce_mib_per_s"] >= 0.8 * by_p[S3_PARTITIONS]["produce_mib_per_s"]))
     if 1 in by_p and 10000 in by_p and by_p[1]["puts_per_gib_flat_out"] and \
             by_p[10000]["puts_per_gib_flat_out"]:
         a, b = by_p[1]["puts_per_gib_flat_out"], by_p[10000]["puts_per_gib_flat_out"]
@@ -372,6 +417,7 @@ def main() -> int:
         "disk_limit_mib_per_s": disk["mib_per_s"],
         "disk_limit_8_streams_mib_per_s": disk8["mib_per_s"],
         "runs": runs,
+        "s3": s3,
         "targets": [{"target": t, "met": ok} for t, ok in targets],
         "bench_seconds": time.monotonic() - started,
     }
@@ -401,6 +447,15 @@ def main() -> int:
     for row in rows:
         print("| " + " | ".join(c.rjust(w) for c, w in zip(row, widths)) + " |")
     print()
+    if s3:
+        print(f"{s3['profile']} latency on memory://, {s3['partitions']} partitions: "
+              f"flat out {fmt(s3['produce_mib_per_s'])} MiB/s; at {RATE_MIBS:g} MiB/s produce p50/p99 "
+              f"{fmt(s3['produce_latency_ms']['p50_ms'])}/{fmt(s3['produce_latency_ms']['p99_ms'])} ms, "
+              f"e2e p50/p99 {fmt(s3['e2e_latency_ms']['p50_ms'])}/{fmt(s3['e2e_latency_ms']['p99_ms'])} ms, "
+              f"{fmt(s3['puts_per_gib_at_rate'], '.0f')} PUT and {fmt(s3['gets_per_gib_at_rate'], '.0f')} GET "
+              f"per GiB, ${fmt(s3['cost_usd_per_gib_at_rate'], '.5f')} per GiB in requests "
+              f"(${fmt(s3['cost_usd_per_gib_flat_out'], '.5f')} flat out)")
+        print()
     print(f"MiB/s, records/s, PUT/GiB: flat out; latencies: at {RATE_MIBS:g} MiB/s "
           f"(produce: send -> delivery report; e2e: send -> consumer receives); "
           f"peak RSS: the larger of the two brokers.")

@@ -1,5 +1,7 @@
 #include "broker/config.h"
 
+#include <cstdlib>
+
 #include <algorithm>
 #include <cerrno>
 #include <charconv>
@@ -87,6 +89,19 @@ std::optional<std::string> check_object_store(std::string_view v) {
   return "unsupported scheme '" + std::string(scheme) + "' (expected file://, memory:// or s3://)";
 }
 
+std::optional<std::string> check_latency_profile(std::string_view v) {
+  if (v == "none" || v == "s3-standard" || v == "s3-express") return std::nullopt;
+  return "expected none, s3-standard or s3-express";
+}
+
+std::optional<std::string> check_probability(std::string_view v) {
+  std::string text(v);
+  char* end = nullptr;
+  double p = std::strtod(text.c_str(), &end);
+  if (text.empty() || end != text.c_str() + text.size() || !(p >= 0 && p <= 1)) return "expected a number from 0 to 1";
+  return std::nullopt;
+}
+
 std::optional<std::string> check_metastore(std::string_view v) {
   auto url = split_url(v);
   if (!url) return "not a URL (expected sqlite:///path/meta.db or postgresql://host/db)";
@@ -165,6 +180,21 @@ const ConfigKey kKeys[] = {
              "exit; for tests) or s3://bucket/prefix?endpoint=...&region=... . Credentials "
              "come from the environment, never from this URL.",
      .field = &Config::object_store, .check = check_object_store},
+    {.name = "object.store.latency.profile", .type = ConfigType::string, .default_value = "none",
+     .help = "Adds the latency of a real object store to every put and get: none, s3-standard "
+             "(PUT p50 100 ms, p99 400 ms; GET first byte p50 30 ms, p99 150 ms) or s3-express "
+             "(a tenth). For benchmarks and tests on file:// or memory://.",
+     .field = &Config::object_store_latency_profile, .check = check_latency_profile},
+    {.name = "object.store.fault.put.rate", .type = ConfigType::string, .default_value = "0",
+     .help = "Share of object puts failed on purpose before they store anything (tests).",
+     .field = &Config::object_store_fault_put_rate, .check = check_probability},
+    {.name = "object.store.fault.put.lost.rate", .type = ConfigType::string, .default_value = "0",
+     .help = "Share of object puts that store the object, then fail as if the response was lost "
+             "(tests).",
+     .field = &Config::object_store_fault_put_lost_rate, .check = check_probability},
+    {.name = "object.store.fault.get.rate", .type = ConfigType::string, .default_value = "0",
+     .help = "Share of object gets failed on purpose (tests).",
+     .field = &Config::object_store_fault_get_rate, .check = check_probability},
     {.name = "metastore", .type = ConfigType::string, .default_doc = "sqlite://<data.dir>/meta.db",
      .help = "Where metadata lives: sqlite:///path/meta.db (embedded; brokers on one machine) "
              "or postgresql://user:password@host/db (a cluster). Treated as a secret: never "

@@ -85,6 +85,10 @@ struct Config {
   std::optional<std::string> cluster_id;   // cluster.id override
   std::string data_dir;                    // data.dir (--data-dir)
   std::string object_store;                // object.store URL
+  std::string object_store_latency_profile;    // none, s3-standard, s3-express
+  std::string object_store_fault_put_rate;       // a probability, as text
+  std::string object_store_fault_put_lost_rate;
+  std::string object_store_fault_get_rate;
   std::string metastore;                   // metastore URL
   LogLevel log_level = LogLevel::info;     // log.level
 

@@ -14,6 +14,7 @@
 #include <asio/thread_pool.hpp>
 #include <asio/use_awaitable.hpp>
 #include <csignal>
+#include <random>
 #include <thread>
 
 #include "broker/broker.h"
@@ -27,6 +28,7 @@
 #include "maintenance/gc.h"
 #include "meta/meta_store.h"
 #include "net/server.h"
+#include "objstore/fault_injection.h"
 #include "objstore/object_store.h"
 
 namespace floe::broker {
@@ -35,7 +37,7 @@ namespace {
 
 // Blocking metadata and object store calls run on this many threads. WAL
 // uploads overlap (DESIGN §2), so it is wider than the core count.
-constexpr int kBlockingThreads = 16;
+constexpr int kBlockingThreads = 48;
 
 // How often garbage collection runs, and how old an object nobody references
 // must be before it counts as an orphan (another broker may be committing a
@@ -90,10 +92,26 @@ int run_broker(const Config& config) {
   for (const auto& w : config.warnings) FLOE_LOG(warn, "config") << w;
 
   Broker broker{config, {}};
-  std::unique_ptr<objstore::ObjectStore> objects;
+  std::unique_ptr<objstore::ObjectStore> backend;
+  // The backend itself, or a wrapper that adds latency and faults to it.
+  std::unique_ptr<objstore::ObjectStore> wrapped;
+  objstore::ObjectStore* objects = nullptr;
   std::unique_ptr<meta::MetaStore> meta;
   try {
-    objects = objstore::open_object_store(config.object_store);
+    backend = objstore::open_object_store(config.object_store);
+    objects = backend.get();
+    objstore::FaultRates rates;
+    rates.put_fail_before = std::stod(config.object_store_fault_put_rate);
+    rates.put_fail_after = std::stod(config.object_store_fault_put_lost_rate);
+    rates.get_fail_before = std::stod(config.object_store_fault_get_rate);
+    auto profile = objstore::latency_profile(config.object_store_latency_profile).value_or(objstore::LatencyProfile{});
+    if (profile.name != "none" || rates.put_fail_before > 0 || rates.put_fail_after > 0 || rates.get_fail_before > 0) {
+      wrapped = std::make_unique<objstore::FaultInjectingStore>(*backend, rates, std::random_device{}(), profile);
+      objects = wrapped.get();
+      FLOE_LOG(warn, "objstore") << "object store requests get injected latency (" << profile.name
+                                 << ") and faults (put " << rates.put_fail_before << ", put lost "
+                                 << rates.put_fail_after << ", get " << rates.get_fail_before << ")";
+    }
     meta = meta::open_meta_store(config.metastore);
     broker.identity.cluster_id = meta->cluster_id(config.cluster_id);
   } catch (const std::exception& e) {
@@ -115,7 +133,7 @@ int run_broker(const Config& config) {
   ingest::WalWriter wal(io, blocking, *objects, *meta, wal_options,
                         [&reader](const ingest::CommittedObject& c) { reader.on_commit(c); });
   broker.meta = meta.get();
-  broker.objects = objects.get();
+  broker.objects = objects;
   broker.blocking = &blocking;
   broker.topics = &topics;
   broker.wal = &wal;

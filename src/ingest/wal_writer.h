@@ -59,7 +59,7 @@ struct WalOptions {
   uint64_t object_max_bytes = 8 << 20;
   uint64_t buffer_max_bytes = 256 << 20;
   int32_t node_id = 0;
-  size_t max_parallel_uploads = 8;
+  size_t max_parallel_uploads = 32;
   int upload_attempts = 4;  // first try plus retries, with exponential backoff
 };
 

@@ -1,6 +1,8 @@
 #include "objstore/fault_injection.h"
 
+#include <cmath>
 #include <stdexcept>
+#include <thread>
 
 #include "objstore/backend_util.h"
 
@@ -19,9 +21,46 @@ void check_rates(const FaultRates& r) {
 
 }  // namespace
 
-FaultInjectingStore::FaultInjectingStore(ObjectStore& inner, FaultRates rates, uint64_t seed)
-    : inner_(inner), rates_(rates), random_(seed) {
+std::optional<LatencyProfile> latency_profile(std::string_view name) {
+  if (name == "none") return LatencyProfile{};
+  if (name == "s3-standard") return LatencyProfile{"s3-standard", 100, 400, 30, 150};
+  if (name == "s3-express") return LatencyProfile{"s3-express", 10, 40, 3, 15};
+  return std::nullopt;
+}
+
+FaultInjectingStore::FaultInjectingStore(ObjectStore& inner, FaultRates rates, uint64_t seed, LatencyProfile latency)
+    : inner_(inner), rates_(rates), latency_(std::move(latency)), random_(seed) {
   check_rates(rates);
+}
+
+double FaultInjectingStore::uniform() {
+  // The top 53 bits as a double in [0, 1): the same draws with every
+  // standard library, unlike std::uniform_real_distribution.
+  return static_cast<double>(random_() >> 11) * 0x1.0p-53;
+}
+
+// Log-normal with the given median and 99th percentile: ln(delay) is normal
+// with mean ln(p50) and sd ln(p99 / p50) / 2.3263 (the normal's 99th
+// percentile), drawn by Box-Muller from the seeded generator.
+std::chrono::microseconds FaultInjectingStore::draw_delay(double p50_ms, double p99_ms) {
+  if (p50_ms <= 0) return std::chrono::microseconds{0};
+  double u1, u2;
+  {
+    std::lock_guard lock(mu_);
+    u1 = uniform();
+    u2 = uniform();
+  }
+  const double z = std::sqrt(-2.0 * std::log(1.0 - u1)) * std::cos(2.0 * M_PI * u2);
+  const double sigma = p99_ms > p50_ms ? std::log(p99_ms / p50_ms) / 2.3263478740 : 0.0;
+  return std::chrono::microseconds(static_cast<int64_t>(1000.0 * p50_ms * std::exp(sigma * z)));
+}
+
+std::chrono::microseconds FaultInjectingStore::draw_put_delay() {
+  return draw_delay(latency_.put_p50_ms, latency_.put_p99_ms);
+}
+
+std::chrono::microseconds FaultInjectingStore::draw_get_delay() {
+  return draw_delay(latency_.get_p50_ms, latency_.get_p99_ms);
 }
 
 void FaultInjectingStore::set_rates(FaultRates rates) {
@@ -32,9 +71,7 @@ void FaultInjectingStore::set_rates(FaultRates rates) {
 
 FaultInjectingStore::Outcome FaultInjectingStore::draw(double FaultRates::*before, double FaultRates::*after) {
   std::lock_guard lock(mu_);
-  // The top 53 bits as a double in [0, 1): the same draws with every
-  // standard library, unlike std::uniform_real_distribution.
-  double u = static_cast<double>(random_() >> 11) * 0x1.0p-53;
+  double u = uniform();
   if (u < rates_.*before) return Outcome::fail_before;
   if (u < rates_.*before + rates_.*after) return Outcome::fail_after;
   return Outcome::pass;
@@ -42,6 +79,7 @@ FaultInjectingStore::Outcome FaultInjectingStore::draw(double FaultRates::*befor
 
 void FaultInjectingStore::put(const std::string& key, std::span<const uint8_t> data) {
   counted(counters_.put, [&] {
+    std::this_thread::sleep_for(draw_put_delay());
     Outcome outcome = draw(&FaultRates::put_fail_before, &FaultRates::put_fail_after);
     if (outcome == Outcome::fail_before) {
       failed_before_.fetch_add(1, std::memory_order_relaxed);
@@ -59,6 +97,7 @@ void FaultInjectingStore::put(const std::string& key, std::span<const uint8_t> d
 
 Bytes FaultInjectingStore::get(const std::string& key, std::optional<ByteRange> range) {
   return counted(counters_.get, [&] {
+    std::this_thread::sleep_for(draw_get_delay());
     Outcome outcome = draw(&FaultRates::get_fail_before, &FaultRates::get_fail_after);
     if (outcome == Outcome::fail_before) {
       failed_before_.fetch_add(1, std::memory_order_relaxed);

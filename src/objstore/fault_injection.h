@@ -11,12 +11,22 @@
 // Injected failures are ObjectStoreError(retriable). remove and list pass
 // through untouched. With one thread the outcomes are a pure function of the
 // seed; with several, each call still gets one independent draw.
+//
+// It can also add latency drawn from a profile of a real object store
+// (latency_profile()): each put and get first sleeps for a draw from a
+// log-normal distribution with the profile's median and 99th percentile, in
+// the calling thread (the broker's blocking pool), so `make bench` and tests
+// see S3-like timing on the memory or file backend.
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <mutex>
+#include <optional>
 #include <random>
+#include <string>
+#include <string_view>
 
 #include "objstore/object_store.h"
 
@@ -29,20 +39,39 @@ struct FaultRates {
   double get_fail_after = 0;  // the wrapped store is read, then the call fails
 };
 
+// Latency of an object store's requests: median and 99th percentile, in
+// milliseconds. Zeros add nothing.
+struct LatencyProfile {
+  std::string name = "none";
+  double put_p50_ms = 0, put_p99_ms = 0;  // a PUT of 4-8 MiB, whole
+  double get_p50_ms = 0, get_p99_ms = 0;  // a GET, to its first byte
+};
+
+// "none"; "s3-standard": PUT p50 100 ms, p99 400 ms, GET first byte p50 30 ms,
+// p99 150 ms (public measurements of S3 Standard in one region); "s3-express"
+// (S3 Express One Zone): a tenth of those. nullopt for another name.
+std::optional<LatencyProfile> latency_profile(std::string_view name);
+
 class FaultInjectingStore final : public ObjectStore {
  public:
   // `inner` must outlive this wrapper. Throws std::invalid_argument if a
   // probability is outside [0, 1] or the two of an operation sum above 1.
-  FaultInjectingStore(ObjectStore& inner, FaultRates rates, uint64_t seed);
+  FaultInjectingStore(ObjectStore& inner, FaultRates rates, uint64_t seed, LatencyProfile latency = {});
 
   // Changes the rates from the next call on (a test heals the store this way).
   void set_rates(FaultRates rates);
+
+  // The delay the next put or get would sleep, drawn as they draw it.
+  std::chrono::microseconds draw_put_delay();
+  std::chrono::microseconds draw_get_delay();
 
   void put(const std::string& key, std::span<const uint8_t> data) override;
   Bytes get(const std::string& key, std::optional<ByteRange> range = std::nullopt) override;
   void remove(std::span<const std::string> keys) override;
   std::vector<ObjectInfo> list(const std::string& prefix) override;
-  std::string describe() const override { return "faults(" + inner_.describe() + ")"; }
+  std::string describe() const override {
+    return (latency_.name == "none" ? "faults(" : "faults+" + latency_.name + "(") + inner_.describe() + ")";
+  }
 
   // How many failures were injected, by kind.
   uint64_t failed_before() const { return failed_before_.load(std::memory_order_relaxed); }
@@ -51,10 +80,13 @@ class FaultInjectingStore final : public ObjectStore {
  private:
   enum class Outcome { pass, fail_before, fail_after };
   Outcome draw(double FaultRates::*fail_before, double FaultRates::*fail_after);
+  double uniform();  // REQUIRES: mu_
+  std::chrono::microseconds draw_delay(double p50_ms, double p99_ms);
 
   ObjectStore& inner_;
   std::mutex mu_;
   FaultRates rates_;        // GUARDED_BY(mu_)
+  const LatencyProfile latency_;
   std::mt19937_64 random_;  // GUARDED_BY(mu_)
   std::atomic<uint64_t> failed_before_{0};
   std::atomic<uint64_t> failed_after_{0};

@@ -625,6 +625,41 @@ TEST(ObjectStoreFaultTest, TheSameSeedInjectsTheSameFaults) {
   EXPECT_NE(outcomes(1), outcomes(2));
 }
 
+// The drawn delays follow the profile: median and 99th percentile of many
+// draws (a property of the distribution; nothing here waits or times).
+TEST(ObjectStoreFaultTest, LatencyProfilesDrawTheirPercentiles) {
+  for (const char* name : {"s3-standard", "s3-express"}) {
+    SCOPED_TRACE(name);
+    auto profile = latency_profile(name);
+    ASSERT_TRUE(profile);
+    MemoryObjectStore inner;
+    FaultInjectingStore store(inner, {}, 11, *profile);
+    auto percentiles = [](std::vector<double> v) {
+      std::sort(v.begin(), v.end());
+      return std::pair{v[v.size() / 2], v[v.size() * 99 / 100]};
+    };
+    std::vector<double> puts, gets;
+    for (int i = 0; i < 20000; ++i) {
+      puts.push_back(store.draw_put_delay().count() / 1000.0);
+      gets.push_back(store.draw_get_delay().count() / 1000.0);
+    }
+    auto [put50, put99] = percentiles(puts);
+    auto [get50, get99] = percentiles(gets);
+    EXPECT_NEAR(put50, profile->put_p50_ms, profile->put_p50_ms * 0.05);
+    EXPECT_NEAR(put99, profile->put_p99_ms, profile->put_p99_ms * 0.15);
+    EXPECT_NEAR(get50, profile->get_p50_ms, profile->get_p50_ms * 0.05);
+    EXPECT_NEAR(get99, profile->get_p99_ms, profile->get_p99_ms * 0.15);
+  }
+  EXPECT_EQ(latency_profile("s3-standard")->put_p99_ms, 400);
+  EXPECT_EQ(latency_profile("s3-express")->get_p50_ms, 3);
+  EXPECT_FALSE(latency_profile("gcs"));
+  MemoryObjectStore inner;
+  FaultInjectingStore none(inner, {}, 1, *latency_profile("none"));
+  EXPECT_EQ(none.draw_put_delay().count(), 0);
+  FaultInjectingStore s3(inner, {}, 1, *latency_profile("s3-standard"));
+  EXPECT_EQ(s3.describe(), "faults+s3-standard(memory://)");
+}
+
 TEST(ObjectStoreFaultTest, PassesThroughWhenHealed) {
   MemoryObjectStore inner;
   FaultInjectingStore store(inner, {.put_fail_before = 1, .get_fail_before = 1}, 3);
