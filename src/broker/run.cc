@@ -206,10 +206,6 @@ int run_broker(const Config& config) {
         asio::post(signal_strand, [&] {
           std::error_code ignored;
           signals.cancel(ignored);
-          // Every request is answered and the WAL is committed: whatever
-          // else still waits (a timer, a parked call nobody will answer)
-          // must not keep a stopping broker alive.
-          io.stop();
         });
       });
     });

@@ -163,19 +163,18 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // concurrency_class allows them to run beside those already running.
   void start_ready() {
     while (!waiting_.empty() && !closed_) {
-      Waiting& w = waiting_.front();
-      if (running_ > 0 && (w.cls == 0 || w.cls != running_class_)) return;
+      if (running_ > 0 && (waiting_.front().cls == 0 || waiting_.front().cls != running_class_)) return;
+      Waiting w = std::move(waiting_.front());
+      waiting_.pop_front();
       ++running_;
       running_class_ = w.cls;
       auto self = shared_from_this();
-      const uint64_t seq = w.seq;
       asio::co_spawn(socket_.get_executor(), server_.handler_.handle(info_, std::move(w.frame)),
-                     [self, seq](std::exception_ptr e, std::optional<Bytes> response) {
+                     [self, seq = w.seq](std::exception_ptr e, std::optional<Bytes> response) {
                        --self->running_;
                        self->complete(seq, e, std::move(response));
                        self->start_ready();
                      });
-      waiting_.pop_front();
     }
   }
 

@@ -646,9 +646,9 @@ TEST(ObjectStoreFaultTest, LatencyProfilesDrawTheirPercentiles) {
     auto [put50, put99] = percentiles(puts);
     auto [get50, get99] = percentiles(gets);
     EXPECT_NEAR(put50, profile->put_p50_ms, profile->put_p50_ms * 0.05);
-    EXPECT_NEAR(put99, profile->put_p99_ms, profile->put_p99_ms * 0.15);
+    EXPECT_NEAR(put99, profile->put_p99_ms, profile->put_p99_ms * 0.05);
     EXPECT_NEAR(get50, profile->get_p50_ms, profile->get_p50_ms * 0.05);
-    EXPECT_NEAR(get99, profile->get_p99_ms, profile->get_p99_ms * 0.15);
+    EXPECT_NEAR(get99, profile->get_p99_ms, profile->get_p99_ms * 0.05);
   }
   EXPECT_EQ(latency_profile("s3-standard")->put_p99_ms, 400);
   EXPECT_EQ(latency_profile("s3-express")->get_p50_ms, 3);

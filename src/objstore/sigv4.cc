@@ -4,7 +4,6 @@
 
 #include <algorithm>
 #include <array>
-#include <cctype>
 #include <ctime>
 #include <map>
 #include <stdexcept>
@@ -65,8 +64,16 @@ std::string canonical_value(std::string_view v) {
   return out;
 }
 
-bool has_header(const std::vector<Header>& headers, std::string_view lower_name) {
-  return std::any_of(headers.begin(), headers.end(), [&](const Header& h) { return lower(h.first) == lower_name; });
+const std::string* find_header(const std::vector<Header>& headers, std::string_view lower_name) {
+  for (const auto& h : headers)
+    if (lower(h.first) == lower_name) return &h.second;
+  return nullptr;
+}
+
+// Unreserved in AWS's URI encoding; ASCII only, whatever the locale.
+bool unreserved(unsigned char c) {
+  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_' ||
+         c == '.' || c == '~';
 }
 
 }  // namespace
@@ -75,7 +82,7 @@ std::string uri_encode(std::string_view s, bool keep_slash) {
   std::string out;
   out.reserve(s.size());
   for (unsigned char c : s) {
-    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~' || (keep_slash && c == '/')) {
+    if (unreserved(c) || (keep_slash && c == '/')) {
       out.push_back(static_cast<char>(c));
     } else {
       out.push_back('%');
@@ -113,17 +120,33 @@ Signed sign(const Request& request, const Credentials& credentials, std::string_
   }
   Signed out;
   out.headers = request.headers;
-  if (!has_header(out.headers, "x-amz-date")) out.headers.emplace_back("X-Amz-Date", std::string(date_time));
-  if (credentials.session_token && !has_header(out.headers, "x-amz-security-token")) {
+  // A header that disagrees with what is signed would make a signature S3
+  // refuses: a caller bug, said at once.
+  if (const std::string* d = find_header(out.headers, "x-amz-date")) {
+    if (*d != date_time) throw std::invalid_argument("sigv4: X-Amz-Date header differs from the signing time");
+  } else {
+    out.headers.emplace_back("X-Amz-Date", std::string(date_time));
+  }
+  if (service == "s3") {
+    // S3 wants the payload hash as a header too.
+    if (const std::string* h = find_header(out.headers, "x-amz-content-sha256")) {
+      if (*h != request.payload_hash) throw std::invalid_argument("sigv4: x-amz-content-sha256 differs from the payload hash");
+    } else {
+      out.headers.emplace_back("x-amz-content-sha256", request.payload_hash);
+    }
+  }
+  if (credentials.session_token && !find_header(out.headers, "x-amz-security-token")) {
     out.headers.emplace_back("X-Amz-Security-Token", *credentials.session_token);
   }
 
   // Canonical headers: lower-case names in order; a header given twice has
   // its values joined by commas, in the order given.
   std::map<std::string, std::string> headers;
+  std::map<std::string, int> seen;
   for (const auto& [name, value] : out.headers) {
-    std::string& v = headers[lower(name)];
-    if (!v.empty()) v += ',';
+    const std::string key = lower(name);
+    std::string& v = headers[key];
+    if (seen[key]++ > 0) v += ',';
     v += canonical_value(value);
   }
   std::string canonical_headers, signed_headers;

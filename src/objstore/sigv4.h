@@ -42,7 +42,10 @@ struct Request {
 
 struct Signed {
   // What to send: the request's headers plus X-Amz-Date (unless given),
-  // X-Amz-Security-Token (with temporary credentials) and Authorization.
+  // x-amz-content-sha256 (for S3, unless given), X-Amz-Security-Token (with
+  // temporary credentials) and Authorization. A given X-Amz-Date or
+  // x-amz-content-sha256 that disagrees with what is signed is
+  // std::invalid_argument.
   std::vector<Header> headers;
   // The intermediate values, for tests and debugging (never logged: the
   // string to sign is harmless, but the request may name private objects).

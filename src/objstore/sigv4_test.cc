@@ -174,7 +174,8 @@ TEST(SigV4, AddsDateAndSessionTokenAndSignsThem) {
   Signed s = sign(r, temporary, "eu-west-1", "s3", "20261126T120000Z");
   EXPECT_EQ(header(s, "X-Amz-Date"), "20261126T120000Z");
   EXPECT_EQ(header(s, "X-Amz-Security-Token"), "token/with+chars");
-  EXPECT_NE(header(s, "Authorization").find("SignedHeaders=host;x-amz-date;x-amz-security-token,"),
+  EXPECT_NE(header(s, "Authorization")
+                .find("SignedHeaders=host;x-amz-content-sha256;x-amz-date;x-amz-security-token,"),
             std::string::npos);
   EXPECT_NE(header(s, "Authorization").find("Credential=AKIDEXAMPLE/20261126/eu-west-1/s3/aws4_request"),
             std::string::npos);
@@ -182,10 +183,29 @@ TEST(SigV4, AddsDateAndSessionTokenAndSignsThem) {
   for (const auto& [n, v] : s.headers) EXPECT_EQ(v.find(kSuite.secret_access_key), std::string::npos) << n;
 }
 
-TEST(SigV4, RepeatedHeadersJoinInOrder) {
-  Request r{"GET", "/", {}, {{"Host", "h"}, {"X-Amz-Meta-A", "1"}, {"x-amz-meta-a", "2"}}, kEmpty};
+// get-header-key-duplicate of the suite: a header given three times.
+TEST(SigV4Suite, RepeatedHeadersJoinInOrder) {
+  Request r{"GET", "/", {},
+            {{"Host", "example.amazonaws.com"}, {"My-Header1", "value2"}, {"My-Header1", "value2"},
+             {"My-Header1", "value1"}, {"X-Amz-Date", "20150830T123600Z"}},
+            kEmpty};
+  Signed s = sign(r, kSuite, "us-east-1", "service", "20150830T123600Z");
+  EXPECT_NE(s.canonical_request.find("\nmy-header1:value2,value2,value1\n"), std::string::npos);
+  EXPECT_EQ(s.signature, "c9d5ea9f3f72853aea855b47ea873832890dbdd183b4468f858259531a5138ea");
+}
+
+TEST(SigV4, S3GetsThePayloadHashHeaderAndDisagreementsAreRefused) {
+  Request r{"PUT", "/b/k", {}, {{"Host", "h"}}, sha256_hex(std::string_view("x"))};
   Signed s = sign(r, kSuite, "us-east-1", "s3", "20150830T123600Z");
-  EXPECT_NE(s.canonical_request.find("\nx-amz-meta-a:1,2\n"), std::string::npos);
+  EXPECT_EQ(header(s, "x-amz-content-sha256"), r.payload_hash);
+  EXPECT_NE(header(s, "Authorization").find("SignedHeaders=host;x-amz-content-sha256;x-amz-date,"),
+            std::string::npos);
+  Request wrong_hash = r;
+  wrong_hash.headers.emplace_back("x-amz-content-sha256", kEmpty);
+  EXPECT_THROW(sign(wrong_hash, kSuite, "us-east-1", "s3", "20150830T123600Z"), std::invalid_argument);
+  Request wrong_date = r;
+  wrong_date.headers.emplace_back("X-Amz-Date", "20150830T000000Z");
+  EXPECT_THROW(sign(wrong_date, kSuite, "us-east-1", "s3", "20150830T123600Z"), std::invalid_argument);
 }
 
 TEST(SigV4, UriEncode) {

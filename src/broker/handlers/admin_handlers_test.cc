@@ -152,6 +152,7 @@ TEST_F(AdminHandlers, CreateTopicsV7ReportsTheTopic) {
       EXPECT_EQ(c.config_source, 5);
     }
   }
+  EXPECT_EQ(resp.topics[1].error_code, 0) << resp.topics[1].error_message.value_or("");
   EXPECT_EQ(resp.topics[1].num_partitions, 1);  // num.partitions
   EXPECT_EQ(resp.topics[1].replication_factor, 1);  // default.replication.factor
   EXPECT_EQ(store_->find_topic("defaults")->partitions, 1);
