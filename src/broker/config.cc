@@ -1,6 +1,7 @@
 #include "broker/config.h"
 
-#include <cstdlib>
+#include "objstore/fault_injection.h"
+
 
 #include <algorithm>
 #include <cerrno>
@@ -90,16 +91,30 @@ std::optional<std::string> check_object_store(std::string_view v) {
 }
 
 std::optional<std::string> check_latency_profile(std::string_view v) {
-  if (v == "none" || v == "s3-standard" || v == "s3-express") return std::nullopt;
+  if (objstore::latency_profile(v)) return std::nullopt;
   return "expected none, s3-standard or s3-express";
 }
 
-std::optional<std::string> check_probability(std::string_view v) {
+}  // namespace
+
+std::optional<double> parse_probability(std::string_view v) {
   std::string text(v);
-  char* end = nullptr;
-  double p = std::strtod(text.c_str(), &end);
-  if (text.empty() || end != text.c_str() + text.size() || !(p >= 0 && p <= 1)) return "expected a number from 0 to 1";
-  return std::nullopt;
+  size_t used = 0;
+  double p = 0;
+  try {
+    p = std::stod(text, &used);
+  } catch (const std::exception&) {
+    return std::nullopt;
+  }
+  if (used != text.size() || !(p >= 0 && p <= 1)) return std::nullopt;
+  return p;
+}
+
+namespace {
+
+std::optional<std::string> check_probability(std::string_view v) {
+  if (parse_probability(v)) return std::nullopt;
+  return "expected a number from 0 to 1";
 }
 
 std::optional<std::string> check_metastore(std::string_view v) {
@@ -990,6 +1005,11 @@ Config build_config(const Properties& file, const Properties& command_line,
   }
 
   // Relations between keys.
+  if (*parse_probability(config.object_store_fault_put_rate) +
+          *parse_probability(config.object_store_fault_put_lost_rate) > 1) {
+    throw ConfigError("object.store.fault.put.rate and object.store.fault.put.lost.rate must not add up to more "
+                      "than 1");
+  }
   if (config.group_min_session_timeout_ms > config.group_max_session_timeout_ms) {
     throw ConfigError("group.min.session.timeout.ms (" +
                       std::to_string(config.group_min_session_timeout_ms) +

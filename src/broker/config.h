@@ -206,6 +206,10 @@ Config default_config();
 // naming `key`. Does not check the security protocol.
 Listener parse_listener(std::string_view text, std::string_view key = "listeners");
 
+// A probability key's value ("0", "0.1", "1e-3"); nullopt unless a number
+// from 0 to 1. The one parser of the object.store.fault.* keys.
+std::optional<double> parse_probability(std::string_view v);
+
 // The options of `floe serve` and every key with its default and help text,
 // generated from the key table.
 std::string serve_usage();

@@ -358,6 +358,23 @@ TEST(PropertiesTest, ValueErrorsNameTheFile) {
 
 // --- value errors --------------------------------------------------------------
 
+TEST(ConfigErrorsTest, ObjectStoreFaultsAndLatency) {
+  EXPECT_NE(cli_error({{"object.store.fault.put.rate", "1.5"}}).find("object.store.fault.put.rate"), std::string::npos);
+  EXPECT_NE(cli_error({{"object.store.fault.get.rate", "1e-400"}}), "");
+  EXPECT_NE(cli_error({{"object.store.fault.put.rate", "abc"}}), "");
+  EXPECT_NE(cli_error({{"object.store.fault.put.rate", "0.6"}, {"object.store.fault.put.lost.rate", "0.5"}})
+                .find("must not add up to more than 1"),
+            std::string::npos);
+  EXPECT_NE(cli_error({{"object.store.latency.profile", "gcs"}}).find("s3-standard"), std::string::npos);
+  Config c = build_config({}, {{"object.store.fault.put.rate", "0.1"},
+                               {"object.store.latency.profile", "s3-express"}});
+  EXPECT_EQ(parse_probability(c.object_store_fault_put_rate), 0.1);
+  EXPECT_EQ(c.object_store_latency_profile, "s3-express");
+  EXPECT_EQ(parse_probability("1e-3"), 0.001);
+  EXPECT_EQ(parse_probability("-0.1"), std::nullopt);
+  EXPECT_EQ(parse_probability(""), std::nullopt);
+}
+
 TEST(ConfigErrorsTest, UnknownKey) {
   std::string msg = cli_error({{"no.such.key", "1"}});
   EXPECT_CONTAINS(msg, "unknown configuration key 'no.such.key'");

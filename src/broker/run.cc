@@ -101,10 +101,11 @@ int run_broker(const Config& config) {
     backend = objstore::open_object_store(config.object_store);
     objects = backend.get();
     objstore::FaultRates rates;
-    rates.put_fail_before = std::stod(config.object_store_fault_put_rate);
-    rates.put_fail_after = std::stod(config.object_store_fault_put_lost_rate);
-    rates.get_fail_before = std::stod(config.object_store_fault_get_rate);
-    auto profile = objstore::latency_profile(config.object_store_latency_profile).value_or(objstore::LatencyProfile{});
+    // Both checked by build_config.
+    rates.put_fail_before = *parse_probability(config.object_store_fault_put_rate);
+    rates.put_fail_after = *parse_probability(config.object_store_fault_put_lost_rate);
+    rates.get_fail_before = *parse_probability(config.object_store_fault_get_rate);
+    auto profile = *objstore::latency_profile(config.object_store_latency_profile);
     if (profile.name != "none" || rates.put_fail_before > 0 || rates.put_fail_after > 0 || rates.get_fail_before > 0) {
       wrapped = std::make_unique<objstore::FaultInjectingStore>(*backend, rates, std::random_device{}(), profile);
       objects = wrapped.get();
