@@ -64,11 +64,13 @@ def commit_latency(broker: run.Broker) -> dict:
 
 
 def wait_assigned(consumers: list[Consumer], owned: dict, want: int, deadline_s: float) -> bool:
+    """Until every consumer owns some partitions, none twice, all `want` of them."""
     end = time.monotonic() + deadline_s
     while time.monotonic() < end:
         for c in consumers:
             c.poll(0.05)
-        if sum(len(v) for k, v in owned.items() if any(id(c) == k for c in consumers)) == want:
+        sets = [owned.get(id(c), set()) for c in consumers]
+        if all(sets) and sum(len(s) for s in sets) == want and len(set().union(*sets)) == want:
             return True
     return False
 
@@ -105,7 +107,7 @@ def rebalance_times(broker: run.Broker) -> dict:
 
 
 def main() -> int:
-    run.BROKER_ARGS = ["--group.initial.rebalance.delay.ms=0"]
+    run.BROKER_ARGS = run.BROKER_ARGS + ["--group.initial.rebalance.delay.ms=0"]
     broker = run.Broker(run.BENCH_DIR)
     try:
         admin = AdminClient({"bootstrap.servers": broker.bootstrap})
@@ -120,7 +122,10 @@ def main() -> int:
     print(f"3 consumers join a 12-partition topic: {run.fmt(r['three_join_s'], '.2f')} s; "
           f"after one leaves, the others hold all partitions in {run.fmt(r['after_leave_s'], '.2f')} s")
     OUT.write_text(json.dumps(result, indent=2) + "\n")
-    return 0
+    broken = None in (r["three_join_s"], r["after_leave_s"]) or result["broker"].get("exit_code") != 0
+    if broken:
+        print("a run failed (see the JSON)")
+    return 1 if broken else 0
 
 
 if __name__ == "__main__":
