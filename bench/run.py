@@ -211,6 +211,9 @@ class Broker:
 
 
 def with_broker(fn):
+    # The previous run's dirty pages would otherwise be written back during
+    # this one and slow its fsyncs: each run starts with them on disk.
+    os.sync()
     broker = Broker(BENCH_DIR)
     try:
         result = fn(broker)
