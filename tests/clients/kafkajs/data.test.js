@@ -9,7 +9,7 @@ const { describe, it, before, after } = require('node:test')
 const assert = require('node:assert/strict')
 const fs = require('node:fs')
 const { spawnSync } = require('node:child_process')
-const { startBroker, requireKafkajs } = require('./floe_broker')
+const { startBroker, requireKafkajs, kafkaFor } = require('./floe_broker')
 
 const KCAT = ['/usr/bin/kcat', '/usr/bin/kafkacat'].find(p => fs.existsSync(p))
 
@@ -29,14 +29,7 @@ describe('kafkajs data path', () => {
   before(async () => {
     kafkajs = requireKafkajs()
     broker = await startBroker({ 'wal.linger.ms': 20, 'auto.create.topics.enable': 'false' })
-    kafka = new kafkajs.Kafka({
-      clientId: 'floe-tests',
-      brokers: [broker.bootstrap],
-      logLevel: kafkajs.logLevel.NOTHING,
-      connectionTimeout: 10000,
-      requestTimeout: 20000,
-      retry: { retries: 5 }
-    })
+    kafka = kafkaFor(kafkajs, broker)
     admin = kafka.admin()
     await admin.connect()
   })

@@ -127,4 +127,16 @@ async function startBroker (config = {}) {
   }
 }
 
-module.exports = { FloeBroker, startBroker, requireKafkajs }
+// The kafkajs client every suite uses against a started broker.
+function kafkaFor (kafkajs, broker) {
+  return new kafkajs.Kafka({
+    clientId: 'floe-tests',
+    brokers: [broker.bootstrap],
+    logLevel: kafkajs.logLevel.NOTHING,
+    connectionTimeout: 10000,
+    requestTimeout: 20000,
+    retry: { retries: 5 }
+  })
+}
+
+module.exports = { FloeBroker, startBroker, requireKafkajs, kafkaFor }

@@ -7,7 +7,7 @@
 const { describe, it, before, after } = require('node:test')
 const assert = require('node:assert/strict')
 const fs = require('node:fs')
-const { startBroker, requireKafkajs } = require('./floe_broker')
+const { startBroker, requireKafkajs, kafkaFor } = require('./floe_broker')
 
 // Upper bound on waiting for a state that must come; a guard against hangs, not a measurement.
 const DEADLINE_MS = 60000
@@ -42,14 +42,7 @@ describe('kafkajs consumer groups', () => {
       'group.initial.rebalance.delay.ms': 0,
       'group.min.session.timeout.ms': 1000
     })
-    kafka = new kafkajs.Kafka({
-      clientId: 'floe-tests',
-      brokers: [broker.bootstrap],
-      logLevel: kafkajs.logLevel.NOTHING,
-      connectionTimeout: 10000,
-      requestTimeout: 20000,
-      retry: { retries: 5 }
-    })
+    kafka = kafkaFor(kafkajs, broker)
     admin = kafka.admin()
     await admin.connect()
   })
