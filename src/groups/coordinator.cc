@@ -296,7 +296,7 @@ struct GroupCoordinator::Group {
 
 GroupCoordinator::GroupCoordinator(asio::io_context& io, asio::thread_pool& blocking, meta::MetaStore& meta,
                                    CoordinatorOptions options)
-    : io_(io), blocking_(blocking), meta_(meta), options_(options), strand_(asio::make_strand(io)) {
+    : blocking_(blocking), meta_(meta), options_(options), strand_(asio::make_strand(io)) {
   started_ms_ = unix_now_ms();
   started_ = Clock::now();
 }

@@ -263,7 +263,6 @@ class GroupCoordinator {
                                     std::vector<std::pair<std::string, Bytes>> assignment);
   std::shared_ptr<Group> shared(Group& g);
 
-  asio::io_context& io_;
   asio::thread_pool& blocking_;
   meta::MetaStore& meta_;
   CoordinatorOptions options_;
