@@ -49,6 +49,9 @@ struct ConnectionInfo {
   uint64_t id = 0;
   std::string listener_name;
   std::string peer;  // "ip:port" of the client, for logs
+  // Whatever the FrameHandler keeps per connection; it lives as long as the
+  // connection. REQUIRES: the connection's strand (handlers run there).
+  mutable std::shared_ptr<void> handler_state;
 };
 
 // Thrown by a FrameHandler to close the connection (after the responses to

@@ -1064,3 +1064,34 @@ def test_backpressure_with_a_small_wal_buffer(broker_factory):
     got = consume_exactly(broker, "bp", {p: n // 4 for p in range(4)})
     for p, msgs in got.items():
         assert [int(m.value()[:6]) for m in msgs] == list(range(p, n, 4))
+
+
+# ---- pipelined produce order ------------------------------------------------------------
+
+def test_pipelined_produces_keep_their_order_when_one_waits_for_a_new_topic(broker):
+    """Two produce requests in one write: the first also names a topic the broker has never
+    seen (auto-created: a metadata store round trip), the second only a topic it knows.
+    The second must not reach the log first: its batch gets the later offset."""
+    known = "order-known"
+    with connect(broker) as conn:
+        warm = kw.produce(conn, 9, {known: {0: kw.build_record_batch([Record(None, b"warm")])}})
+        assert warm.partition(known, 0).error_code == kw.NONE
+        for round_ in range(5):
+            fresh = f"order-fresh-{round_}"
+            first = kw.encode_produce_request(9, {
+                fresh: {0: kw.build_record_batch([Record(None, b"fresh")])},
+                known: {0: kw.build_record_batch([Record(None, b"first-%d" % round_)])}})
+            second = kw.encode_produce_request(9, {
+                known: {0: kw.build_record_batch([Record(None, b"second-%d" % round_)])}})
+            c1, c2 = conn.next_correlation_id(), conn.next_correlation_id()
+            conn.send_raw(kw.encode_request(kw.PRODUCE, 9, c1, first) +
+                          kw.encode_request(kw.PRODUCE, 9, c2, second))
+            r1 = kw.decode_produce_response(conn.recv_response(kw.PRODUCE, 9, c1), 9)
+            r2 = kw.decode_produce_response(conn.recv_response(kw.PRODUCE, 9, c2), 9)
+            p1, p2 = r1.partition(known, 0), r2.partition(known, 0)
+            assert r1.partition(fresh, 0).error_code == kw.NONE
+            assert (p1.error_code, p2.error_code) == (kw.NONE, kw.NONE)
+            assert p1.base_offset < p2.base_offset, (round_, p1, p2)
+        got = kw.fetch(conn, 12, {known: {0: 0}}).partition(known, 0)
+        values = [r.value for r in got.fetched()]
+        assert values == [b"warm"] + [v for i in range(5) for v in (b"first-%d" % i, b"second-%d" % i)]

@@ -1,13 +1,16 @@
 #include "broker/handlers/produce.h"
 
-#include "common/clock.h"
-
-#include <asio/co_spawn.hpp>
-#include <asio/detached.hpp>
+#include <asio/redirect_error.hpp>
+#include <asio/steady_timer.hpp>
+#include <asio/this_coro.hpp>
+#include <asio/use_awaitable.hpp>
 #include <chrono>
+#include <map>
+#include <set>
 
 #include "broker/topic_cache.h"
 #include "broker/topic_config.h"
+#include "common/clock.h"
 #include "common/completion.h"
 #include "common/log.h"
 #include "ingest/wal_writer.h"
@@ -119,10 +122,73 @@ Validated validate(std::optional<pb::Bytes>& records, const meta::Topic& topic, 
   return v;
 }
 
+// The order in which one connection's produce requests reach the WAL: the
+// order they arrived, even when one waits for the metadata store (a topic not
+// cached yet) and those behind it do not. Each request takes a ticket before
+// its first wait and hands its batches to the WAL only on its turn.
+// REQUIRES: the connection's strand (one per connection; see
+// ConnectionInfo::handler_state).
+struct ProduceOrder {
+  uint64_t issued = 0;  // tickets handed out
+  uint64_t turn = 0;    // the ticket that may submit now
+  std::set<uint64_t> finished;  // later tickets that ended without submitting
+  std::map<uint64_t, std::shared_ptr<asio::steady_timer>> waiting;
+
+  // Ends `ticket`'s turn (or records that it ended early) and wakes the next.
+  void done(uint64_t ticket) {
+    if (ticket != turn) {
+      finished.insert(ticket);
+      return;
+    }
+    ++turn;
+    while (finished.erase(turn)) ++turn;
+    if (auto it = waiting.find(turn); it != waiting.end()) {
+      it->second->cancel();
+      waiting.erase(it);
+    }
+  }
+
+  asio::awaitable<void> wait_for(uint64_t ticket) {
+    if (ticket == turn) co_return;
+    auto timer = std::make_shared<asio::steady_timer>(co_await asio::this_coro::executor,
+                                                      asio::steady_timer::time_point::max());
+    waiting[ticket] = timer;
+    std::error_code ec;
+    co_await timer->async_wait(asio::redirect_error(asio::use_awaitable, ec));
+  }
+};
+
+// Holds a ticket; ends its turn when it goes, whatever way the handler ends.
+class ProduceTurn {
+ public:
+  explicit ProduceTurn(const net::ConnectionInfo& conn) {
+    if (!conn.handler_state) conn.handler_state = std::make_shared<ProduceOrder>();
+    order_ = std::static_pointer_cast<ProduceOrder>(conn.handler_state);
+    ticket_ = order_->issued++;
+  }
+  ProduceTurn(const ProduceTurn&) = delete;
+  ProduceTurn& operator=(const ProduceTurn&) = delete;
+  ~ProduceTurn() { end(); }
+
+  asio::awaitable<void> wait() { return order_->wait_for(ticket_); }
+  void end() {
+    if (ended_) return;
+    ended_ = true;
+    order_->done(ticket_);
+  }
+
+ private:
+  std::shared_ptr<ProduceOrder> order_;
+  uint64_t ticket_ = 0;
+  bool ended_ = false;
+};
+
 }  // namespace
 
 asio::awaitable<std::optional<ProduceHandler::Response>> ProduceHandler::handle(RequestContext& ctx, Request& req) {
   Broker& broker = ctx.broker;
+  // Taken before the first wait below: tickets follow arrival order.
+  ProduceTurn turn(ctx.connection);
   const int64_t now = unix_now_ms();
   const bool old_format = ctx.api_version < 3;
 
@@ -191,7 +257,9 @@ asio::awaitable<std::optional<ProduceHandler::Response>> ProduceHandler::handle(
   if (!items.empty()) {
     auto executor = co_await asio::this_coro::executor;
     Completion<std::vector<meta::CommitResult>> done(executor);
+    co_await turn.wait();
     broker.wal->submit(std::move(items), done);
+    turn.end();
     if (req.acks == 0) co_return std::nullopt;
     auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(std::max(0, req.timeout_ms));
     auto r = co_await done.wait_until(deadline);

@@ -13,11 +13,10 @@ namespace floe::broker {
 // shared WAL, and answers once they are committed (acks=1 and acks=-1 both
 // mean durable in object storage and committed; acks=0 gets no answer).
 //
-// Order: requests of one connection reach the WAL in the order they arrived,
-// because nothing before the append suspends while their topics are in the
-// topic cache. A topic the broker does not know yet is looked up in the
-// metadata store first, and a pipelined request behind that one may then
-// reach the WAL before it.
+// Order: requests of one connection reach the WAL in the order they arrived.
+// They run side by side (net/ lets produces overlap), and one may wait for
+// the metadata store (a topic not cached yet) while those behind it do not,
+// so each takes a ticket on arrival and submits on its turn.
 //
 // Versions 0-2 carry the pre-v2 message formats, which floe does not store;
 // they are advertised because librdkafka enables compression only when
