@@ -7,7 +7,7 @@ For each partition count (1, 100, 10,000 by default), 1 KiB records, acks=all:
   2. at a fixed moderate rate (20 MiB/s): a fresh broker, produce latency
      (send -> delivery report) and end-to-end latency (send -> a consumer in the same
      process, assigned to every partition, receives it).
-For each broker: object-store PUTs (from its shutdown line `object store requests:
+For each broker: object-store PUTs (from its shutdown line `object store:
 N PUT`) per GiB ingested and peak RSS (VmHWM). Also measured on the same file system:
 sequential writes with an fsync every 8 MiB (what a WAL object upload does), from one
 stream and from eight at once (the broker uploads several objects in parallel); the
@@ -84,7 +84,9 @@ BROKER_ARGS = shlex.split(os.environ.get("BENCH_BROKER_ARGS", ""))
 OUT = Path(os.environ.get("BENCH_OUT", REPO / "bench" / "results.json"))
 
 LISTENING_RE = re.compile(r"listening on PLAINTEXT://([^ ,]+):(\d+)")
-STOPPED_RE = re.compile(r"(\d+) objects committed \((\d+) bytes\); object store requests: (\d+) PUT, (\d+) GET")
+STOPPED_RE = re.compile(r"(\d+) objects committed \((\d+) bytes\); object store: (\d+) PUT \(\d+ bytes\), "
+                        r"(\d+) GET \(\d+ bytes\), (\d+) HEAD, (\d+) DELETE, (\d+) LIST, (\d+) retried; "
+                        r"estimated cost \$([\d.]+) for requests")
 # The S3 run: the default file:// store with S3 Standard's latency added to every
 # request (bench/README.md; memory:// would hold every byte ingested in RAM), priced
 # at S3 Standard's list prices in us-east-1 (PUT $0.005 and GET $0.0004 per 1,000).
@@ -195,7 +197,7 @@ class Broker:
             m = STOPPED_RE.search(line) or m
         if m:
             stats.update(objects_committed=int(m.group(1)), bytes_committed=int(m.group(2)),
-                         puts=int(m.group(3)), gets=int(m.group(4)))
+                         puts=int(m.group(3)), gets=int(m.group(4)), request_cost_usd=float(m.group(9)))
         else:
             stats["puts"] = None
         errors = [line.rstrip() for line in self.stderr if re.search(r"\s(ERROR|WARN)\s", line)

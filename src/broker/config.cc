@@ -1,6 +1,7 @@
 #include "broker/config.h"
 
 #include "objstore/fault_injection.h"
+#include "objstore/s3_options.h"
 
 
 #include <algorithm>
@@ -90,12 +91,39 @@ std::optional<std::string> check_object_store(std::string_view v) {
   return "unsupported scheme '" + std::string(scheme) + "' (expected file://, memory:// or s3://)";
 }
 
+std::optional<std::string> check_s3_setting(std::string_view name, std::string_view v) {
+  std::string problem = objstore::s3_setting_problem(name, v);
+  if (problem.empty()) return std::nullopt;
+  return problem;
+}
+std::optional<std::string> check_s3_endpoint(std::string_view v) { return check_s3_setting("endpoint", v); }
+std::optional<std::string> check_s3_region(std::string_view v) { return check_s3_setting("region", v); }
+std::optional<std::string> check_s3_path_style(std::string_view v) { return check_s3_setting("path.style", v); }
+
+std::optional<std::string> check_price(std::string_view v) {
+  if (parse_price(v)) return std::nullopt;
+  return "expected a price in US dollars, 0 or more";
+}
+
 std::optional<std::string> check_latency_profile(std::string_view v) {
   if (objstore::latency_profile(v)) return std::nullopt;
   return "expected none, s3-standard or s3-express";
 }
 
 }  // namespace
+
+std::optional<double> parse_price(std::string_view v) {
+  std::string text(v);
+  size_t used = 0;
+  double p = 0;
+  try {
+    p = std::stod(text, &used);
+  } catch (const std::exception&) {
+    return std::nullopt;
+  }
+  if (used != text.size() || !(p >= 0 && p < 1e9)) return std::nullopt;
+  return p;
+}
 
 std::optional<double> parse_probability(std::string_view v) {
   std::string text(v);
@@ -195,6 +223,36 @@ const ConfigKey kKeys[] = {
              "exit; for tests) or s3://bucket/prefix?endpoint=...&region=... . Credentials "
              "come from the environment, never from this URL.",
      .field = &Config::object_store, .check = check_object_store},
+    {.name = "object.store.s3.endpoint", .type = ConfigType::string,
+     .default_doc = "AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL, else AWS's endpoint for the region",
+     .help = "scheme://host[:port] of an S3-compatible API (MinIO, R2, Ceph RGW). The URL's "
+             "endpoint= wins over this key.",
+     .field = &Config::object_store_s3_endpoint, .check = check_s3_endpoint},
+    {.name = "object.store.s3.region", .type = ConfigType::string,
+     .default_doc = "AWS_REGION, AWS_DEFAULT_REGION, else us-east-1",
+     .help = "The bucket's region, used in request signatures.",
+     .field = &Config::object_store_s3_region, .check = check_s3_region},
+    {.name = "object.store.s3.path.style", .type = ConfigType::string, .default_value = "auto",
+     .help = "true: https://host/bucket/key; false: https://bucket.host/key; auto: path-style "
+             "for an IP address or localhost endpoint, virtual-hosted otherwise.",
+     .field = &Config::object_store_s3_path_style, .check = check_s3_path_style},
+    {.name = "object.store.s3.verify.tls", .type = ConfigType::boolean, .default_value = "true",
+     .help = "Check the store's TLS certificate. false only for test stores with self-signed "
+             "certificates.",
+     .field = &Config::object_store_s3_verify_tls},
+    {.name = "object.store.price.write.requests", .type = ConfigType::string, .default_value = "0.005",
+     .help = "US dollars per 1,000 PUT, POST and LIST requests, for the cost estimate the broker "
+             "logs (AWS S3 Standard's list price).",
+     .field = &Config::object_store_price_write_requests, .check = check_price},
+    {.name = "object.store.price.read.requests", .type = ConfigType::string, .default_value = "0.0004",
+     .help = "US dollars per 1,000 GET and HEAD requests, for the cost estimate.",
+     .field = &Config::object_store_price_read_requests, .check = check_price},
+    {.name = "object.store.price.storage.gb.month", .type = ConfigType::string, .default_value = "0.023",
+     .help = "US dollars per GB-month stored, for the cost estimate.",
+     .field = &Config::object_store_price_storage_gb_month, .check = check_price},
+    {.name = "object.store.price.transfer.gb", .type = ConfigType::string, .default_value = "0",
+     .help = "US dollars per GB read from the store (0 inside one AWS region), for the cost estimate.",
+     .field = &Config::object_store_price_transfer_gb, .check = check_price},
     {.name = "object.store.latency.profile", .type = ConfigType::string, .default_value = "none",
      .help = "Adds the latency of a real object store to every put and get: none, s3-standard "
              "(PUT p50 100 ms, p99 400 ms; GET first byte p50 30 ms, p99 150 ms) or s3-express "

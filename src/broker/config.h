@@ -85,6 +85,16 @@ struct Config {
   std::optional<std::string> cluster_id;   // cluster.id override
   std::string data_dir;                    // data.dir (--data-dir)
   std::string object_store;                // object.store URL
+  // s3:// settings as keys (the URL's own settings win); unset: environment, defaults.
+  std::optional<std::string> object_store_s3_endpoint;
+  std::optional<std::string> object_store_s3_region;
+  std::string object_store_s3_path_style;  // true, false, auto
+  bool object_store_s3_verify_tls = true;
+  // Prices for the object store cost estimate, as text (parse_price).
+  std::string object_store_price_write_requests;  // per 1,000 requests
+  std::string object_store_price_read_requests;   // per 1,000 requests
+  std::string object_store_price_storage_gb_month;
+  std::string object_store_price_transfer_gb;
   std::string object_store_latency_profile;    // none, s3-standard, s3-express
   std::string object_store_fault_put_rate;       // a probability, as text
   std::string object_store_fault_put_lost_rate;
@@ -209,6 +219,9 @@ Listener parse_listener(std::string_view text, std::string_view key = "listeners
 // A probability key's value ("0", "0.1", "1e-3"); nullopt unless a number
 // from 0 to 1. The one parser of the object.store.fault.* keys.
 std::optional<double> parse_probability(std::string_view v);
+
+// A price in US dollars: a decimal number from 0 (below a billion).
+std::optional<double> parse_price(std::string_view v);
 
 // The options of `floe serve` and every key with its default and help text,
 // generated from the key table.

@@ -98,7 +98,11 @@ int run_broker(const Config& config) {
   objstore::ObjectStore* objects = nullptr;
   std::unique_ptr<meta::MetaStore> meta;
   try {
-    backend = objstore::open_object_store(config.object_store);
+    std::map<std::string, std::string> s3_settings{{"path.style", config.object_store_s3_path_style},
+                                                   {"verify.tls", config.object_store_s3_verify_tls ? "true" : "false"}};
+    if (config.object_store_s3_endpoint) s3_settings["endpoint"] = *config.object_store_s3_endpoint;
+    if (config.object_store_s3_region) s3_settings["region"] = *config.object_store_s3_region;
+    backend = objstore::open_object_store(config.object_store, s3_settings);
     objects = backend.get();
     objstore::FaultRates rates;
     // Both checked by build_config.
@@ -220,10 +224,15 @@ int run_broker(const Config& config) {
   for (auto& t : pool) t.join();
   blocking.join();
   auto ws = wal.stats();
-  auto& c = objects->counters();
+  objstore::Prices prices;  // all checked by build_config
+  prices.write_request = *parse_price(config.object_store_price_write_requests) / 1000;
+  prices.read_request = *parse_price(config.object_store_price_read_requests) / 1000;
+  prices.storage_gb_month = *parse_price(config.object_store_price_storage_gb_month);
+  prices.transfer_gb = *parse_price(config.object_store_price_transfer_gb);
+  // The backend's counters: with a fault wrapper, they are the requests that
+  // really reached the store.
   FLOE_LOG(info, "broker") << "stopped; " << ws.objects_committed << " objects committed (" << ws.bytes_committed
-                           << " bytes); object store requests: " << c.put.requests << " PUT, " << c.get.requests
-                           << " GET, " << c.remove.requests << " DELETE, " << c.list.requests << " LIST";
+                           << " bytes); object store: " << objstore::describe_usage(backend->counters(), prices);
   return 0;
 }
 

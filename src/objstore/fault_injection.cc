@@ -95,6 +95,25 @@ void FaultInjectingStore::put(const std::string& key, std::span<const uint8_t> d
   });
 }
 
+bool FaultInjectingStore::create(const std::string& key, std::span<const uint8_t> data) {
+  return counted(counters_.put, [&] {
+    std::this_thread::sleep_for(draw_put_delay());
+    Outcome outcome = draw(&FaultRates::put_fail_before, &FaultRates::put_fail_after);
+    if (outcome == Outcome::fail_before) {
+      failed_before_.fetch_add(1, std::memory_order_relaxed);
+      throw ObjectStoreError(ErrorKind::retriable, "injected fault: create '" + key + "' failed before writing");
+    }
+    bool created = inner_.create(key, data);
+    if (outcome == Outcome::fail_after) {
+      failed_after_.fetch_add(1, std::memory_order_relaxed);
+      throw ObjectStoreError(ErrorKind::retriable,
+                             "injected fault: create '" + key + "' reached the store but its response was lost");
+    }
+    if (created) counters_.put.bytes.fetch_add(data.size(), std::memory_order_relaxed);
+    return created;
+  });
+}
+
 Bytes FaultInjectingStore::get(const std::string& key, std::optional<ByteRange> range) {
   return counted(counters_.get, [&] {
     std::this_thread::sleep_for(draw_get_delay());
@@ -111,6 +130,10 @@ Bytes FaultInjectingStore::get(const std::string& key, std::optional<ByteRange> 
     counters_.get.bytes.fetch_add(bytes.size(), std::memory_order_relaxed);
     return bytes;
   });
+}
+
+std::optional<ObjectInfo> FaultInjectingStore::head(const std::string& key) {
+  return counted(counters_.head, [&] { return inner_.head(key); });
 }
 
 void FaultInjectingStore::remove(std::span<const std::string> keys) {

@@ -8,8 +8,8 @@
 //     the object is stored but the caller sees an error, as when an S3 PUT
 //     succeeds and the connection drops before the reply, or
 //   - passes through.
-// Injected failures are ObjectStoreError(retriable). remove and list pass
-// through untouched. With one thread the outcomes are a pure function of the
+// create draws as put does. Injected failures are ObjectStoreError(retriable).
+// head, remove and list pass through untouched. With one thread the outcomes are a pure function of the
 // seed; with several, each call still gets one independent draw.
 //
 // It can also add latency drawn from a profile of a real object store
@@ -66,7 +66,9 @@ class FaultInjectingStore final : public ObjectStore {
   std::chrono::microseconds draw_get_delay();
 
   void put(const std::string& key, std::span<const uint8_t> data) override;
+  bool create(const std::string& key, std::span<const uint8_t> data) override;
   Bytes get(const std::string& key, std::optional<ByteRange> range = std::nullopt) override;
+  std::optional<ObjectInfo> head(const std::string& key) override;
   void remove(std::span<const std::string> keys) override;
   std::vector<ObjectInfo> list(const std::string& prefix) override;
   std::string describe() const override {

@@ -300,7 +300,15 @@ std::string FileObjectStore::next_temporary_name() {
 }
 
 void FileObjectStore::put(const std::string& key, std::span<const uint8_t> data) {
-  counted(counters_.put, [&] {
+  write(key, data, /*exclusive=*/false);
+}
+
+bool FileObjectStore::create(const std::string& key, std::span<const uint8_t> data) {
+  return write(key, data, /*exclusive=*/true);
+}
+
+bool FileObjectStore::write(const std::string& key, std::span<const uint8_t> data, bool exclusive) {
+  return counted(counters_.put, [&] {
     validate_key(key);
     const fs::path target = root_ / key;
     const fs::path folder = target.parent_path();
@@ -334,13 +342,22 @@ void FileObjectStore::put(const std::string& key, std::span<const uint8_t> data)
 
       write_all(temporary.fd(), data, "write " + temporary.path().string());
       fsync_or_fail(temporary.fd(), "fsync " + temporary.path().string());
-      if (::rename(temporary.path().c_str(), target.c_str()) != 0) {
-        put_failed(errno, "rename " + temporary.path().string() + " to " + target.string());
+      if (exclusive) {
+        // link() fails if the key exists, where rename() would replace it.
+        // The temporary's destructor unlinks the temporary name either way.
+        if (::link(temporary.path().c_str(), target.c_str()) != 0) {
+          if (errno == EEXIST) return false;
+          put_failed(errno, "link " + temporary.path().string() + " to " + target.string());
+        }
+      } else {
+        if (::rename(temporary.path().c_str(), target.c_str()) != 0) {
+          put_failed(errno, "rename " + temporary.path().string() + " to " + target.string());
+        }
+        temporary.mark_renamed();
       }
-      temporary.mark_renamed();
       fsync_folder(folder);
       counters_.put.bytes.fetch_add(data.size(), std::memory_order_relaxed);
-      return;
+      return true;
     }
     throw ObjectStoreError(ErrorKind::retriable,
                            "put '" + key + "': could not create a temporary file in " + folder.string());
@@ -370,6 +387,20 @@ Bytes FileObjectStore::get(const std::string& key, std::optional<ByteRange> rang
     }
     counters_.get.bytes.fetch_add(out.size(), std::memory_order_relaxed);
     return out;
+  });
+}
+
+std::optional<ObjectInfo> FileObjectStore::head(const std::string& key) {
+  return counted(counters_.head, [&]() -> std::optional<ObjectInfo> {
+    validate_key(key);
+    const fs::path path = root_ / key;
+    struct stat st;
+    if (::stat(path.c_str(), &st) != 0) {
+      if (errno == ENOENT || errno == ENOTDIR) return std::nullopt;
+      fail(errno, "head '" + key + "': stat " + path.string());
+    }
+    if (!S_ISREG(st.st_mode)) return std::nullopt;  // a folder of other objects
+    return ObjectInfo{key, static_cast<uint64_t>(st.st_size), mtime_ms(st)};
   });
 }
 

@@ -2,7 +2,8 @@
 // object's key below the folder.
 //
 // A put writes a temporary file (".tmp-..." in the object's folder), fsyncs
-// it, renames it over the key and fsyncs the folder, so a reader sees the
+// it, renames it over the key (create links it to the key instead, which
+// fails if the key exists) and fsyncs the folder, so a reader sees the
 // whole old object, the whole new one or nothing, and a put that returned
 // survives a crash. Temporaries are never listed; those a crash left behind
 // are removed when a store is opened on the folder. Each put holds an flock
@@ -34,7 +35,9 @@ class FileObjectStore final : public ObjectStore {
   explicit FileObjectStore(const std::filesystem::path& root);
 
   void put(const std::string& key, std::span<const uint8_t> data) override;
+  bool create(const std::string& key, std::span<const uint8_t> data) override;
   Bytes get(const std::string& key, std::optional<ByteRange> range = std::nullopt) override;
+  std::optional<ObjectInfo> head(const std::string& key) override;
   void remove(std::span<const std::string> keys) override;
   std::vector<ObjectInfo> list(const std::string& prefix) override;
   std::string describe() const override { return "file://" + root_.string(); }
@@ -47,6 +50,8 @@ class FileObjectStore final : public ObjectStore {
 
  private:
   std::string next_temporary_name();
+  // put (replace) and create (exclusive): false when exclusive and the key exists.
+  bool write(const std::string& key, std::span<const uint8_t> data, bool exclusive);
 
   std::filesystem::path root_;
   uint64_t stale_temporaries_removed_ = 0;

@@ -8,10 +8,6 @@
 
 namespace floe::objstore {
 
-namespace {
-
-}  // namespace
-
 void MemoryObjectStore::put(const std::string& key, std::span<const uint8_t> data) {
   counted(counters_.put, [&] {
     validate_key(key);
@@ -21,6 +17,30 @@ void MemoryObjectStore::put(const std::string& key, std::span<const uint8_t> dat
       objects_.insert_or_assign(key, std::move(object));
     }
     counters_.put.bytes.fetch_add(data.size(), std::memory_order_relaxed);
+  });
+}
+
+bool MemoryObjectStore::create(const std::string& key, std::span<const uint8_t> data) {
+  return counted(counters_.put, [&] {
+    validate_key(key);
+    Object object{std::make_shared<const Bytes>(data.begin(), data.end()), unix_now_ms()};
+    bool created;
+    {
+      std::lock_guard lock(mu_);
+      created = objects_.try_emplace(key, std::move(object)).second;
+    }
+    if (created) counters_.put.bytes.fetch_add(data.size(), std::memory_order_relaxed);
+    return created;
+  });
+}
+
+std::optional<ObjectInfo> MemoryObjectStore::head(const std::string& key) {
+  return counted(counters_.head, [&]() -> std::optional<ObjectInfo> {
+    validate_key(key);
+    std::lock_guard lock(mu_);
+    auto it = objects_.find(key);
+    if (it == objects_.end()) return std::nullopt;
+    return ObjectInfo{key, it->second.data->size(), it->second.modified_ms};
   });
 }
 

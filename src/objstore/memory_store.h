@@ -14,7 +14,9 @@ namespace floe::objstore {
 class MemoryObjectStore final : public ObjectStore {
  public:
   void put(const std::string& key, std::span<const uint8_t> data) override;
+  bool create(const std::string& key, std::span<const uint8_t> data) override;
   Bytes get(const std::string& key, std::optional<ByteRange> range = std::nullopt) override;
+  std::optional<ObjectInfo> head(const std::string& key) override;
   void remove(std::span<const std::string> keys) override;
   std::vector<ObjectInfo> list(const std::string& prefix) override;
   std::string describe() const override { return "memory://"; }

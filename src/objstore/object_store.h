@@ -1,6 +1,6 @@
-// Object storage behind one small interface: put, get (whole or a byte
-// range), delete, list. Backends: file:// (a local folder), memory:// (tests);
-// S3 comes next behind the same interface.
+// Object storage behind one small interface: put, conditional create, get
+// (whole or a byte range), head, delete, list. Backends: file:// (a local
+// folder), memory:// (tests) and s3:// (AWS S3 and S3-compatible stores).
 //
 // Calls block (a file put fsyncs; an S3 put waits for the network), so the
 // broker never calls them on a network thread: it runs them on its blocking
@@ -18,6 +18,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <optional>
 #include <span>
@@ -68,8 +69,33 @@ struct OperationCounter {
 };
 
 struct Counters {
-  OperationCounter put, get, remove, list;
+  OperationCounter put, get, head, remove, list;
+  // Attempts that failed and were sent again (S3: 5xx, throttling, resets).
+  std::atomic<uint64_t> retries{0};
 };
+
+// What a store's requests would cost, at per-request and per-GB prices. The
+// defaults are AWS S3 Standard's list prices (us-east-1, 2026): PUT, COPY,
+// POST and LIST requests $0.005 per 1,000; GET, HEAD and other reads $0.0004
+// per 1,000; DELETE free; storage $0.023 per GB-month; transfer to a broker
+// in the same region free.
+struct Prices {
+  double write_request = 0.005 / 1000;  // put (each HTTP request of it), create, list
+  double read_request = 0.0004 / 1000;  // get, head
+  double storage_gb_month = 0.023;
+  double transfer_gb = 0;  // per GB read; 0 inside one region
+};
+
+struct CostEstimate {
+  double requests = 0;          // dollars spent on requests so far
+  double transfer = 0;          // dollars for bytes read so far
+  double storage_per_month = 0; // dollars per month to keep every byte put so far
+};
+
+CostEstimate estimate_cost(const Counters& counters, const Prices& prices);
+
+// One line for logs: counts, bytes, retries and the cost estimate.
+std::string describe_usage(const Counters& counters, const Prices& prices);
 
 class ObjectStore {
  public:
@@ -79,12 +105,21 @@ class ObjectStore {
   // returns; readers see either the whole object or nothing.
   virtual void put(const std::string& key, std::span<const uint8_t> data) = 0;
 
+  // Stores `data` under `key` only if no object is there, atomically: of two
+  // creates of one key, one returns true and the other false, and an
+  // existing object is never replaced. Durable when it returns true. Counted
+  // as a put.
+  virtual bool create(const std::string& key, std::span<const uint8_t> data) = 0;
+
   // The object, or the bytes of `range` in it. A range that reaches past the
   // end returns what exists (like an HTTP Range); a range that starts at or
   // past the end (offset >= size), or has length 0, is an error of kind
   // `other` (HTTP 416: a Range header cannot ask for nothing). Missing
   // object: ErrorKind::not_found.
   virtual Bytes get(const std::string& key, std::optional<ByteRange> range = std::nullopt) = 0;
+
+  // The object's size and modification time, or nullopt when it does not exist.
+  virtual std::optional<ObjectInfo> head(const std::string& key) = 0;
 
   // Deletes the objects; keys that do not exist are not an error.
   virtual void remove(std::span<const std::string> keys) = 0;
@@ -104,9 +139,12 @@ class ObjectStore {
 
 // Opens the store named by `url`: file:///abs/path, file://relative/path
 // (everything after "file://" is the path; the folder is created if needed),
-// memory:// (a new, empty store each call; anything after is ignored).
-// Throws ObjectStoreError(other) for an unknown or unsupported scheme (s3://
-// is not supported yet), or if the folder cannot be created.
-std::unique_ptr<ObjectStore> open_object_store(const std::string& url);
+// memory:// (a new, empty store each call; anything after is ignored),
+// s3://BUCKET[/PREFIX][?SETTINGS] (s3_options.h: the settings, and how
+// `s3_settings` and the AWS_* environment variables fill them in).
+// Throws ObjectStoreError(other) for an unknown scheme or a bad setting, or if
+// the folder cannot be created.
+std::unique_ptr<ObjectStore> open_object_store(const std::string& url,
+                                               const std::map<std::string, std::string>& s3_settings = {});
 
 }  // namespace floe::objstore
