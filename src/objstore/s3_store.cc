@@ -106,7 +106,7 @@ S3Error s3_error(const http::Response& response) {
 // Worth another attempt: the failure is the store's or the network's, and the
 // same request can succeed later.
 bool retriable_status(int status, const std::string& code) {
-  if (status >= 500 || status == 429) return true;
+  if ((status >= 500 && status != 501) || status == 429) return true;  // 501: NotImplemented stays so
   return code == "SlowDown" || code == "RequestTimeout" || code == "BadDigest" || code == "InternalError" ||
          code == "RequestTimeTooSkewed" || code == "ExpiredToken" || code == "ConditionalRequestConflict" ||
          code == "OperationAborted";
@@ -156,12 +156,12 @@ auto failures_counted(OperationCounter& counter, Op&& op) -> decltype(op()) {
 }  // namespace
 
 struct S3ObjectStore::Call {
-  std::string what;        // "put 'key'", for messages
-  std::string method;
-  std::string object_key;  // the whole key, prefix included; "" for the bucket
-  std::vector<http::Header> query;    // not encoded
-  std::vector<http::Header> headers;  // signed with the rest
-  std::span<const uint8_t> body;
+  std::string what = {};        // "put 'key'", for messages
+  std::string method = {};
+  std::string object_key = {};  // the whole key, prefix included; "" for the bucket
+  std::vector<http::Header> query = {};    // not encoded
+  std::vector<http::Header> headers = {};  // signed with the rest
+  std::span<const uint8_t> body = {};
   bool sign_body = false;  // hash the body into the signature (small bodies), else UNSIGNED-PAYLOAD
   OperationCounter* counter = nullptr;
   int attempts = 0;  // how many requests went out
