@@ -13,9 +13,10 @@
 //   5. EC2 instance metadata, IMDSv2 only (a session token first), at
 //      AWS_EC2_METADATA_SERVICE_ENDPOINT or http://169.254.169.254; skipped
 //      when AWS_EC2_METADATA_DISABLED=true
-// Temporary credentials (3-5, or a profile's session token) are cached and
-// fetched again before they expire. Secrets never appear in logs, errors or
-// describe().
+// Temporary credentials (3-5) are cached and fetched again before they
+// expire; keys from the environment or a profile (even with a session token,
+// which carries no expiry) are kept until invalidate(), after which a profile
+// is read again. Secrets never appear in logs, errors or describe().
 #pragma once
 
 #include <cstdint>

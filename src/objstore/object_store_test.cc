@@ -330,6 +330,49 @@ TYPED_TEST(ObjectStoreTest, ConcurrentPutsOfDistinctKeys) {
   }
 }
 
+TYPED_TEST(ObjectStoreTest, CreateStoresOnlyWhenTheKeyIsFree) {
+  ObjectStore& store = *this->store_;
+  EXPECT_TRUE(store.create("dir/k", bytes_of("first")));
+  EXPECT_FALSE(store.create("dir/k", bytes_of("second")));
+  EXPECT_EQ(store.get("dir/k"), bytes_of("first"));
+  store.put("dir/k", bytes_of("third"));
+  EXPECT_FALSE(store.create("dir/k", bytes_of("fourth")));
+  EXPECT_EQ(store.get("dir/k"), bytes_of("third"));
+  ASSERT_EQ(store.list("").size(), 1u) << "a refused create leaves nothing behind";
+  EXPECT_EQ(store.counters().put.requests, 4u);
+  EXPECT_EQ(store.counters().put.bytes, 10u);
+  EXPECT_EQ(error_kind([&] { store.create("../x", bytes_of("v")); }), ErrorKind::other);
+}
+
+TYPED_TEST(ObjectStoreTest, ConcurrentCreatesOfOneKeyHaveOneWinner) {
+  ObjectStore& store = *this->store_;
+  std::atomic<int> winners{0};
+  std::vector<std::thread> threads;
+  for (int i = 0; i < 8; ++i) {
+    threads.emplace_back([&, i] {
+      if (store.create("race", pattern(1000, static_cast<uint8_t>(i)))) ++winners;
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(winners.load(), 1);
+  EXPECT_EQ(store.get("race").size(), 1000u);
+}
+
+TYPED_TEST(ObjectStoreTest, HeadGivesSizeAndTime) {
+  ObjectStore& store = *this->store_;
+  int64_t before = now_ms() - 2000;
+  store.put("a/b", pattern(321));
+  auto info = store.head("a/b");
+  ASSERT_TRUE(info);
+  EXPECT_EQ(info->key, "a/b");
+  EXPECT_EQ(info->size, 321u);
+  EXPECT_GE(info->modified_ms, before);
+  EXPECT_FALSE(store.head("a/missing"));
+  EXPECT_FALSE(store.head("a")) << "a folder is not an object";
+  EXPECT_EQ(store.counters().head.requests, 3u);
+  EXPECT_EQ(error_kind([&] { store.head(""); }), ErrorKind::other);
+}
+
 TYPED_TEST(ObjectStoreTest, CountersTrackRequestsBytesAndErrors) {
   ObjectStore& store = *this->store_;
   Counters& c = store.counters();
@@ -739,10 +782,17 @@ TEST(ObjectStoreUrlTest, MemoryUrl) {
   EXPECT_TRUE(b->list("").empty()) << "each memory:// store is its own";
 }
 
+TEST(ObjectStoreUrlTest, S3UrlsOpenWithoutTouchingTheNetwork) {
+  // Nothing is sent until the first request, so no credentials are needed yet.
+  EXPECT_EQ(open_object_store("s3://bucket/prefix?region=eu-west-1")->describe(),
+            "s3://bucket/prefix/ at https://s3.eu-west-1.amazonaws.com (eu-west-1, virtual-hosted)");
+  EXPECT_EQ(open_object_store("s3://bucket", {{"endpoint", "http://127.0.0.1:1"}})->describe(),
+            "s3://bucket/ at http://127.0.0.1:1 (us-east-1, path-style)");
+  EXPECT_EQ(error_kind([] { open_object_store("s3://Bucket"); }), ErrorKind::other);
+  EXPECT_EQ(error_kind([] { open_object_store("s3://bucket?nonsense=1"); }), ErrorKind::other);
+}
+
 TEST(ObjectStoreUrlTest, UnsupportedUrls) {
-  EXPECT_EQ(error_message([] { open_object_store("s3://bucket/prefix?region=us-east-1"); }),
-            "s3:// object stores are not supported yet");
-  EXPECT_EQ(error_kind([] { open_object_store("s3://bucket"); }), ErrorKind::other);
   std::string ftp = error_message([] { open_object_store("ftp://host/path"); });
   EXPECT_NE(ftp.find("'ftp://'"), std::string::npos) << ftp;
   EXPECT_EQ(ftp.find("host"), std::string::npos) << "the rest of the URL may hold credentials: " << ftp;
