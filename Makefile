@@ -30,6 +30,7 @@ deps-test: deps
 	@# A machine may carry Node.js from elsewhere (with npm inside); Debian's npm would conflict.
 	@command -v npm >/dev/null || tools/install_packages.sh nodejs npm
 	@cd tests/clients/kafkajs && { [ -d node_modules/kafkajs ] || npm ci --no-audit --no-fund --loglevel=error; }
+	@cd tests/s3 && { [ -d node_modules/s3rver ] || npm ci --no-audit --no-fund --loglevel=error; }
 
 $(BUILD)/build.ninja:
 	cmake -G Ninja -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release -DFLOE_FUZZ_BUILD_DIR=$(abspath $(FUZZ_BUILD)) \

@@ -15,6 +15,7 @@ endif()
 add_test(NAME clients.pytest
   COMMAND ${FLOE_TEST_PYTHON} -m pytest -q -p no:cacheprovider tests/clients
           --ignore=tests/clients/test_groups.py --ignore=tests/clients/test_group_protocol.py
+          --ignore=tests/clients/test_s3_faults.py
   WORKING_DIRECTORY ${CMAKE_SOURCE_DIR})
 add_test(NAME clients.groups
   COMMAND ${FLOE_TEST_PYTHON} -m pytest -q -p no:cacheprovider
@@ -35,3 +36,31 @@ set_tests_properties(clients.kafkajs PROPERTIES
   LABELS clients
   FAIL_REGULAR_EXPRESSION "# tests 0[\r\n]"
   TIMEOUT 300)
+
+# The S3 backend against real S3-compatible servers: tests/s3/s3_servers.py starts
+# s3rver (npm, tests/s3/node_modules: `make test` runs npm ci there) and our strict
+# fake (tests/s3/fake_s3.py) on free ports around each command and stops them after.
+set(FLOE_S3_SERVERS ${FLOE_TEST_PYTHON} ${CMAKE_SOURCE_DIR}/tests/s3/s3_servers.py --)
+add_test(NAME objstore.s3
+  COMMAND ${FLOE_S3_SERVERS} $<TARGET_FILE:floe_s3_itests>
+  WORKING_DIRECTORY ${CMAKE_SOURCE_DIR})
+# The test servers' own tests (the fake's SigV4 verifier against AWS's examples, ...).
+add_test(NAME s3.servers
+  COMMAND ${FLOE_TEST_PYTHON} -m pytest -q -p no:cacheprovider tests/s3
+  WORKING_DIRECTORY ${CMAKE_SOURCE_DIR})
+# The data path's produce/consume/crash tests, unchanged, on s3:// (s3rver) ...
+add_test(NAME clients.s3
+  COMMAND ${FLOE_S3_SERVERS} ${FLOE_TEST_PYTHON} -m pytest -q -p no:cacheprovider
+          tests/clients/test_data_path.py tests/clients/test_kcat.py
+  WORKING_DIRECTORY ${CMAKE_SOURCE_DIR})
+set_tests_properties(clients.s3 PROPERTIES ENVIRONMENT "FLOE_TEST_OBJECT_STORE=s3rver")
+# ... and on the strict fake (every request's signature checked), with injected faults.
+add_test(NAME clients.s3.faults
+  COMMAND ${FLOE_S3_SERVERS} ${FLOE_TEST_PYTHON} -m pytest -q -p no:cacheprovider
+          tests/clients/test_s3_faults.py tests/clients/test_confluent_kafka.py tests/clients/test_kcat.py
+  WORKING_DIRECTORY ${CMAKE_SOURCE_DIR})
+set_tests_properties(clients.s3.faults PROPERTIES ENVIRONMENT "FLOE_TEST_OBJECT_STORE=fake")
+set_tests_properties(objstore.s3 s3.servers clients.s3 clients.s3.faults PROPERTIES
+  ENVIRONMENT_MODIFICATION "FLOE_BIN=set:$<TARGET_FILE:floe>;PYTHONDONTWRITEBYTECODE=set:1"
+  LABELS s3
+  TIMEOUT 900)

@@ -142,6 +142,16 @@ ObjectStoreError error_from(const http::Response& response, const std::string& w
   return ObjectStoreError(kind_of(response.status, e.code), what + ": " + detail);
 }
 
+// False when the reply carries a whole-object CRC-32C (not a multipart
+// upload's checksum of checksums, "...-N") that its body does not have.
+bool checksum_matches(const http::Response& response) {
+  const std::string* expected = response.header("x-amz-checksum-crc32c");
+  if (expected == nullptr || expected->find('-') != std::string::npos) return true;
+  const std::string* type = response.header("x-amz-checksum-type");
+  if (type != nullptr && *type == "COMPOSITE") return true;
+  return crc32c_base64(response.body) == *expected;
+}
+
 // Counts a failed call once, whatever number of HTTP requests it took.
 template <typename Op>
 auto failures_counted(OperationCounter& counter, Op&& op) -> decltype(op()) {
@@ -152,6 +162,9 @@ auto failures_counted(OperationCounter& counter, Op&& op) -> decltype(op()) {
     throw;
   }
 }
+
+// A conditional multipart upload found the key taken.
+struct PreconditionFailed {};
 
 }  // namespace
 
@@ -348,7 +361,8 @@ void S3ObjectStore::put_multipart(const std::string& key, std::span<const uint8_
     if (if_absent) complete.headers.emplace_back("if-none-match", "*");
     http::Response done = execute(complete);
     if (done.status == 412 && if_absent) {
-      created = false;
+      // The parts stay stored (and billed) until the upload is aborted.
+      throw PreconditionFailed{};
     } else if (done.status == 404 && complete.attempts > 1 && s3_error(done).code == "NoSuchUpload") {
       // An earlier attempt completed the upload and its answer was lost.
       auto info = head(key);
@@ -365,20 +379,28 @@ void S3ObjectStore::put_multipart(const std::string& key, std::span<const uint8_
       }
       created = true;
     }
+  } catch (const PreconditionFailed&) {
+    abort_upload(full_key, upload_id, what);
+    created = false;
   } catch (...) {
-    Call abort{.what = what + " (abort)", .method = "DELETE", .object_key = full_key,
-               .query = {{"uploadId", upload_id}}, .counter = &counters_.remove};
-    try {
-      http::Response aborted = execute(abort);
-      if (aborted.status / 100 != 2 && aborted.status != 404) {
-        FLOE_LOG(warn, "objstore") << abort.what << " failed: " << describe_status(aborted)
-                                   << "; the bucket's lifecycle rule for incomplete uploads will remove the parts";
-      }
-    } catch (const std::exception& e) {
-      FLOE_LOG(warn, "objstore") << abort.what << " failed: " << e.what()
+    abort_upload(full_key, upload_id, what);
+    throw;
+  }
+}
+
+// Best effort: a failure is logged, never thrown over the error that led here.
+void S3ObjectStore::abort_upload(const std::string& full_key, const std::string& upload_id, const std::string& what) {
+  Call abort{.what = what + " (abort)", .method = "DELETE", .object_key = full_key,
+             .query = {{"uploadId", upload_id}}, .counter = &counters_.remove};
+  try {
+    http::Response aborted = execute(abort);
+    if (aborted.status / 100 != 2 && aborted.status != 404) {
+      FLOE_LOG(warn, "objstore") << abort.what << " failed: " << describe_status(aborted)
                                  << "; the bucket's lifecycle rule for incomplete uploads will remove the parts";
     }
-    throw;
+  } catch (const std::exception& e) {
+    FLOE_LOG(warn, "objstore") << abort.what << " failed: " << e.what()
+                               << "; the bucket's lifecycle rule for incomplete uploads will remove the parts";
   }
 }
 
@@ -426,7 +448,20 @@ Bytes S3ObjectStore::get(const std::string& key, std::optional<ByteRange> range)
       call.headers.emplace_back("range", "bytes=" + std::to_string(range->offset) + "-" +
                                              std::to_string(range->offset + range->length - 1));
     }
+    if (!range) {
+      // Asks for the checksum the object was stored with, to check the bytes
+      // that arrive (a range has no checksum of its own).
+      call.headers.emplace_back("x-amz-checksum-mode", "ENABLED");
+    }
     http::Response response = execute(call);
+    // A damaged body is fetched again, once: it is the network's fault.
+    if (response.status == 200 && !range && !checksum_matches(response)) {
+      counters_.retries.fetch_add(1, std::memory_order_relaxed);
+      response = execute(call);
+      if (response.status == 200 && !checksum_matches(response)) {
+        throw ObjectStoreError(ErrorKind::retriable, call.what + ": the body does not match its CRC-32C checksum");
+      }
+    }
     Bytes out;
     if (response.status == 206 && range) {
       // "bytes FIRST-LAST/TOTAL": the part must be the one asked for, whole.

@@ -59,6 +59,7 @@ class S3ObjectStore final : public ObjectStore {
   std::string url_for(const std::string& object_key, const std::string& query) const;
   std::string host_for() const;
   void put_multipart(const std::string& key, std::span<const uint8_t> data, bool if_absent, bool& created);
+  void abort_upload(const std::string& full_key, const std::string& upload_id, const std::string& what);
   bool put_once(const std::string& key, std::span<const uint8_t> data, bool if_absent);
   void remove_batch(std::span<const std::string> keys);
   std::chrono::milliseconds backoff(int attempt, bool throttled);

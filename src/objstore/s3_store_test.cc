@@ -237,8 +237,10 @@ TEST(S3Store, RangesAreCheckedAgainstContentRange) {
 
 TEST(S3Store, HeadReadsSizeAndDate) {
   Fixture f([](const ReceivedRequest& r) {
-    if (r.target.find("missing") != std::string::npos) return Reply{.status = 404};
-    return Reply{.headers = {{"Content-Length", "1234"}, {"Last-Modified", "Thu, 26 Nov 2026 18:00:00 GMT"}}};
+    if (r.target.find("missing") != std::string::npos) return Reply{.status = 404, .headers = {}, .body = ""};
+    return Reply{.status = 200,
+                 .headers = {{"Content-Length", "1234"}, {"Last-Modified", "Thu, 26 Nov 2026 18:00:00 GMT"}},
+                 .body = ""};
   });
   auto info = f.store->head("k");
   ASSERT_TRUE(info);
@@ -251,7 +253,7 @@ TEST(S3Store, HeadReadsSizeAndDate) {
 TEST(S3Store, DeleteObjectsFallsBackToSingleDeletesWhereNotImplemented) {
   Fixture f([](const ReceivedRequest& r) {
     if (r.method == "POST") return s3_error_reply(501, "NotImplemented");
-    return Reply{.status = 204};
+    return Reply{.status = 204, .headers = {}, .body = ""};
   });
   std::vector<std::string> keys = {"a", "b", "c"};
   f.store->remove(keys);
@@ -354,7 +356,9 @@ TEST(S3Store, CreateSendsIfNoneMatchAndReadsPreconditionFailedAsExists) {
 TEST(S3Store, ACreateWhoseFirstAnswerWasLostRecognisesItsOwnObject) {
   std::atomic<int> puts{0};
   Fixture f([&](const ReceivedRequest& r) {
-    if (r.method == "GET") return Reply{.body = r.target.find("mine") != std::string::npos ? "v" : "other"};
+    if (r.method == "GET") {
+      return Reply{.status = 200, .headers = {}, .body = r.target.find("mine") != std::string::npos ? "v" : "other"};
+    }
     if (puts++ % 2 == 0) return s3_error_reply(503, "SlowDown");  // as if the write landed and the answer was lost
     return s3_error_reply(412, "PreconditionFailed");
   });

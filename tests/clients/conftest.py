@@ -7,6 +7,12 @@ shutdown is part of the contract) and removes the temporary folder.
 
 Run with Debian's interpreter, which has pytest, confluent-kafka and kafka-python:
     FLOE_BIN=build/floe /usr/bin/python3 -m pytest -q tests/clients
+
+With FLOE_TEST_OBJECT_STORE=s3rver or =fake (under tests/s3/s3_servers.py, which
+starts those servers and sets FLOE_TEST_*), every broker keeps its objects in that S3
+server, under a prefix of its own, instead of DATA_DIR/objects; the tests run
+unchanged. Tests reach the objects through BrokerProcess.object_keys() and
+delete_object(), whatever the store.
 """
 
 from __future__ import annotations
@@ -26,6 +32,9 @@ from typing import Callable, Mapping
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
+OBJECT_STORE = os.environ.get("FLOE_TEST_OBJECT_STORE", "file")
+if OBJECT_STORE not in ("file", "s3rver", "fake"):
+    raise RuntimeError(f"FLOE_TEST_OBJECT_STORE={OBJECT_STORE}: expected file, s3rver or fake")
 FLOE_BIN = Path(os.environ.get("FLOE_BIN", REPO / "build" / "floe"))
 HOST = "127.0.0.1"
 LISTENING_RE = re.compile(r"listening on PLAINTEXT://([^ ,]+):(\d+)")
@@ -66,6 +75,8 @@ class BrokerProcess:
         self._listening = threading.Event()
         self._listening_port: int | None = None
         self._readers: list[threading.Thread] = []
+        # Extra settings for the s3:// URL of FLOE_TEST_OBJECT_STORE ("max.attempts": 1).
+        self.s3_settings: dict[str, object] = {}
 
     # -- what tests use -------------------------------------------------------
 
@@ -89,8 +100,45 @@ class BrokerProcess:
         port = 0 if self.port is None else self.port
         cmd = [str(FLOE_BIN), "serve", "--data-dir", str(self.data_dir),
                f"--listeners=PLAINTEXT://{self.host}:{port}"]
+        if OBJECT_STORE != "file" and "object.store" not in self.config:
+            url, bucket, _, _ = _s3_server()
+            query = "".join(f"&{k}={_config_value(v)}" for k, v in self.s3_settings.items())
+            cmd.append(f"--object.store=s3://{bucket}/{self._root.name}?endpoint={url}{query}")
         cmd += [f"--{key}={_config_value(value)}" for key, value in self.config.items()]
         return cmd
+
+    def environment(self) -> dict[str, str]:
+        env = dict(os.environ)
+        if OBJECT_STORE != "file":
+            _, _, access_key, secret_key = _s3_server()
+            env.update(AWS_ACCESS_KEY_ID=access_key, AWS_SECRET_ACCESS_KEY=secret_key,
+                       AWS_EC2_METADATA_DISABLED="true")
+            env.pop("AWS_SESSION_TOKEN", None)
+            env.pop("AWS_PROFILE", None)
+        return env
+
+    def object_keys(self) -> list[str]:
+        """Keys of the objects the broker has stored, sorted, in whatever store it uses."""
+        if OBJECT_STORE == "file":
+            root = self.data_dir / "objects"
+            return sorted(str(f.relative_to(root)) for f in root.rglob("*") if f.is_file())
+        client, bucket = _s3_client()
+        try:
+            prefix = self._root.name + "/"
+            return sorted(k[len(prefix):] for k in client.list_all_keys(bucket, prefix))
+        finally:
+            client.close()
+
+    def delete_object(self, key: str) -> None:
+        if OBJECT_STORE == "file":
+            (self.data_dir / "objects" / key).unlink()
+            return
+        client, bucket = _s3_client()
+        try:
+            r = client.delete(bucket, f"{self._root.name}/{key}")
+            assert r.status == 204, f"DELETE {key}: {r.status}"
+        finally:
+            client.close()
 
     def start(self) -> "BrokerProcess":
         """Starts the broker and waits until it accepts connections."""
@@ -103,7 +151,7 @@ class BrokerProcess:
             self._stderr.append(f"---- start: {' '.join(self.command())}\n")
         self.proc = subprocess.Popen(
             self.command(), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE, preexec_fn=_die_with_parent)
+            stderr=subprocess.PIPE, preexec_fn=_die_with_parent, env=self.environment())
         self._readers = [
             threading.Thread(target=self._pump, args=(self.proc.stderr, self._stderr, True),
                              daemon=True),
@@ -206,6 +254,25 @@ class BrokerProcess:
         return code
 
 
+def _s3_server() -> tuple[str, str, str, str]:
+    """(endpoint URL, bucket, access key, secret key) of the S3 server in use."""
+    name = "S3RVER" if OBJECT_STORE == "s3rver" else "FAKE_S3"
+    try:
+        return (os.environ[f"FLOE_TEST_{name}_URL"], os.environ["FLOE_TEST_S3_BUCKET"],
+                os.environ[f"FLOE_TEST_{name}_ACCESS_KEY"], os.environ[f"FLOE_TEST_{name}_SECRET_KEY"])
+    except KeyError as e:
+        raise RuntimeError(f"FLOE_TEST_OBJECT_STORE={OBJECT_STORE} needs {e.args[0]}: run the "
+                           "tests under tests/s3/s3_servers.py") from None
+
+
+def _s3_client():
+    import sys
+    sys.path.insert(0, str(REPO / "tests" / "s3"))
+    from s3_client import S3Client  # noqa: E402 (tests/s3 is not a package)
+    url, bucket, access_key, secret_key = _s3_server()
+    return S3Client.from_url(url, access_key, secret_key), bucket
+
+
 def _config_value(value: object) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
@@ -266,4 +333,4 @@ def _test_deadline():
 
 
 def pytest_report_header(config) -> str:
-    return f"floe binary: {FLOE_BIN}"
+    return f"floe binary: {FLOE_BIN}; object store: {OBJECT_STORE}"
