@@ -4,10 +4,53 @@
 
 namespace floe::objstore {
 
+namespace {
+
+// Well-formed UTF-8 (no overlong forms, surrogates or code points past
+// U+10FFFF): S3 lists keys in XML, which cannot carry anything else.
+bool valid_utf8(std::string_view s) {
+  size_t i = 0;
+  while (i < s.size()) {
+    auto c = static_cast<unsigned char>(s[i]);
+    if (c < 0x80) {
+      ++i;
+      continue;
+    }
+    size_t n;
+    uint32_t cp;
+    if ((c & 0xe0) == 0xc0) {
+      n = 1, cp = c & 0x1f;
+    } else if ((c & 0xf0) == 0xe0) {
+      n = 2, cp = c & 0x0f;
+    } else if ((c & 0xf8) == 0xf0) {
+      n = 3, cp = c & 0x07;
+    } else {
+      return false;
+    }
+    if (i + n >= s.size()) return false;  // cut short
+    for (size_t k = 1; k <= n; ++k) {
+      auto cc = static_cast<unsigned char>(s[i + k]);
+      if ((cc & 0xc0) != 0x80) return false;
+      cp = (cp << 6) | (cc & 0x3f);
+    }
+    static constexpr uint32_t min_for_length[] = {0, 0x80, 0x800, 0x10000};
+    if (cp < min_for_length[n] || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return false;
+    i += n + 1;
+  }
+  return true;
+}
+
+}  // namespace
+
 std::string key_problem(std::string_view key) {
   if (key.empty()) return "is empty";
   if (key.size() > max_key_bytes) return "is longer than " + std::to_string(max_key_bytes) + " bytes";
   if (key.find('\0') != std::string_view::npos) return "contains a NUL byte";
+  for (char c : key) {
+    auto u = static_cast<unsigned char>(c);
+    if (u < 0x20 || u == 0x7f) return "contains a control character";
+  }
+  if (!valid_utf8(key)) return "is not valid UTF-8";
   if (key.front() == '/') return "is absolute";
   size_t start = 0;
   while (true) {

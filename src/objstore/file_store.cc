@@ -346,7 +346,13 @@ bool FileObjectStore::write(const std::string& key, std::span<const uint8_t> dat
         // link() fails if the key exists, where rename() would replace it.
         // The temporary's destructor unlinks the temporary name either way.
         if (::link(temporary.path().c_str(), target.c_str()) != 0) {
-          if (errno == EEXIST) return false;
+          if (errno == EEXIST) {
+            struct stat existing;
+            if (::stat(target.c_str(), &existing) == 0 && S_ISDIR(existing.st_mode)) {
+              put_failed(EISDIR, "create " + target.string() + ": the key is a folder of other objects");
+            }
+            return false;
+          }
           put_failed(errno, "link " + temporary.path().string() + " to " + target.string());
         }
       } else {

@@ -34,6 +34,7 @@ std::string_view trim(std::string_view s) {
 
 // What one exchange accumulates while libcurl runs it.
 struct Exchange {
+  CURL* curl = nullptr;
   std::span<const uint8_t> upload;
   size_t uploaded = 0;
   Response response;
@@ -51,6 +52,15 @@ size_t on_read(char* buffer, size_t size, size_t count, void* user) {
   std::memcpy(buffer, x->upload.data() + x->uploaded, n);
   x->uploaded += n;
   return n;
+}
+
+// libcurl rewinds the body when it resends a request (a reused connection
+// that turned out dead); without this it gives up with SEND_FAIL_REWIND.
+int on_seek(void* user, curl_off_t offset, int origin) {
+  auto* x = static_cast<Exchange*>(user);
+  if (origin != SEEK_SET || offset < 0 || static_cast<size_t>(offset) > x->upload.size()) return CURL_SEEKFUNC_FAIL;
+  x->uploaded = static_cast<size_t>(offset);
+  return CURL_SEEKFUNC_OK;
 }
 
 size_t on_header(char* data, size_t size, size_t count, void* user) {
@@ -81,12 +91,17 @@ size_t on_write(char* data, size_t size, size_t count, void* user) {
 
 // libcurl has connect and total timeouts but none for "the server went quiet
 // after taking the request"; this progress callback adds it.
-int on_progress(void* user, curl_off_t, curl_off_t, curl_off_t ultotal, curl_off_t ulnow) {
+int on_progress(void* user, curl_off_t, curl_off_t, curl_off_t, curl_off_t ulnow) {
   auto* x = static_cast<Exchange*>(user);
   if (x->headers_started) return 0;
   auto now = SteadyClock::now();
   if (!x->request_sent) {
-    if (ulnow < ultotal) return 0;
+    // The clock starts once the connection is up and the whole body is out
+    // (libcurl reports an upload's total as 0 until it starts sending, so
+    // the body's own size is the measure).
+    curl_off_t pretransfer = 0;
+    curl_easy_getinfo(x->curl, CURLINFO_PRETRANSFER_TIME_T, &pretransfer);
+    if (pretransfer == 0 || static_cast<size_t>(ulnow) < x->upload.size()) return 0;
     x->request_sent = now;
   }
   if (now - *x->request_sent > x->first_byte) {
@@ -111,8 +126,10 @@ TransportErrorKind classify(CURLcode code) {
     case CURLE_HTTP2:
     case CURLE_HTTP2_STREAM:
     case CURLE_SEND_FAIL_REWIND:
-      return TransportErrorKind::reset;
+    // A reset during the TLS handshake (a load balancer's hiccup) looks like
+    // this; certificate problems have codes of their own.
     case CURLE_SSL_CONNECT_ERROR:
+      return TransportErrorKind::reset;
     case CURLE_PEER_FAILED_VERIFICATION:
     case CURLE_SSL_CERTPROBLEM:
     case CURLE_SSL_CIPHER:
@@ -208,6 +225,7 @@ Response Client::send(const Request& request) {
   curl_easy_reset(curl);
 
   Exchange x;
+  x.curl = curl;
   x.upload = request.body;
   x.max_body = options_.max_response_bytes;
   x.first_byte = timeouts.first_byte;
@@ -222,6 +240,8 @@ Response Client::send(const Request& request) {
   if (!has_content_type) headers.add("Content-Type:");
 
   set(curl, CURLOPT_URL, request.url.c_str());
+  // URLs may come from environment variables (credential endpoints): nothing but HTTP(S).
+  set(curl, CURLOPT_PROTOCOLS_STR, "http,https");
   set(curl, CURLOPT_NOSIGNAL, 1L);
   set(curl, CURLOPT_HTTPHEADER, headers.list);
   set(curl, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(timeouts.connect.count()));
@@ -249,6 +269,8 @@ Response Client::send(const Request& request) {
     set(curl, CURLOPT_UPLOAD, 1L);
     set(curl, CURLOPT_READFUNCTION, on_read);
     set(curl, CURLOPT_READDATA, &x);
+    set(curl, CURLOPT_SEEKFUNCTION, on_seek);
+    set(curl, CURLOPT_SEEKDATA, &x);
     set(curl, CURLOPT_INFILESIZE_LARGE, static_cast<curl_off_t>(request.body.size()));
   } else {
     // POST, DELETE: the body (if any) goes as POST fields, the method as given.

@@ -11,9 +11,10 @@
 // Keys are relative paths with '/' between segments, as in
 // "wal/3fa2/1732600000000-1-9c1e". Every backend accepts the same keys, so
 // code tested against memory:// behaves the same on file:// and S3: a key is
-// at most 1024 bytes; each segment is 1 to 255 bytes, not "." or "..", and
-// does not start with ".tmp-" (the file backend's temporaries); no NUL. Any
-// other key fails with ErrorKind::other, whatever the operation.
+// at most 1024 bytes of well-formed UTF-8 without control characters (S3
+// lists keys in XML); each segment is 1 to 255 bytes, not "." or "..", and
+// does not start with ".tmp-" (the file backend's temporaries). Any other key
+// fails with ErrorKind::other, whatever the operation.
 #pragma once
 
 #include <atomic>

@@ -3,7 +3,8 @@
 // keys and the AWS_* environment variables, merged in that order of
 // precedence (the URL, then the keys, then the environment, then defaults).
 //
-// Settings (the same NAME in the URL and after "object.store.s3."):
+// Settings (in the URL; endpoint, region, path.style and verify.tls are also
+// broker keys "object.store.s3.NAME", passed in as `settings`):
 //   endpoint                 scheme://host[:port] of the S3 API; default
 //                            AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL, else
 //                            https://s3.REGION.amazonaws.com

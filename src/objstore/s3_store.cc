@@ -163,6 +163,14 @@ auto failures_counted(OperationCounter& counter, Op&& op) -> decltype(op()) {
   }
 }
 
+xml::Element parse_reply(const http::Response& response, const std::string& what) {
+  try {
+    return xml::parse(std::string_view(reinterpret_cast<const char*>(response.body.data()), response.body.size()));
+  } catch (const std::exception& e) {
+    throw ObjectStoreError(ErrorKind::retriable, what + ": unreadable reply: " + e.what());
+  }
+}
+
 // A conditional multipart upload found the key taken.
 struct PreconditionFailed {};
 
@@ -305,14 +313,7 @@ bool S3ObjectStore::put_once(const std::string& key, std::span<const uint8_t> da
   if (if_absent && response.status == 412) {
     // After a retry, the object in the way may be our own first attempt,
     // whose answer was lost: it is ours if it holds exactly our bytes.
-    if (call.attempts > 1) {
-      try {
-        return get(key) == Bytes(data.begin(), data.end());
-      } catch (const ObjectStoreError& e) {
-        if (e.kind() != ErrorKind::not_found) throw;
-      }
-    }
-    return false;
+    return call.attempts > 1 && holds(key, data);
   }
   throw error_from(response, call.what);
 }
@@ -325,13 +326,7 @@ void S3ObjectStore::put_multipart(const std::string& key, std::span<const uint8_
              .sign_body = true, .counter = &counters_.put};
   http::Response started = execute(start);
   if (started.status / 100 != 2) throw error_from(started, start.what);
-  std::string upload_id;
-  try {
-    upload_id = xml::parse(std::string_view(reinterpret_cast<const char*>(started.body.data()), started.body.size()))
-                    .child_text("UploadId");
-  } catch (const std::exception& e) {
-    throw ObjectStoreError(ErrorKind::retriable, start.what + ": unreadable reply: " + e.what());
-  }
+  std::string upload_id = parse_reply(started, start.what).child_text("UploadId");
   if (upload_id.empty()) throw ObjectStoreError(ErrorKind::other, start.what + ": the reply has no UploadId");
 
   try {
@@ -360,19 +355,21 @@ void S3ObjectStore::put_multipart(const std::string& key, std::span<const uint8_
                   .counter = &counters_.put};
     if (if_absent) complete.headers.emplace_back("if-none-match", "*");
     http::Response done = execute(complete);
-    if (done.status == 412 && if_absent) {
+    // After a retry, a 412 or NoSuchUpload may be our own earlier attempt,
+    // which completed and whose answer was lost: the object is ours if it
+    // holds exactly our bytes.
+    bool maybe_ours = complete.attempts > 1 &&
+                      ((done.status == 412 && if_absent) || (done.status == 404 && s3_error(done).code == "NoSuchUpload"));
+    if (maybe_ours && holds(key, data)) {
+      created = true;
+    } else if (done.status == 412 && if_absent) {
       // The parts stay stored (and billed) until the upload is aborted.
       throw PreconditionFailed{};
-    } else if (done.status == 404 && complete.attempts > 1 && s3_error(done).code == "NoSuchUpload") {
-      // An earlier attempt completed the upload and its answer was lost.
-      auto info = head(key);
-      if (!info || info->size != data.size()) throw error_from(done, complete.what);
-      created = true;
     } else if (done.status / 100 != 2) {
       throw error_from(done, complete.what);
     } else {
       // S3 may answer 200 and still fail, with an Error document as the body.
-      xml::Element root = xml::parse(std::string_view(reinterpret_cast<const char*>(done.body.data()), done.body.size()));
+      xml::Element root = parse_reply(done, complete.what);
       if (root.name == "Error") {
         throw ObjectStoreError(ErrorKind::retriable, complete.what + ": " + root.child_text("Code") + " (" +
                                                          root.child_text("Message").substr(0, 200) + ")");
@@ -401,6 +398,16 @@ void S3ObjectStore::abort_upload(const std::string& full_key, const std::string&
   } catch (const std::exception& e) {
     FLOE_LOG(warn, "objstore") << abort.what << " failed: " << e.what()
                                << "; the bucket's lifecycle rule for incomplete uploads will remove the parts";
+  }
+}
+
+bool S3ObjectStore::holds(const std::string& key, std::span<const uint8_t> data) {
+  try {
+    Bytes stored = get(key);
+    return std::equal(stored.begin(), stored.end(), data.begin(), data.end());
+  } catch (const ObjectStoreError& e) {
+    if (e.kind() != ErrorKind::not_found) throw;
+    return false;
   }
 }
 
@@ -499,14 +506,39 @@ std::optional<ObjectInfo> S3ObjectStore::head(const std::string& key) {
     Call call{.what = "head '" + key + "'", .method = "HEAD", .object_key = options_.prefix + key,
               .counter = &counters_.head};
     http::Response response = execute(call);
-    if (response.status == 404) return std::nullopt;
-    if (response.status != 200) throw error_from(response, call.what);
-    const std::string* length = response.header("content-length");
-    auto size = length ? parse_u64(*length) : std::nullopt;
-    if (!size) throw ObjectStoreError(ErrorKind::other, call.what + ": the reply has no Content-Length");
-    const std::string* modified = response.header("last-modified");
-    return ObjectInfo{key, *size, modified ? parse_http_date_ms(*modified) : 0};
+    if (response.status == 200) {
+      const std::string* length = response.header("content-length");
+      auto size = length ? parse_u64(*length) : std::nullopt;
+      if (!size) throw ObjectStoreError(ErrorKind::other, call.what + ": the reply has no Content-Length");
+      const std::string* modified = response.header("last-modified");
+      return ObjectInfo{key, *size, modified ? parse_http_date_ms(*modified) : 0};
+    }
+    // A HEAD reply has no body, so no error code: a missing bucket, an
+    // expired token or a skewed clock all look like a bare 404, 400 or 403.
+    // One byte of the object tells them apart, and goes through the retries.
+    return head_by_get(key);
   });
+}
+
+std::optional<ObjectInfo> S3ObjectStore::head_by_get(const std::string& key) {
+  Call call{.what = "head '" + key + "'", .method = "GET", .object_key = options_.prefix + key,
+            .headers = {{"range", "bytes=0-0"}}, .counter = &counters_.head};
+  http::Response response = execute(call);
+  const std::string* modified = response.header("last-modified");
+  int64_t modified_ms = modified ? parse_http_date_ms(*modified) : 0;
+  if (response.status == 206) {
+    const std::string* content_range = response.header("content-range");
+    size_t slash = content_range ? content_range->rfind('/') : std::string::npos;
+    auto size = slash != std::string::npos ? parse_u64(std::string_view(*content_range).substr(slash + 1)) : std::nullopt;
+    if (!size) throw ObjectStoreError(ErrorKind::other, call.what + ": the reply has no usable Content-Range");
+    return ObjectInfo{key, *size, modified_ms};
+  }
+  // An empty object: S3 answers a range of it with 416 (or ignores the range).
+  if (response.status == 416) return ObjectInfo{key, 0, modified_ms};
+  if (response.status == 200) return ObjectInfo{key, response.body.size(), modified_ms};
+  ObjectStoreError error = error_from(response, call.what);
+  if (error.kind() == ErrorKind::not_found) return std::nullopt;
+  throw error;
 }
 
 void S3ObjectStore::remove_batch(std::span<const std::string> keys) {
@@ -526,7 +558,7 @@ void S3ObjectStore::remove_batch(std::span<const std::string> keys) {
     return;
   }
   if (response.status / 100 != 2) throw error_from(response, call.what);
-  xml::Element root = xml::parse(std::string_view(reinterpret_cast<const char*>(response.body.data()), response.body.size()));
+  xml::Element root = parse_reply(response, call.what);
   if (root.name == "Error") {
     throw ObjectStoreError(ErrorKind::retriable, call.what + ": " + root.child_text("Code"));
   }
@@ -571,12 +603,7 @@ std::vector<ObjectInfo> S3ObjectStore::list(const std::string& prefix) {
       // The bucket itself: path-style "/bucket", virtual-hosted "/".
       http::Response response = execute(call);
       if (response.status != 200) throw error_from(response, call.what);
-      xml::Element root;
-      try {
-        root = xml::parse(std::string_view(reinterpret_cast<const char*>(response.body.data()), response.body.size()));
-      } catch (const std::exception& e) {
-        throw ObjectStoreError(ErrorKind::retriable, call.what + ": unreadable reply: " + e.what());
-      }
+      xml::Element root = parse_reply(response, call.what);
       for (const xml::Element* item : root.all("Contents")) {
         std::string key = item->child_text("Key");
         if (!key.starts_with(options_.prefix)) continue;

@@ -59,6 +59,9 @@ class S3ObjectStore final : public ObjectStore {
   std::string url_for(const std::string& object_key, const std::string& query) const;
   std::string host_for() const;
   void put_multipart(const std::string& key, std::span<const uint8_t> data, bool if_absent, bool& created);
+  std::optional<ObjectInfo> head_by_get(const std::string& key);
+  // Whether the object at `key` has exactly these bytes (false if absent).
+  bool holds(const std::string& key, std::span<const uint8_t> data);
   void abort_upload(const std::string& full_key, const std::string& upload_id, const std::string& what);
   bool put_once(const std::string& key, std::span<const uint8_t> data, bool if_absent);
   void remove_batch(std::span<const std::string> keys);

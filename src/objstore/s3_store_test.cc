@@ -8,6 +8,12 @@
 
 #include <atomic>
 #include <mutex>
+#include <thread>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "common/clock.h"
 #include "objstore/sigv4.h"
@@ -115,8 +121,9 @@ TEST(S3Store, RetriesServerErrorsThrottlingAndResetsThenSucceeds) {
   });
   f.store->put("k", bytes_of("v"));
   EXPECT_EQ(n.load(), 4);
-  EXPECT_EQ(f.store->counters().retries, 3u);
-  EXPECT_EQ(f.store->counters().put.requests, 4u);
+  // libcurl resends a request itself when a reused connection dies before
+  // any answer, so the reset need not reach our retry loop.
+  EXPECT_GE(f.store->counters().retries, 2u);
   EXPECT_EQ(f.store->counters().put.errors, 0u);
 }
 
@@ -247,7 +254,127 @@ TEST(S3Store, HeadReadsSizeAndDate) {
   EXPECT_EQ(info->size, 1234u);
   EXPECT_EQ(info->modified_ms, 1795716000000);
   EXPECT_FALSE(f.store->head("missing"));
-  EXPECT_EQ(f.store->counters().head.requests, 2u);
+  // A bodiless 404 is confirmed with a one-byte GET, which carries an error code.
+  EXPECT_EQ(f.store->counters().head.requests, 3u);
+  EXPECT_EQ(f.server.requests().back().method, "GET");
+}
+
+TEST(S3Store, HeadTellsAMissingBucketFromAMissingObject) {
+  Fixture f([](const ReceivedRequest& r) {
+    if (r.method == "HEAD") return Reply{.status = 404, .headers = {}, .body = ""};
+    return s3_error_reply(404, "NoSuchBucket");
+  });
+  EXPECT_EQ(kind_of_failure([&] { f.store->head("k"); }), ErrorKind::other);
+}
+
+TEST(S3Store, HeadOfAnExpiredTokenIsRetriedThroughTheGet) {
+  std::atomic<int> gets{0};
+  Fixture f([&](const ReceivedRequest& r) {
+    if (r.method == "HEAD") return Reply{.status = 400, .headers = {}, .body = ""};
+    if (gets++ == 0) return s3_error_reply(400, "ExpiredToken");
+    return Reply{.status = 206, .headers = {{"Content-Range", "bytes 0-0/77"}}, .body = "x"};
+  });
+  auto info = f.store->head("k");
+  ASSERT_TRUE(info);
+  EXPECT_EQ(info->size, 77u);
+  EXPECT_EQ(f.credentials->invalidations.load(), 1);
+}
+
+TEST(S3Store, WhitespaceBeforeAMultipartCompletionIsFine) {
+  Fixture f(
+      [&](const ReceivedRequest& r) {
+        Reply reply;
+        if (r.method == "POST" && r.target.find("uploads") != std::string::npos) {
+          reply.body = "<InitiateMultipartUploadResult><UploadId>U1</UploadId></InitiateMultipartUploadResult>";
+        } else if (r.method == "PUT") {
+          reply.headers = {{"ETag", "\"e\""}};
+        } else if (r.method == "POST") {
+          reply.body = "   \n  <?xml version=\"1.0\" encoding=\"UTF-8\"?><CompleteMultipartUploadResult>"
+                       "<ETag>x</ETag></CompleteMultipartUploadResult>";
+        }
+        return reply;
+      },
+      "&multipart.threshold.bytes=6000000&multipart.part.bytes=5242880");
+  std::string data(6000001, 'x');
+  f.store->put("big", bytes_of(data));
+}
+
+TEST(S3Store, AnUnreadableReplyIsARetriableStoreError) {
+  Fixture f([](const ReceivedRequest&) { return Reply{.status = 200, .headers = {}, .body = "not xml"}; });
+  std::vector<std::string> keys = {"a", "b"};
+  EXPECT_EQ(kind_of_failure([&] { f.store->remove(keys); }), ErrorKind::retriable);
+  EXPECT_EQ(kind_of_failure([&] { f.store->list(""); }), ErrorKind::retriable);
+}
+
+// A server that reads a request's body slowly, then answers 200.
+class SlowReader {
+ public:
+  SlowReader() {
+    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    int small = 16 * 1024;
+    ::setsockopt(fd_, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+    EXPECT_EQ(::bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+    EXPECT_EQ(::listen(fd_, 4), 0);
+    socklen_t len = sizeof a;
+    ::getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len);
+    port_ = ntohs(a.sin_port);
+    thread_ = std::thread([this] {
+      int c = ::accept(fd_, nullptr, nullptr);
+      if (c < 0) return;
+      std::string got;
+      char buf[16 * 1024];
+      // Until the headers and the whole body (Content-Length) are in.
+      while (true) {
+        ssize_t n = ::recv(c, buf, sizeof buf, 0);
+        if (n <= 0) break;
+        got.append(buf, static_cast<size_t>(n));
+        size_t end = got.find("\r\n\r\n");
+        if (end != std::string::npos) {
+          size_t cl = got.find("Content-Length: ");
+          size_t length = std::stoul(got.substr(cl + 16));
+          if (got.size() >= end + 4 + length) break;
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+      }
+      std::string reply = "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n";
+      ::send(c, reply.data(), reply.size(), MSG_NOSIGNAL);
+      ::shutdown(c, SHUT_RDWR);
+      ::close(c);
+    });
+  }
+  ~SlowReader() {
+    ::shutdown(fd_, SHUT_RDWR);
+    ::close(fd_);
+    thread_.join();
+  }
+  std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
+
+ private:
+  int fd_ = -1;
+  uint16_t port_ = 0;
+  std::thread thread_;
+};
+
+// The first-byte clock starts when the body is out, not when the request
+// starts. (libcurl calls the progress callback about once a second when
+// nothing moves, and the kernel's send buffer absorbs the body's tail, so this
+// shows that a slow upload succeeds rather than pinning the exact moment.)
+TEST(S3Store, AFirstByteTimeoutDoesNotCountTheUpload) {
+  SlowReader server;
+  http::ClientOptions options;
+  options.timeouts.first_byte = std::chrono::milliseconds(300);
+  http::Client client(options);
+  // 2 MiB at 16 KiB per 5 ms takes well over the 300 ms first-byte timeout.
+  std::string body(2u << 20, 'x');
+  auto started = std::chrono::steady_clock::now();
+  http::Response r = client.send({.method = "PUT", .url = server.url() + "/k", .headers = {},
+                                  .body = bytes_of(body), .timeouts = std::nullopt});
+  EXPECT_EQ(r.status, 200);
+  EXPECT_GT(std::chrono::steady_clock::now() - started, std::chrono::milliseconds(300))
+      << "the upload was not slow, so this tested nothing";
 }
 
 TEST(S3Store, DeleteObjectsFallsBackToSingleDeletesWhereNotImplemented) {

@@ -74,6 +74,12 @@ std::vector<const Element*> Element::all(std::string_view n) const {
 }
 
 Element parse(std::string_view document) {
+  // S3 sends spaces while a CompleteMultipartUpload runs, before the XML
+  // declaration, which expat refuses.
+  while (!document.empty() && (document.front() == ' ' || document.front() == '\t' || document.front() == '\r' ||
+                               document.front() == '\n')) {
+    document.remove_prefix(1);
+  }
   std::unique_ptr<std::remove_pointer_t<XML_Parser>, decltype(&XML_ParserFree)> parser(XML_ParserCreate(nullptr),
                                                                                       &XML_ParserFree);
   if (!parser) throw std::bad_alloc();
