@@ -84,7 +84,7 @@ BROKER_ARGS = shlex.split(os.environ.get("BENCH_BROKER_ARGS", ""))
 OUT = Path(os.environ.get("BENCH_OUT", REPO / "bench" / "results.json"))
 
 LISTENING_RE = re.compile(r"listening on PLAINTEXT://([^ ,]+):(\d+)")
-STOPPED_RE = re.compile(r"(\d+) objects committed \((\d+) bytes\); object store: (\d+) PUT \(\d+ bytes\), "
+STOPPED_RE = re.compile(r"(\d+) objects committed \((\d+) bytes, (\d+) uploads hedged\); object store: (\d+) PUT \(\d+ bytes\), "
                         r"(\d+) GET \(\d+ bytes\), (\d+) HEAD, (\d+) DELETE, (\d+) LIST, (\d+) retried; "
                         r"estimated cost \$([\d.]+) for requests")
 # The S3 run: the default file:// store with S3 Standard's latency added to every
@@ -197,7 +197,8 @@ class Broker:
             m = STOPPED_RE.search(line) or m
         if m:
             stats.update(objects_committed=int(m.group(1)), bytes_committed=int(m.group(2)),
-                         puts=int(m.group(3)), gets=int(m.group(4)), request_cost_usd=float(m.group(9)))
+                         hedged_uploads=int(m.group(3)), puts=int(m.group(4)), gets=int(m.group(5)),
+                         request_cost_usd=float(m.group(10)))
         else:
             stats["puts"] = None
         errors = [line.rstrip() for line in self.stderr if re.search(r"\s(ERROR|WARN)\s", line)
@@ -456,7 +457,7 @@ def main() -> int:
              fmt(r["produce_latency_ms"]["p999_ms"]), fmt(r["e2e_latency_ms"]["p50_ms"]),
              fmt(r["e2e_latency_ms"]["p99_ms"]), fmt(r["puts_per_gib_flat_out"]),
              fmt(r["puts_per_gib_at_rate"]), fmt(r["peak_rss_mib"], ".0f")] for r in runs]
-    widths = [max(len(h), *(len(row[i]) for row in rows)) for i, h in enumerate(header)]
+    widths = [max([len(h), *(len(row[i]) for row in rows)]) for i, h in enumerate(header)]
     print("| " + " | ".join(h.rjust(w) for h, w in zip(header, widths)) + " |")
     print("|" + "|".join("-" * (w + 1) + ":" for w in widths) + "|")
     for row in rows:

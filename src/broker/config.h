@@ -115,6 +115,7 @@ struct Config {
   int64_t log_retention_bytes{};  // -1: no size limit
 
   int64_t wal_linger_ms{};
+  int64_t wal_upload_hedge_ms{};
   int64_t wal_object_max_bytes{};
   int64_t wal_buffer_max_bytes{};
   int64_t cache_max_bytes{};

@@ -135,6 +135,7 @@ int run_broker(const Config& config) {
   wal_options.object_max_bytes = static_cast<uint64_t>(config.wal_object_max_bytes);
   wal_options.buffer_max_bytes = static_cast<uint64_t>(config.wal_buffer_max_bytes);
   wal_options.node_id = config.node_id;
+  wal_options.upload_hedge = std::chrono::milliseconds(config.wal_upload_hedge_ms);
   ingest::WalWriter wal(io, blocking, *objects, *meta, wal_options,
                         [&reader](const ingest::CommittedObject& c) { reader.on_commit(c); });
   broker.meta = meta.get();
@@ -232,7 +233,7 @@ int run_broker(const Config& config) {
   // The backend's counters: with a fault wrapper, they are the requests that
   // really reached the store.
   FLOE_LOG(info, "broker") << "stopped; " << ws.objects_committed << " objects committed (" << ws.bytes_committed
-                           << " bytes); object store: " << objstore::describe_usage(backend->counters(), prices);
+                           << " bytes, " << ws.hedged_uploads << " uploads hedged); object store: " << objstore::describe_usage(backend->counters(), prices);
   return 0;
 }
 

@@ -30,7 +30,10 @@ struct WalWriter::Request {
 struct WalWriter::Object {
   uint64_t seq = 0;
   std::string key;
-  protocol::Bytes data;
+  protocol::Bytes data;  // while open
+  // From seal on: shared, so a hedged PUT still running after another won
+  // keeps the bytes alive while the cache holds them too.
+  std::shared_ptr<const protocol::Bytes> sealed_data;
   std::vector<meta::PendingBatch> batches;
   std::vector<std::shared_ptr<Request>> requests;
   bool upload_started = false;
@@ -131,6 +134,8 @@ void WalWriter::seal() {
   open_.reset();
   linger_timer_.cancel();
   obj->key = new_key();
+  obj->sealed_data = std::make_shared<const protocol::Bytes>(std::move(obj->data));
+  obj->data = {};
   obj->sealed = std::chrono::steady_clock::now();
   sealed_.push_back(std::move(obj));
   start_uploads();
@@ -151,13 +156,13 @@ asio::awaitable<void> WalWriter::upload(std::shared_ptr<Object> obj) {
   std::chrono::milliseconds backoff{100};
   for (int attempt = 1;; ++attempt) {
     try {
-      co_await run_blocking(blocking_, [&] { objects_.put(obj->key, obj->data); });
+      co_await put_hedged(obj);
       obj->uploaded = true;
       break;
     } catch (const objstore::ObjectStoreError& e) {
       ++stats_.upload_failures;
       bool retry = e.kind() == objstore::ErrorKind::retriable && attempt < options_.upload_attempts;
-      FLOE_LOG(warn, "ingest") << "upload of " << obj->key << " (" << obj->data.size() << " bytes) failed, attempt "
+      FLOE_LOG(warn, "ingest") << "upload of " << obj->key << " (" << obj->sealed_data->size() << " bytes) failed, attempt "
                                << attempt << ": " << e.what() << (retry ? "; retrying" : "");
       if (!retry) break;
     } catch (const std::exception& e) {
@@ -178,6 +183,76 @@ asio::awaitable<void> WalWriter::upload(std::shared_ptr<Object> obj) {
   --uploads_in_flight_;
   start_uploads();
   commit_ready();
+}
+
+std::chrono::steady_clock::duration WalWriter::hedge_delay() {
+  std::chrono::steady_clock::duration floor = options_.upload_hedge;
+  std::lock_guard lock(put_times_mu_);
+  // Too few samples for a percentile: the floor alone.
+  if (put_times_.size() < 20) return floor;
+  std::vector<std::chrono::steady_clock::duration> times = put_times_;
+  auto p95 = times.begin() + static_cast<std::ptrdiff_t>(times.size() * 95 / 100);
+  std::nth_element(times.begin(), p95, times.end());
+  return std::max(floor, *p95);
+}
+
+void WalWriter::record_put(std::chrono::steady_clock::duration took) {
+  constexpr size_t kSamples = 128;
+  std::lock_guard lock(put_times_mu_);
+  if (put_times_.size() < kSamples) {
+    put_times_.push_back(took);
+  } else {
+    put_times_[put_times_next_] = took;
+  }
+  put_times_next_ = (put_times_next_ + 1) % kSamples;
+}
+
+// One upload attempt. The PUT goes to the blocking pool; if it has not
+// finished after hedge_delay(), a second PUT of the same bytes under the same
+// key goes beside it (PUTs of one key with the same bytes are idempotent, and
+// nothing references the key until the commit). The first success ends the
+// attempt; it fails only when every PUT sent has failed. A losing PUT runs on
+// in the background and keeps only the shared bytes alive.
+asio::awaitable<void> WalWriter::put_hedged(std::shared_ptr<Object> obj) {
+  struct Race {
+    std::atomic<int> running{0};
+  };
+  auto race = std::make_shared<Race>();
+  Completion<std::exception_ptr> done(strand_);  // nullptr: a PUT succeeded
+  auto launch = [this, race, done, data = obj->sealed_data, key = obj->key] {
+    race->running.fetch_add(1);
+    asio::post(blocking_, [this, race, done, data, key] {
+      auto started = std::chrono::steady_clock::now();
+      std::exception_ptr error;
+      try {
+        objects_.put(key, *data);
+      } catch (...) {
+        error = std::current_exception();
+      }
+      if (!error) {
+        record_put(std::chrono::steady_clock::now() - started);
+        done.set(nullptr);
+      } else if (race->running.fetch_sub(1) == 1) {
+        done.set(error);  // the last PUT running has failed too
+      }
+    });
+  };
+  launch();
+  std::exception_ptr outcome;
+  if (options_.upload_hedge.count() < 0) {
+    outcome = co_await done.wait();
+  } else {
+    auto first = co_await done.wait_until(std::chrono::steady_clock::now() + hedge_delay());
+    if (first) {
+      outcome = *first;
+    } else {
+      stats_.hedged_uploads.fetch_add(1, std::memory_order_relaxed);
+      FLOE_LOG(debug, "ingest") << "upload of " << obj->key << " is slow; sending a second PUT";
+      launch();
+      outcome = co_await done.wait();
+    }
+  }
+  if (outcome) std::rethrow_exception(outcome);
 }
 
 // REQUIRES: strand_
@@ -201,7 +276,7 @@ void WalWriter::commit_ready() {
 }
 
 asio::awaitable<void> WalWriter::commit(std::shared_ptr<Object> obj) {
-  meta::ObjectCommit oc{obj->key, obj->data.size(), unix_now_ms()};
+  meta::ObjectCommit oc{obj->key, obj->sealed_data->size(), unix_now_ms()};
   std::vector<CommitResult> results;
   bool recorded = false;
   bool outcome_known = false;
@@ -225,16 +300,16 @@ asio::awaitable<void> WalWriter::commit(std::shared_ptr<Object> obj) {
     using std::chrono::duration_cast;
     using ms = std::chrono::milliseconds;
     auto now = std::chrono::steady_clock::now();
-    FLOE_LOG(debug, "ingest") << obj->key << ": " << obj->data.size() << " bytes, " << obj->batches.size()
+    FLOE_LOG(debug, "ingest") << obj->key << ": " << obj->sealed_data->size() << " bytes, " << obj->batches.size()
                               << " batches; open " << duration_cast<ms>(obj->sealed - obj->opened).count()
                               << " ms, upload " << duration_cast<ms>(obj->upload_done - obj->sealed).count()
                               << " ms, commit " << duration_cast<ms>(now - obj->upload_done).count() << " ms";
   }
   if (recorded) {
     ++stats_.objects_committed;
-    stats_.bytes_committed += obj->data.size();
+    stats_.bytes_committed += obj->sealed_data->size();
     if (on_commit_) {
-      CommittedObject c{obj->key, std::make_shared<const protocol::Bytes>(std::move(obj->data)), obj->batches, results};
+      CommittedObject c{obj->key, obj->sealed_data, obj->batches, results};
       on_commit_(c);
     }
   } else if (outcome_known) {
@@ -296,7 +371,8 @@ asio::awaitable<void> WalWriter::flush() {
 }
 
 WalWriter::Stats WalWriter::stats() const {
-  return Stats{stats_.objects_committed.load(), stats_.bytes_committed.load(), stats_.upload_failures.load()};
+  return Stats{stats_.objects_committed.load(), stats_.bytes_committed.load(), stats_.upload_failures.load(),
+               stats_.hedged_uploads.load()};
 }
 
 // REQUIRES: strand_

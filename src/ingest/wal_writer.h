@@ -30,6 +30,7 @@
 #include <random>
 #include <atomic>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -61,6 +62,11 @@ struct WalOptions {
   int32_t node_id = 0;
   size_t max_parallel_uploads = 32;
   int upload_attempts = 4;  // first try plus retries, with exponential backoff
+  // Hedged uploads: an upload still running after this long, and after the
+  // 95th percentile of recent uploads, gets a second identical PUT beside it;
+  // the first to succeed counts. A slow S3 PUT is usually a slow request,
+  // not a slow store, so a fresh one beats it. Negative: never.
+  std::chrono::milliseconds upload_hedge{200};
 };
 
 class WalWriter {
@@ -91,6 +97,7 @@ class WalWriter {
     uint64_t objects_committed = 0;
     uint64_t bytes_committed = 0;
     uint64_t upload_failures = 0;
+    uint64_t hedged_uploads = 0;  // second PUTs sent
   };
   Stats stats() const;
 
@@ -103,6 +110,9 @@ class WalWriter {
   void seal();
   void start_uploads();
   asio::awaitable<void> upload(std::shared_ptr<Object> object);
+  asio::awaitable<void> put_hedged(std::shared_ptr<Object> object);
+  std::chrono::steady_clock::duration hedge_delay();
+  void record_put(std::chrono::steady_clock::duration took);
   void commit_ready();
   asio::awaitable<void> commit(std::shared_ptr<Object> object);
   void finish(Object& object, std::vector<meta::CommitResult> results);
@@ -132,7 +142,14 @@ class WalWriter {
     std::atomic<uint64_t> objects_committed{0};
     std::atomic<uint64_t> bytes_committed{0};
     std::atomic<uint64_t> upload_failures{0};
+    std::atomic<uint64_t> hedged_uploads{0};
   } stats_;  // written on strand_, read anywhere
+
+  // How long recent successful PUTs took, for the hedge delay (written by
+  // the blocking pool's threads).
+  std::mutex put_times_mu_;
+  std::vector<std::chrono::steady_clock::duration> put_times_;  // GUARDED_BY(put_times_mu_); a ring
+  size_t put_times_next_ = 0;                                    // GUARDED_BY(put_times_mu_)
 };
 
 }  // namespace floe::ingest

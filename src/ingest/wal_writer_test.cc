@@ -10,6 +10,7 @@
 #include <atomic>
 #include <filesystem>
 #include <map>
+#include <thread>
 
 #include "objstore/fault_injection.h"
 #include "objstore/memory_store.h"
@@ -151,6 +152,76 @@ TEST_F(WalWriterTest, LostUploadResponsesAreRetriedAndStoredOnce) {
   auto results = run(store, o, std::move(reqs));
   for (const auto& r : results) EXPECT_EQ(r[0].error, ErrorCode::none);
   EXPECT_EQ(meta_->partition_offsets(topic_.id, 0)->high_watermark, 10);
+}
+
+// Sleeps before the first `slow` puts (then stores, or throws if `fail`).
+class SlowPuts final : public objstore::ObjectStore {
+ public:
+  SlowPuts(objstore::ObjectStore& inner, int slow, std::chrono::milliseconds delay, bool fail = false)
+      : inner_(inner), slow_(slow), delay_(delay), fail_(fail) {}
+  void put(const std::string& key, std::span<const uint8_t> data) override {
+    counters_.put.requests++;
+    if (calls_++ < slow_ || fail_) std::this_thread::sleep_for(delay_);
+    if (fail_) throw objstore::ObjectStoreError(objstore::ErrorKind::retriable, "injected");
+    inner_.put(key, data);
+  }
+  bool create(const std::string& key, std::span<const uint8_t> data) override { return inner_.create(key, data); }
+  objstore::Bytes get(const std::string& key, std::optional<objstore::ByteRange> r) override { return inner_.get(key, r); }
+  std::optional<objstore::ObjectInfo> head(const std::string& key) override { return inner_.head(key); }
+  void remove(std::span<const std::string> keys) override { inner_.remove(keys); }
+  std::vector<objstore::ObjectInfo> list(const std::string& prefix) override { return inner_.list(prefix); }
+  std::string describe() const override { return "slow"; }
+
+ private:
+  objstore::ObjectStore& inner_;
+  const int slow_;
+  const std::chrono::milliseconds delay_;
+  const bool fail_;
+  std::atomic<int> calls_{0};
+};
+
+TEST_F(WalWriterTest, ASlowUploadIsHedgedAndTheFirstSuccessCommits) {
+  objstore::MemoryObjectStore inner;
+  SlowPuts store(inner, 1, std::chrono::milliseconds(1500));
+  WalOptions o;
+  o.linger = std::chrono::milliseconds(2);
+  o.upload_hedge = std::chrono::milliseconds(20);
+  std::vector<CommittedObject> committed;
+  auto results = run(store, o, {{item(0, 3)}}, &committed);
+  ASSERT_EQ(results[0].size(), 1u);
+  EXPECT_EQ(results[0][0].error, ErrorCode::none);
+  EXPECT_EQ(store.counters().put.requests, 2u) << "the slow PUT and its hedge";
+  ASSERT_EQ(committed.size(), 1u);
+  // The slow PUT finished later (run() joins the pool) with the same bytes.
+  EXPECT_EQ(inner.get(committed[0].key), *committed[0].data);
+  EXPECT_EQ(inner.list("").size(), 1u);
+}
+
+TEST_F(WalWriterTest, NoHedgeWhenTurnedOffOrFast) {
+  objstore::MemoryObjectStore inner;
+  SlowPuts slow(inner, 1, std::chrono::milliseconds(100));
+  WalOptions o;
+  o.linger = std::chrono::milliseconds(2);
+  o.upload_hedge = std::chrono::milliseconds(-1);
+  run(slow, o, {{item(0, 1)}});
+  EXPECT_EQ(slow.counters().put.requests, 1u);
+  objstore::MemoryObjectStore fast;
+  o.upload_hedge = std::chrono::milliseconds(200);
+  run(fast, o, {{item(0, 1)}});
+  EXPECT_EQ(fast.counters().put.requests, 1u);
+}
+
+TEST_F(WalWriterTest, AHedgedAttemptFailsOnlyWhenBothPutsFail) {
+  objstore::MemoryObjectStore inner;
+  SlowPuts store(inner, 0, std::chrono::milliseconds(100), /*fail=*/true);
+  WalOptions o;
+  o.linger = std::chrono::milliseconds(2);
+  o.upload_hedge = std::chrono::milliseconds(10);
+  o.upload_attempts = 1;
+  auto results = run(store, o, {{item(0, 1)}});
+  EXPECT_EQ(results[0][0].error, ErrorCode::kafka_storage_error);
+  EXPECT_EQ(store.counters().put.requests, 2u);
+  EXPECT_EQ(meta_->partition_offsets(topic_.id, 0)->high_watermark, 0);
 }
 
 TEST_F(WalWriterTest, IdempotentDuplicatesGetTheirOriginalOffset) {
