@@ -117,6 +117,11 @@ int run_broker(const Config& config) {
                                  << ") and faults (put " << rates.put_fail_before << ", put lost "
                                  << rates.put_fail_after << ", get " << rates.get_fail_before << ")";
     }
+    // A missing bucket or refused credentials stop the broker here, rather
+    // than failing every produce request later. (The probe's key is never
+    // written: HEAD of a missing key, which S3 answers from the bucket's
+    // permissions and existence.)
+    (void)objects->head("floe-startup-check");
     meta = meta::open_meta_store(config.metastore);
     broker.identity.cluster_id = meta->cluster_id(config.cluster_id);
   } catch (const std::exception& e) {

@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import json
 import os
-import time
+import subprocess
 import urllib.request
 
 import pytest
 from confluent_kafka import Producer, TopicPartition
 
-from conftest import OBJECT_STORE
+from conftest import FLOE_BIN, OBJECT_STORE
 from test_data_path import client_config, consume_exactly, create_topic, new_consumer
 
 pytestmark = pytest.mark.skipif(OBJECT_STORE != "fake",
@@ -137,3 +137,20 @@ def test_idempotent_producer_through_failing_puts_and_slow_gets(broker_factory, 
     settled = max(rss_samples[1:4])
     assert rss_samples[-1] < settled + 96 * MiB, (
         f"RSS grew from {settled / MiB:.0f} to {rss_samples[-1] / MiB:.0f} MiB: {rss_samples}")
+
+
+@pytest.mark.parametrize("problem", ["missing bucket", "wrong secret"])
+def test_a_misconfigured_store_stops_the_broker_at_start(tmp_path, problem):
+    bucket = "no-such-bucket" if problem == "missing bucket" else os.environ["FLOE_TEST_S3_BUCKET"]
+    secret = "wrong-secret-9f3b" if problem == "wrong secret" else os.environ["FLOE_TEST_FAKE_S3_SECRET_KEY"]
+    env = dict(os.environ, AWS_ACCESS_KEY_ID=os.environ["FLOE_TEST_FAKE_S3_ACCESS_KEY"],
+               AWS_SECRET_ACCESS_KEY=secret, AWS_EC2_METADATA_DISABLED="true")
+    url = f"s3://{bucket}/x?endpoint={os.environ['FLOE_TEST_FAKE_S3_URL']}"
+    proc = subprocess.run([str(FLOE_BIN), "serve", "--data-dir", str(tmp_path),
+                           "--listeners=PLAINTEXT://127.0.0.1:0", f"--object.store={url}"],
+                          env=env, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 1, proc.stderr
+    assert "cannot open the stores" in proc.stderr, proc.stderr
+    expected = "bucket does not exist" if problem == "missing bucket" else "SignatureDoesNotMatch"
+    assert expected in proc.stderr, proc.stderr
+    assert secret not in proc.stderr, "the secret is in the log"
