@@ -100,7 +100,12 @@ def test_producer_consumer_round_trip(broker_factory, codec):
     # FindCoordinator).
     with kw.Connection(broker.host, broker.port, timeout=20) as conn:
         f = kw.fetch(conn, 12, {topic: {0: 0}}).partition(topic, 0)
-    assert {b.compression for b in f.batches()} == {kw.CODEC_IDS[codec or "none"]}
+    # kafka-python sends a batch uncompressed when compressing does not shrink it (a
+    # batch of one short record, when the linger timer fires early), so "none" may
+    # appear beside the codec; anything else may not.
+    compressions = {b.compression for b in f.batches()}
+    assert kw.CODEC_IDS[codec or "none"] in compressions, compressions
+    assert compressions <= {kw.CODEC_IDS[codec or "none"], kw.CODEC_IDS["none"]}, compressions
     by_partition: dict[int, list] = {p: [] for p in range(partitions)}
     for rec in got:
         by_partition[rec.partition].append(rec)
