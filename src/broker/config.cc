@@ -268,6 +268,17 @@ const ConfigKey kKeys[] = {
     {.name = "object.store.fault.get.rate", .type = ConfigType::string, .default_value = "0",
      .help = "Share of object gets failed on purpose (tests).",
      .field = &Config::object_store_fault_get_rate, .check = check_probability},
+    {.name = "object.store.fault.put.timeout.rate", .type = ConfigType::string, .default_value = "0",
+     .help = "Share of object puts that hang for object.store.fault.timeout.ms, then fail without "
+             "storing anything, as a request that timed out (tests).",
+     .field = &Config::object_store_fault_put_timeout_rate, .check = check_probability},
+    {.name = "object.store.fault.get.timeout.rate", .type = ConfigType::string, .default_value = "0",
+     .help = "Share of object gets that hang for object.store.fault.timeout.ms, then fail (tests).",
+     .field = &Config::object_store_fault_get_timeout_rate, .check = check_probability},
+    {.name = "object.store.fault.timeout.ms", .type = ConfigType::int64, .default_value = "2000", .min = 0,
+     .max = 600000,
+     .help = "How long an injected timeout hangs before it fails (tests).",
+     .field = &Config::object_store_fault_timeout_ms},
     {.name = "metastore", .type = ConfigType::string, .default_doc = "sqlite://<data.dir>/meta.db",
      .help = "Where metadata lives: sqlite:///path/meta.db (embedded; brokers on one machine) "
              "or postgresql://user:password@host/db (a cluster). Treated as a secret: never "
@@ -1069,8 +1080,14 @@ Config build_config(const Properties& file, const Properties& command_line,
 
   // Relations between keys.
   if (*parse_probability(config.object_store_fault_put_rate) +
-          *parse_probability(config.object_store_fault_put_lost_rate) > 1) {
-    throw ConfigError("object.store.fault.put.rate and object.store.fault.put.lost.rate must not add up to more "
+          *parse_probability(config.object_store_fault_put_lost_rate) +
+          *parse_probability(config.object_store_fault_put_timeout_rate) > 1) {
+    throw ConfigError("object.store.fault.put.rate, object.store.fault.put.lost.rate and "
+                      "object.store.fault.put.timeout.rate must not add up to more than 1");
+  }
+  if (*parse_probability(config.object_store_fault_get_rate) +
+          *parse_probability(config.object_store_fault_get_timeout_rate) > 1) {
+    throw ConfigError("object.store.fault.get.rate and object.store.fault.get.timeout.rate must not add up to more "
                       "than 1");
   }
   if (config.group_min_session_timeout_ms > config.group_max_session_timeout_ms) {

@@ -99,6 +99,9 @@ struct Config {
   std::string object_store_fault_put_rate;       // a probability, as text
   std::string object_store_fault_put_lost_rate;
   std::string object_store_fault_get_rate;
+  std::string object_store_fault_put_timeout_rate;
+  std::string object_store_fault_get_timeout_rate;
+  int64_t object_store_fault_timeout_ms{};
   std::string metastore;                   // metastore URL
   LogLevel log_level = LogLevel::info;     // log.level
 

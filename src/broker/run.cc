@@ -108,14 +108,20 @@ int run_broker(const Config& config) {
     // Both checked by build_config.
     rates.put_fail_before = *parse_probability(config.object_store_fault_put_rate);
     rates.put_fail_after = *parse_probability(config.object_store_fault_put_lost_rate);
+    rates.put_timeout = *parse_probability(config.object_store_fault_put_timeout_rate);
     rates.get_fail_before = *parse_probability(config.object_store_fault_get_rate);
+    rates.get_timeout = *parse_probability(config.object_store_fault_get_timeout_rate);
+    rates.timeout = std::chrono::milliseconds(config.object_store_fault_timeout_ms);
     auto profile = *objstore::latency_profile(config.object_store_latency_profile);
-    if (profile.name != "none" || rates.put_fail_before > 0 || rates.put_fail_after > 0 || rates.get_fail_before > 0) {
+    bool faults = rates.put_fail_before > 0 || rates.put_fail_after > 0 || rates.put_timeout > 0 ||
+                  rates.get_fail_before > 0 || rates.get_timeout > 0;
+    if (profile.name != "none" || faults) {
       wrapped = std::make_unique<objstore::FaultInjectingStore>(*backend, rates, std::random_device{}(), profile);
       objects = wrapped.get();
       FLOE_LOG(warn, "objstore") << "object store requests get injected latency (" << profile.name
                                  << ") and faults (put " << rates.put_fail_before << ", put lost "
-                                 << rates.put_fail_after << ", get " << rates.get_fail_before << ")";
+                                 << rates.put_fail_after << ", put timeout " << rates.put_timeout << ", get "
+                                 << rates.get_fail_before << ", get timeout " << rates.get_timeout << ")";
     }
     // A missing bucket or refused credentials stop the broker here, rather
     // than failing every produce request later. (The probe's key is never

@@ -197,6 +197,21 @@ TEST_F(WalWriterTest, ASlowUploadIsHedgedAndTheFirstSuccessCommits) {
   EXPECT_EQ(inner.list("").size(), 1u);
 }
 
+TEST_F(WalWriterTest, HangingUploadsAreHedgedOrRetriedAndEveryBatchCommits) {
+  objstore::MemoryObjectStore inner;
+  objstore::FaultInjectingStore store(inner, {.put_timeout = 0.4, .timeout = std::chrono::milliseconds(300)}, 23);
+  WalOptions o;
+  o.linger = std::chrono::milliseconds(2);
+  o.upload_hedge = std::chrono::milliseconds(20);
+  o.upload_attempts = 10;
+  std::vector<std::vector<AppendItem>> reqs;
+  for (int i = 0; i < 12; ++i) reqs.push_back({item(i % 4, 2, 7000 + i % 4, 2 * (i / 4))});
+  auto results = run(store, o, std::move(reqs));
+  for (const auto& r : results) EXPECT_EQ(r[0].error, ErrorCode::none);
+  EXPECT_GT(store.timed_out(), 0u) << "the seed must make some uploads hang";
+  for (int p = 0; p < 4; ++p) EXPECT_EQ(meta_->partition_offsets(topic_.id, p)->high_watermark, 6);
+}
+
 TEST_F(WalWriterTest, NoHedgeWhenTurnedOffOrFast) {
   objstore::MemoryObjectStore inner;
   SlowPuts slow(inner, 1, std::chrono::milliseconds(100));

@@ -12,11 +12,15 @@ namespace {
 
 void check_rates(const FaultRates& r) {
   auto probability = [](double p) { return p >= 0 && p <= 1; };
-  if (!probability(r.put_fail_before) || !probability(r.put_fail_after) || !probability(r.get_fail_before) ||
-      !probability(r.get_fail_after) || r.put_fail_before + r.put_fail_after > 1 ||
-      r.get_fail_before + r.get_fail_after > 1) {
-    throw std::invalid_argument("fault rates must be probabilities, at most 1 per operation together");
+  for (double p : {r.put_fail_before, r.put_fail_after, r.put_timeout, r.get_fail_before, r.get_fail_after,
+                   r.get_timeout}) {
+    if (!probability(p)) throw std::invalid_argument("fault rates must be probabilities");
   }
+  if (r.put_fail_before + r.put_fail_after + r.put_timeout > 1 ||
+      r.get_fail_before + r.get_fail_after + r.get_timeout > 1) {
+    throw std::invalid_argument("the fault rates of one operation must add up to at most 1");
+  }
+  if (r.timeout.count() < 0) throw std::invalid_argument("the fault timeout must not be negative");
 }
 
 }  // namespace
@@ -69,22 +73,39 @@ void FaultInjectingStore::set_rates(FaultRates rates) {
   rates_ = rates;
 }
 
-FaultInjectingStore::Outcome FaultInjectingStore::draw(double FaultRates::*before, double FaultRates::*after) {
+FaultInjectingStore::Outcome FaultInjectingStore::draw(double FaultRates::*before, double FaultRates::*after,
+                                                       double FaultRates::*timeout) {
   std::lock_guard lock(mu_);
   double u = uniform();
   if (u < rates_.*before) return Outcome::fail_before;
   if (u < rates_.*before + rates_.*after) return Outcome::fail_after;
+  if (u < rates_.*before + rates_.*after + rates_.*timeout) return Outcome::timeout;
   return Outcome::pass;
+}
+
+void FaultInjectingStore::fail_early(Outcome outcome, const std::string& what) {
+  if (outcome == Outcome::fail_before) {
+    failed_before_.fetch_add(1, std::memory_order_relaxed);
+    throw ObjectStoreError(ErrorKind::retriable, "injected fault: " + what + " failed before reaching the store");
+  }
+  if (outcome == Outcome::timeout) {
+    std::chrono::milliseconds hang;
+    {
+      std::lock_guard lock(mu_);
+      hang = rates_.timeout;
+    }
+    std::this_thread::sleep_for(hang);
+    timed_out_.fetch_add(1, std::memory_order_relaxed);
+    throw ObjectStoreError(ErrorKind::retriable,
+                           "injected fault: " + what + " timed out after " + std::to_string(hang.count()) + " ms");
+  }
 }
 
 void FaultInjectingStore::put(const std::string& key, std::span<const uint8_t> data) {
   counted(counters_.put, [&] {
     std::this_thread::sleep_for(draw_put_delay());
-    Outcome outcome = draw(&FaultRates::put_fail_before, &FaultRates::put_fail_after);
-    if (outcome == Outcome::fail_before) {
-      failed_before_.fetch_add(1, std::memory_order_relaxed);
-      throw ObjectStoreError(ErrorKind::retriable, "injected fault: put '" + key + "' failed before writing");
-    }
+    Outcome outcome = draw(&FaultRates::put_fail_before, &FaultRates::put_fail_after, &FaultRates::put_timeout);
+    fail_early(outcome, "put '" + key + "'");
     inner_.put(key, data);
     if (outcome == Outcome::fail_after) {
       failed_after_.fetch_add(1, std::memory_order_relaxed);
@@ -98,11 +119,8 @@ void FaultInjectingStore::put(const std::string& key, std::span<const uint8_t> d
 bool FaultInjectingStore::create(const std::string& key, std::span<const uint8_t> data) {
   return counted(counters_.put, [&] {
     std::this_thread::sleep_for(draw_put_delay());
-    Outcome outcome = draw(&FaultRates::put_fail_before, &FaultRates::put_fail_after);
-    if (outcome == Outcome::fail_before) {
-      failed_before_.fetch_add(1, std::memory_order_relaxed);
-      throw ObjectStoreError(ErrorKind::retriable, "injected fault: create '" + key + "' failed before writing");
-    }
+    Outcome outcome = draw(&FaultRates::put_fail_before, &FaultRates::put_fail_after, &FaultRates::put_timeout);
+    fail_early(outcome, "create '" + key + "'");
     bool created = inner_.create(key, data);
     if (outcome == Outcome::fail_after) {
       failed_after_.fetch_add(1, std::memory_order_relaxed);
@@ -117,11 +135,8 @@ bool FaultInjectingStore::create(const std::string& key, std::span<const uint8_t
 Bytes FaultInjectingStore::get(const std::string& key, std::optional<ByteRange> range) {
   return counted(counters_.get, [&] {
     std::this_thread::sleep_for(draw_get_delay());
-    Outcome outcome = draw(&FaultRates::get_fail_before, &FaultRates::get_fail_after);
-    if (outcome == Outcome::fail_before) {
-      failed_before_.fetch_add(1, std::memory_order_relaxed);
-      throw ObjectStoreError(ErrorKind::retriable, "injected fault: get '" + key + "' failed before reading");
-    }
+    Outcome outcome = draw(&FaultRates::get_fail_before, &FaultRates::get_fail_after, &FaultRates::get_timeout);
+    fail_early(outcome, "get '" + key + "'");
     Bytes bytes = inner_.get(key, range);
     if (outcome == Outcome::fail_after) {
       failed_after_.fetch_add(1, std::memory_order_relaxed);

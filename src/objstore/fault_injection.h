@@ -4,6 +4,8 @@
 //
 // Each put or get draws once from a seeded RNG and then either
 //   - fails before reaching the wrapped store (nothing is written or read),
+//   - hangs for FaultRates::timeout and then fails, as a request that timed
+//     out (nothing is written),
 //   - reaches the wrapped store and then fails anyway: a "lost response",
 //     the object is stored but the caller sees an error, as when an S3 PUT
 //     succeeds and the connection drops before the reply, or
@@ -35,8 +37,12 @@ namespace floe::objstore {
 struct FaultRates {
   double put_fail_before = 0;  // probability a put fails before writing
   double put_fail_after = 0;   // probability a put writes, then fails
+  double put_timeout = 0;      // probability a put hangs for `timeout`, then fails, writing nothing
   double get_fail_before = 0;
   double get_fail_after = 0;  // the wrapped store is read, then the call fails
+  double get_timeout = 0;
+  // How long a timed-out call hangs: a client's request timeout.
+  std::chrono::milliseconds timeout{2000};
 };
 
 // Latency of an object store's requests: median and 99th percentile, in
@@ -55,7 +61,7 @@ std::optional<LatencyProfile> latency_profile(std::string_view name);
 class FaultInjectingStore final : public ObjectStore {
  public:
   // `inner` must outlive this wrapper. Throws std::invalid_argument if a
-  // probability is outside [0, 1] or the two of an operation sum above 1.
+  // probability is outside [0, 1] or those of one operation sum above 1.
   FaultInjectingStore(ObjectStore& inner, FaultRates rates, uint64_t seed, LatencyProfile latency = {});
 
   // Changes the rates from the next call on (a test heals the store this way).
@@ -78,10 +84,13 @@ class FaultInjectingStore final : public ObjectStore {
   // How many failures were injected, by kind.
   uint64_t failed_before() const { return failed_before_.load(std::memory_order_relaxed); }
   uint64_t failed_after() const { return failed_after_.load(std::memory_order_relaxed); }
+  uint64_t timed_out() const { return timed_out_.load(std::memory_order_relaxed); }
 
  private:
-  enum class Outcome { pass, fail_before, fail_after };
-  Outcome draw(double FaultRates::*fail_before, double FaultRates::*fail_after);
+  enum class Outcome { pass, fail_before, fail_after, timeout };
+  Outcome draw(double FaultRates::*fail_before, double FaultRates::*fail_after, double FaultRates::*timeout);
+  // Throws for fail_before and timeout (after hanging), else returns.
+  void fail_early(Outcome outcome, const std::string& what);
   double uniform();  // REQUIRES: mu_
   std::chrono::microseconds draw_delay(double p50_ms, double p99_ms);
 
@@ -92,6 +101,7 @@ class FaultInjectingStore final : public ObjectStore {
   std::mt19937_64 random_;  // GUARDED_BY(mu_)
   std::atomic<uint64_t> failed_before_{0};
   std::atomic<uint64_t> failed_after_{0};
+  std::atomic<uint64_t> timed_out_{0};
 };
 
 }  // namespace floe::objstore

@@ -720,6 +720,32 @@ TEST(ObjectStoreFaultTest, PassesThroughWhenHealed) {
   EXPECT_THROW(FaultInjectingStore(inner, {.get_fail_after = -0.1}, 0), std::invalid_argument);
 }
 
+TEST(ObjectStoreFaultTest, TimeoutsHangThenFailWithoutStoring) {
+  MemoryObjectStore inner;
+  FaultInjectingStore store(inner, {.put_timeout = 1, .get_timeout = 1, .timeout = std::chrono::milliseconds(50)}, 5);
+  auto started = std::chrono::steady_clock::now();
+  EXPECT_EQ(error_kind([&] { store.put("k", bytes_of("v")); }), ErrorKind::retriable);
+  EXPECT_GE(std::chrono::steady_clock::now() - started, std::chrono::milliseconds(50)) << "it hangs first";
+  EXPECT_TRUE(inner.list("").empty()) << "a timed-out put stores nothing";
+  inner.put("k", bytes_of("v"));
+  EXPECT_EQ(error_kind([&] { store.get("k"); }), ErrorKind::retriable);
+  EXPECT_EQ(store.timed_out(), 2u);
+  EXPECT_EQ(inner.counters().get.requests, 0u);
+  EXPECT_THROW(store.set_rates({.put_fail_before = 0.5, .put_timeout = 0.6}), std::invalid_argument);
+  EXPECT_THROW(store.set_rates({.get_timeout = 1.5}), std::invalid_argument);
+}
+
+TEST(ObjectStoreFaultTest, TimeoutRatesAreRoughlyHonoured) {
+  MemoryObjectStore inner;
+  FaultInjectingStore store(
+      inner, {.put_fail_before = 0.2, .put_timeout = 0.3, .timeout = std::chrono::milliseconds(0)}, 17);
+  constexpr int puts = 4000;
+  for (int i = 0; i < puts; ++i) (void)error_kind([&] { store.put("k/" + std::to_string(i), bytes_of("v")); });
+  EXPECT_NEAR(static_cast<double>(store.failed_before()), 0.2 * puts, 130);
+  EXPECT_NEAR(static_cast<double>(store.timed_out()), 0.3 * puts, 150);
+  EXPECT_EQ(inner.counters().put.requests, puts - store.failed_before() - store.timed_out());
+}
+
 TEST(ObjectStoreFaultTest, GetLostResponseStillReadsTheStore) {
   MemoryObjectStore inner;
   inner.put("k", bytes_of("v"));

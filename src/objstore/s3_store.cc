@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <cmath>
 #include <cstring>
 #include <ctime>
 #include <thread>
@@ -237,7 +238,6 @@ http::Response S3ObjectStore::execute(Call& call) {
       counters_.retries.fetch_add(1, std::memory_order_relaxed);
     }
     call.attempts = attempt;
-    bool throttled = false;
 
     sigv4::Credentials credentials;
     try {
@@ -287,8 +287,9 @@ http::Response S3ObjectStore::execute(Call& call) {
     } else if (error.code == "ExpiredToken") {
       credentials_->invalidate();
     }
-    throttled = throttling(response.status, error.code);
-    if (attempt < options_.max_attempts) std::this_thread::sleep_for(backoff(attempt, throttled));
+    if (attempt < options_.max_attempts) {
+      std::this_thread::sleep_for(backoff(attempt, throttling(response.status, error.code)));
+    }
   }
   throw ObjectStoreError(ErrorKind::retriable, call.what + ": gave up after " + std::to_string(options_.max_attempts) +
                                                    " attempts; last: " + last_failure);
