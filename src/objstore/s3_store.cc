@@ -49,18 +49,6 @@ std::span<const uint8_t> as_bytes(const std::string& s) {
   return {reinterpret_cast<const uint8_t*>(s.data()), s.size()};
 }
 
-// "2026-11-26T18:00:00.000Z" (ListObjectsV2); 0 if it does not parse.
-int64_t parse_iso8601_ms(const std::string& s) {
-  std::tm tm{};
-  int ms = 0;
-  int fields = std::sscanf(s.c_str(), "%d-%d-%dT%d:%d:%d.%3d", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour,
-                           &tm.tm_min, &tm.tm_sec, &ms);
-  if (fields < 6) return 0;
-  tm.tm_year -= 1900;
-  tm.tm_mon -= 1;
-  return static_cast<int64_t>(timegm(&tm)) * 1000 + (fields == 7 ? ms : 0);
-}
-
 // "Thu, 26 Nov 2026 18:00:00 GMT" (Last-Modified, Date); 0 if it does not parse.
 int64_t parse_http_date_ms(const std::string& s) {
   static constexpr const char* months[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
@@ -613,7 +601,7 @@ std::vector<ObjectInfo> S3ObjectStore::list(const std::string& prefix) {
         // prefix) are not listed, as the other backends do.
         if (!key_problem(key).empty()) continue;
         out.push_back({std::move(key), parse_u64(item->child_text("Size")).value_or(0),
-                       parse_iso8601_ms(item->child_text("LastModified"))});
+                       aws::parse_iso8601_ms(item->child_text("LastModified")).value_or(0)});
       }
       if (root.child_text("IsTruncated") != "true") break;
       std::string next = root.child_text("NextContinuationToken");
