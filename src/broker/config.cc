@@ -112,29 +112,34 @@ std::optional<std::string> check_latency_profile(std::string_view v) {
 
 }  // namespace
 
-std::optional<double> parse_price(std::string_view v) {
+namespace {
+
+// A whole decimal number; nullopt for anything else. NaN never passes the
+// callers' range checks.
+std::optional<double> parse_double(std::string_view v) {
   std::string text(v);
   size_t used = 0;
-  double p = 0;
+  double d = 0;
   try {
-    p = std::stod(text, &used);
+    d = std::stod(text, &used);
   } catch (const std::exception&) {
     return std::nullopt;
   }
-  if (used != text.size() || !(p >= 0 && p < 1e9)) return std::nullopt;
+  if (used != text.size()) return std::nullopt;
+  return d;
+}
+
+}  // namespace
+
+std::optional<double> parse_price(std::string_view v) {
+  auto p = parse_double(v);
+  if (!p || !(*p >= 0 && *p < 1e9)) return std::nullopt;
   return p;
 }
 
 std::optional<double> parse_probability(std::string_view v) {
-  std::string text(v);
-  size_t used = 0;
-  double p = 0;
-  try {
-    p = std::stod(text, &used);
-  } catch (const std::exception&) {
-    return std::nullopt;
-  }
-  if (used != text.size() || !(p >= 0 && p <= 1)) return std::nullopt;
+  auto p = parse_double(v);
+  if (!p || !(*p >= 0 && *p <= 1)) return std::nullopt;
   return p;
 }
 

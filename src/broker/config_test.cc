@@ -375,6 +375,46 @@ TEST(ConfigErrorsTest, ObjectStoreFaultsAndLatency) {
   EXPECT_EQ(parse_probability(""), std::nullopt);
 }
 
+TEST(ConfigErrorsTest, ObjectStoreTimeoutFaults) {
+  Config c = build_config({}, {{"object.store.fault.put.timeout.rate", "0.2"},
+                               {"object.store.fault.get.timeout.rate", "0.3"},
+                               {"object.store.fault.timeout.ms", "150"}});
+  EXPECT_EQ(parse_probability(c.object_store_fault_put_timeout_rate), 0.2);
+  EXPECT_EQ(parse_probability(c.object_store_fault_get_timeout_rate), 0.3);
+  EXPECT_EQ(c.object_store_fault_timeout_ms, 150);
+  EXPECT_CONTAINS(cli_error({{"object.store.fault.put.rate", "0.5"}, {"object.store.fault.put.timeout.rate", "0.6"}}),
+                  "must not add up to more than 1");
+  EXPECT_CONTAINS(cli_error({{"object.store.fault.get.rate", "0.5"}, {"object.store.fault.get.timeout.rate", "0.6"}}),
+                  "must not add up to more than 1");
+  EXPECT_NE(cli_error({{"object.store.fault.timeout.ms", "-1"}}), "");
+}
+
+TEST(ConfigErrorsTest, ObjectStoreS3KeysAndPrices) {
+  Config c = build_config({}, {{"object.store.s3.endpoint", "http://127.0.0.1:9000"},
+                               {"object.store.s3.region", "eu-west-1"},
+                               {"object.store.s3.path.style", "true"},
+                               {"object.store.s3.verify.tls", "false"},
+                               {"object.store.price.write.requests", "0.0045"}});
+  EXPECT_EQ(c.object_store_s3_endpoint, "http://127.0.0.1:9000");
+  EXPECT_EQ(c.object_store_s3_region, "eu-west-1");
+  EXPECT_EQ(c.object_store_s3_path_style, "true");
+  EXPECT_FALSE(c.object_store_s3_verify_tls);
+  EXPECT_EQ(parse_price(c.object_store_price_write_requests), 0.0045);
+  Config d = build_config({}, {});
+  EXPECT_FALSE(d.object_store_s3_endpoint);
+  EXPECT_EQ(d.object_store_s3_path_style, "auto");
+  EXPECT_TRUE(d.object_store_s3_verify_tls);
+  EXPECT_EQ(parse_price(d.object_store_price_read_requests), 0.0004);
+  EXPECT_EQ(parse_price(d.object_store_price_storage_gb_month), 0.023);
+  EXPECT_EQ(parse_price(d.object_store_price_transfer_gb), 0.0);
+  EXPECT_CONTAINS(cli_error({{"object.store.s3.endpoint", "ftp://x"}}), "object.store.s3.endpoint");
+  EXPECT_CONTAINS(cli_error({{"object.store.s3.region", "eu west"}}), "object.store.s3.region");
+  EXPECT_CONTAINS(cli_error({{"object.store.s3.path.style", "maybe"}}), "object.store.s3.path.style");
+  EXPECT_CONTAINS(cli_error({{"object.store.price.read.requests", "-1"}}), "object.store.price.read.requests");
+  EXPECT_NE(cli_error({{"object.store.price.transfer.gb", "nan"}}), "");
+  EXPECT_NE(cli_error({{"object.store.price.storage.gb.month", "1e10"}}), "");
+}
+
 TEST(ConfigErrorsTest, UnknownKey) {
   std::string msg = cli_error({{"no.such.key", "1"}});
   EXPECT_CONTAINS(msg, "unknown configuration key 'no.such.key'");

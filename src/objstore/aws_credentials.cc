@@ -1,4 +1,5 @@
 #include "objstore/aws_credentials.h"
+#include "common/text.h"
 
 #include <arpa/inet.h>
 
@@ -40,22 +41,10 @@ const http::Timeouts kStsTimeouts{3000ms, 10000ms, 30000ms};
 
 constexpr const char* kEcsHost = "http://169.254.170.2";
 
-std::string lower(std::string_view s) {
-  std::string out(s);
-  std::transform(out.begin(), out.end(), out.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return out;
-}
-
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
-  return s;
-}
 
 // A server's own words in an error message, kept short and on one line.
 std::string excerpt(std::string_view s) {
-  std::string out(trim(s).substr(0, 200));
+  std::string out(trim_whitespace(s).substr(0, 200));
   std::replace_if(
       out.begin(), out.end(), [](char c) { return c == '\n' || c == '\r'; }, ' ');
   return out;
@@ -97,7 +86,7 @@ std::optional<std::string> expand_home(const Environment& env, const std::string
 std::string read_token_file(const std::string& path, const std::string& what) {
   std::optional<std::string> text = read_file(path);
   if (!text) throw CredentialsError(false, "cannot read the " + what + " file " + path);
-  std::string token(trim(*text));
+  std::string token(trim_whitespace(*text));
   if (token.empty()) throw CredentialsError(false, "the " + what + " file " + path + " is empty");
   return token;
 }
@@ -261,14 +250,14 @@ class WebIdentitySource : public Source {
     const xml::Element* c = result == nullptr ? nullptr : result->child("Credentials");
     if (c == nullptr) throw CredentialsError(false, what + ": the answer has no Credentials");
     TimedCredentials out;
-    out.credentials.access_key_id = std::string(trim(c->child_text("AccessKeyId")));
-    out.credentials.secret_access_key = std::string(trim(c->child_text("SecretAccessKey")));
-    std::string session = std::string(trim(c->child_text("SessionToken")));
+    out.credentials.access_key_id = std::string(trim_whitespace(c->child_text("AccessKeyId")));
+    out.credentials.secret_access_key = std::string(trim_whitespace(c->child_text("SecretAccessKey")));
+    std::string session = std::string(trim_whitespace(c->child_text("SessionToken")));
     if (out.credentials.access_key_id.empty() || out.credentials.secret_access_key.empty() || session.empty()) {
       throw CredentialsError(false, what + ": the answer lacks AccessKeyId, SecretAccessKey or SessionToken");
     }
     out.credentials.session_token = std::move(session);
-    std::string expiration(trim(c->child_text("Expiration")));
+    std::string expiration(trim_whitespace(c->child_text("Expiration")));
     out.expires_unix_ms = parse_iso8601_ms(expiration);
     if (!out.expires_unix_ms) throw CredentialsError(false, what + ": the answer has no readable Expiration");
     return out;
@@ -285,7 +274,7 @@ class WebIdentitySource : public Source {
     try {
       xml::Element root = xml::parse(response.body_text());
       if (const xml::Element* error = root.child("Error")) {
-        code = std::string(trim(error->child_text("Code")));
+        code = std::string(trim_whitespace(error->child_text("Code")));
         message = excerpt(error->child_text("Message"));
       }
     } catch (const std::runtime_error&) {
@@ -346,7 +335,7 @@ std::pair<std::string, std::string> scheme_and_host(const std::string& url) {
   } else if (size_t colon = authority.find(':'); colon != std::string::npos) {
     host = authority.substr(0, colon);
   }
-  return {lower(url.substr(0, sep)), lower(host)};
+  return {ascii_lower(url.substr(0, sep)), ascii_lower(host)};
 }
 
 // Plain http is allowed only to this machine and to the addresses of the
@@ -424,7 +413,7 @@ class InstanceMetadataSource : public Source {
       throw CredentialsError(true,
                              what + " answered HTTP " + std::to_string(token.status) + " to a session token request");
     }
-    const http::Header token_header{"X-aws-ec2-metadata-token", std::string(trim(token.body_text()))};
+    const http::Header token_header{"X-aws-ec2-metadata-token", std::string(trim_whitespace(token.body_text()))};
 
     const std::string base = "/latest/meta-data/iam/security-credentials/";
     http::Response roles = send("GET", base, {token_header}, what + " (role name)", false);
@@ -434,7 +423,7 @@ class InstanceMetadataSource : public Source {
                              what + " answered HTTP " + std::to_string(roles.status) + " to the role name request");
     }
     std::string listing = roles.body_text();
-    std::string role(trim(std::string_view(listing).substr(0, listing.find('\n'))));
+    std::string role(trim_whitespace(std::string_view(listing).substr(0, listing.find('\n'))));
     if (role.empty()) throw SourceUnavailable(false, what + ": no IAM role is attached to this instance");
 
     http::Response creds = send("GET", base + role, {token_header}, what + " (role credentials)", false);
@@ -606,7 +595,7 @@ class ChainProvider : public CredentialsProvider {
     tried.push_back("ECS container endpoint (AWS_CONTAINER_CREDENTIALS_RELATIVE_URI/FULL_URI)");
 
     // 5. Instance metadata.
-    if (lower(env_.get("AWS_EC2_METADATA_DISABLED").value_or("")) == "true") {
+    if (ascii_lower(env_.get("AWS_EC2_METADATA_DISABLED").value_or("")) == "true") {
       tried.push_back("EC2 instance metadata (disabled by AWS_EC2_METADATA_DISABLED)");
     } else {
       try {
@@ -699,7 +688,7 @@ class ChainProvider : public CredentialsProvider {
     std::string endpoint;
     if (std::optional<std::string> e = env_.get("AWS_EC2_METADATA_SERVICE_ENDPOINT")) {
       endpoint = *e;
-    } else if (lower(env_.get("AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE").value_or("")) == "ipv6") {
+    } else if (ascii_lower(env_.get("AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE").value_or("")) == "ipv6") {
       endpoint = "http://[fd00:ec2::254]";
     } else {
       endpoint = "http://169.254.169.254";
@@ -784,7 +773,7 @@ ProfileFile parse_profile_file(std::string_view text, bool config_file) {
     text = nl == std::string_view::npos ? std::string_view() : text.substr(nl + 1);
     if (!raw.empty() && raw.back() == '\r') raw.remove_suffix(1);
 
-    std::string_view line = trim(raw);
+    std::string_view line = trim_whitespace(raw);
     if (line.empty() || line.front() == '#' || line.front() == ';') continue;
 
     if (line.front() == '[') {
@@ -792,10 +781,10 @@ ProfileFile parse_profile_file(std::string_view text, bool config_file) {
       section = nullptr;
       size_t close = line.find(']');
       if (close == std::string_view::npos) continue;  // a broken header: its properties go nowhere
-      std::string_view name = trim(line.substr(1, close - 1));
+      std::string_view name = trim_whitespace(line.substr(1, close - 1));
       if (config_file) {
         if (name.starts_with("profile") && name.size() > 7 && (name[7] == ' ' || name[7] == '\t')) {
-          name = trim(name.substr(8));
+          name = trim_whitespace(name.substr(8));
         } else if (name != "default") {
           continue;  // sso-session, services, or a profile without "profile "
         }
@@ -810,7 +799,7 @@ ProfileFile parse_profile_file(std::string_view text, bool config_file) {
     if (indented && last_value != nullptr) {
       // A continuation: S3's nested settings and the like, none of which
       // floe reads; kept so that a value is what the SDKs would see.
-      std::string_view more = trim(strip_comment(line));
+      std::string_view more = trim_whitespace(strip_comment(line));
       if (!more.empty()) *last_value += (last_value->empty() ? "" : "\n") + std::string(more);
       continue;
     }
@@ -819,12 +808,12 @@ ProfileFile parse_profile_file(std::string_view text, bool config_file) {
       last_value = nullptr;
       continue;
     }
-    std::string key = lower(trim(line.substr(0, eq)));
+    std::string key = ascii_lower(trim_whitespace(line.substr(0, eq)));
     if (key.empty()) {
       last_value = nullptr;
       continue;
     }
-    std::string_view value = trim(strip_comment(line.substr(eq + 1)));
+    std::string_view value = trim_whitespace(strip_comment(line.substr(eq + 1)));
     std::string& slot = (*section)[key];
     slot = std::string(value);
     last_value = &slot;
@@ -833,7 +822,7 @@ ProfileFile parse_profile_file(std::string_view text, bool config_file) {
 }
 
 std::optional<int64_t> parse_iso8601_ms(std::string_view s) {
-  s = trim(s);
+  s = trim_whitespace(s);
   size_t i = 0;
   auto digits = [&](size_t n, int64_t& out) {
     if (i + n > s.size()) return false;

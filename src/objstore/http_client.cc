@@ -7,6 +7,8 @@
 #include <cstring>
 #include <mutex>
 
+#include "common/text.h"
+
 namespace floe::objstore::http {
 
 namespace {
@@ -18,18 +20,6 @@ using SteadyClock = std::chrono::steady_clock;
 void init_curl_once() {
   static std::once_flag once;
   std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
-}
-
-std::string lower(std::string_view s) {
-  std::string out(s);
-  std::transform(out.begin(), out.end(), out.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return out;
-}
-
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r' || s.back() == '\n')) s.remove_suffix(1);
-  return s;
 }
 
 // What one exchange accumulates while libcurl runs it.
@@ -74,7 +64,7 @@ size_t on_header(char* data, size_t size, size_t count, void* user) {
   }
   size_t colon = line.find(':');
   if (colon == std::string_view::npos) return line.size();
-  x->response.headers.emplace_back(lower(trim(line.substr(0, colon))), std::string(trim(line.substr(colon + 1))));
+  x->response.headers.emplace_back(ascii_lower(trim_whitespace(line.substr(0, colon))), std::string(trim_whitespace(line.substr(colon + 1))));
   return line.size();
 }
 
@@ -236,7 +226,7 @@ Response Client::send(const Request& request) {
   // every upload), and no Content-Type libcurl would invent for a POST.
   headers.add("Expect:");
   bool has_content_type = std::any_of(request.headers.begin(), request.headers.end(),
-                                      [](const Header& h) { return lower(h.first) == "content-type"; });
+                                      [](const Header& h) { return ascii_lower(h.first) == "content-type"; });
   if (!has_content_type) headers.add("Content-Type:");
 
   set(curl, CURLOPT_URL, request.url.c_str());

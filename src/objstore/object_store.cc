@@ -4,6 +4,7 @@
 #include <cctype>
 #include <cstdio>
 
+#include "common/text.h"
 #include "objstore/file_store.h"
 #include "objstore/memory_store.h"
 #include "objstore/s3_store.h"
@@ -40,9 +41,7 @@ std::unique_ptr<ObjectStore> open_object_store(const std::string& url,
     throw ObjectStoreError(ErrorKind::other,
                            "object store URL has no scheme (expected file://PATH, memory:// or s3://)");
   }
-  std::string scheme = url.substr(0, separator);
-  std::transform(scheme.begin(), scheme.end(), scheme.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  std::string scheme = ascii_lower(url.substr(0, separator));
   std::string rest = url.substr(separator + 3);
 
   if (scheme == "file") {

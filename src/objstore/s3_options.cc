@@ -7,6 +7,7 @@
 #include <charconv>
 #include <vector>
 
+#include "common/text.h"
 #include "objstore/object_store.h"
 
 namespace floe::objstore {
@@ -14,12 +15,6 @@ namespace floe::objstore {
 namespace {
 
 [[noreturn]] void bad(const std::string& what) { throw ObjectStoreError(ErrorKind::other, "s3:// object store: " + what); }
-
-std::string lower(std::string_view s) {
-  std::string out(s);
-  std::transform(out.begin(), out.end(), out.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return out;
-}
 
 std::optional<std::string> percent_decode(std::string_view s) {
   std::string out;
@@ -40,15 +35,8 @@ std::optional<std::string> percent_decode(std::string_view s) {
   return out;
 }
 
-std::optional<uint64_t> parse_unsigned(std::string_view v) {
-  uint64_t out = 0;
-  auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), out);
-  if (ec != std::errc() || end != v.data() + v.size() || v.empty()) return std::nullopt;
-  return out;
-}
-
 std::optional<bool> parse_bool(std::string_view v) {
-  std::string l = lower(v);
+  std::string l = ascii_lower(v);
   if (l == "true") return true;
   if (l == "false") return false;
   return std::nullopt;
@@ -89,7 +77,7 @@ struct Setting {
 };
 
 std::string set_ms(std::chrono::milliseconds& out, std::string_view v, uint64_t min) {
-  auto n = parse_unsigned(v);
+  auto n = parse_u64(v);
   if (!n || *n < min || *n > 3'600'000) {
     return "must be a whole number of milliseconds from " + std::to_string(min) + " to 3600000";
   }
@@ -100,7 +88,7 @@ std::string set_ms(std::chrono::milliseconds& out, std::string_view v, uint64_t 
 std::string set_endpoint(S3Options& o, std::string_view v) {
   std::string e(v);
   while (e.ends_with('/')) e.pop_back();
-  std::string scheme = lower(e.substr(0, e.find("://")));
+  std::string scheme = ascii_lower(e.substr(0, e.find("://")));
   if (e.find("://") == std::string::npos || (scheme != "http" && scheme != "https")) {
     return "must be http://HOST[:PORT] or https://HOST[:PORT]";
   }
@@ -127,7 +115,7 @@ const std::vector<Setting>& settings_table() {
       {"path.style",
        [](S3Options& o, std::string_view v) -> std::string {
          // "auto" is resolved once the endpoint and bucket are known.
-         if (lower(v) == "auto") return "";
+         if (ascii_lower(v) == "auto") return "";
          auto b = parse_bool(v);
          if (!b) return "must be true, false or auto";
          o.path_style = *b;
@@ -142,7 +130,7 @@ const std::vector<Setting>& settings_table() {
        }},
       {"max.connections",
        [](S3Options& o, std::string_view v) -> std::string {
-         auto n = parse_unsigned(v);
+         auto n = parse_u64(v);
          if (!n || *n < 1 || *n > 1024) return "must be a whole number from 1 to 1024";
          o.max_connections = *n;
          return "";
@@ -152,7 +140,7 @@ const std::vector<Setting>& settings_table() {
       {"request.timeout.ms", [](S3Options& o, std::string_view v) { return set_ms(o.timeouts.total, v, 1); }},
       {"max.attempts",
        [](S3Options& o, std::string_view v) -> std::string {
-         auto n = parse_unsigned(v);
+         auto n = parse_u64(v);
          if (!n || *n < 1 || *n > 100) return "must be a whole number from 1 to 100";
          o.max_attempts = static_cast<int>(*n);
          return "";
@@ -161,7 +149,7 @@ const std::vector<Setting>& settings_table() {
       {"retry.backoff.max.ms", [](S3Options& o, std::string_view v) { return set_ms(o.backoff_max, v, 0); }},
       {"multipart.threshold.bytes",
        [](S3Options& o, std::string_view v) -> std::string {
-         auto n = parse_unsigned(v);
+         auto n = parse_u64(v);
          if (!n || *n < 1) return "must be a positive number of bytes";
          o.multipart_threshold = *n;
          return "";
@@ -169,14 +157,14 @@ const std::vector<Setting>& settings_table() {
       {"multipart.part.bytes",
        [](S3Options& o, std::string_view v) -> std::string {
          // S3 refuses parts under 5 MiB (but the last) and over 5 GiB.
-         auto n = parse_unsigned(v);
+         auto n = parse_u64(v);
          if (!n || *n < (5u << 20) || *n > (5ull << 30)) return "must be from 5242880 (5 MiB) to 5368709120 (5 GiB)";
          o.part_size = *n;
          return "";
        }},
       {"checksum",
        [](S3Options& o, std::string_view v) -> std::string {
-         std::string l = lower(v);
+         std::string l = ascii_lower(v);
          if (l == "crc32c") {
            o.checksum = S3Options::Checksum::crc32c;
          } else if (l == "md5") {
@@ -197,7 +185,7 @@ const std::vector<Setting>& settings_table() {
        }},
       {"max.response.bytes",
        [](S3Options& o, std::string_view v) -> std::string {
-         auto n = parse_unsigned(v);
+         auto n = parse_u64(v);
          if (!n || *n < 4096) return "must be at least 4096 bytes";
          o.max_response_bytes = *n;
          return "";
@@ -233,7 +221,7 @@ std::string s3_setting_problem(std::string_view name, std::string_view value) {
 
 S3Options parse_s3_options(std::string_view url, const std::map<std::string, std::string>& settings,
                            const aws::Environment& env) {
-  if (!lower(url.substr(0, 5)).starts_with("s3://")) bad("the URL must start with s3://");
+  if (!ascii_lower(url.substr(0, 5)).starts_with("s3://")) bad("the URL must start with s3://");
   std::string_view rest = url.substr(5);
   std::string_view query;
   if (size_t q = rest.find('?'); q != std::string_view::npos) {
@@ -300,7 +288,7 @@ S3Options parse_s3_options(std::string_view url, const std::map<std::string, std
   }
   if (o.region.empty()) o.region = "us-east-1";
   if (o.endpoint.empty()) o.endpoint = "https://s3." + o.region + ".amazonaws.com";
-  if (auto ps = chosen.find("path.style"); ps == chosen.end() || lower(ps->second) == "auto") {
+  if (auto ps = chosen.find("path.style"); ps == chosen.end() || ascii_lower(ps->second) == "auto") {
     o.path_style = ip_or_localhost(endpoint_host(o.endpoint)) || !dns_compatible(o.bucket);
   }
   if (!o.path_style && !dns_compatible(o.bucket)) {

@@ -11,6 +11,7 @@
 
 #include "common/clock.h"
 #include "common/log.h"
+#include "common/text.h"
 #include "objstore/backend_util.h"
 #include "objstore/sigv4.h"
 #include "objstore/xml.h"
@@ -64,13 +65,6 @@ int64_t parse_http_date_ms(const std::string& s) {
   tm.tm_mon = static_cast<int>(it - std::begin(months));
   tm.tm_year -= 1900;
   return static_cast<int64_t>(timegm(&tm)) * 1000;
-}
-
-std::optional<uint64_t> parse_u64(std::string_view v) {
-  uint64_t out = 0;
-  auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), out);
-  if (ec != std::errc() || end != v.data() + v.size() || v.empty()) return std::nullopt;
-  return out;
 }
 
 // S3's error code and message from an error response's XML body ("" for

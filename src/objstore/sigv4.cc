@@ -8,6 +8,8 @@
 #include <map>
 #include <stdexcept>
 
+#include "common/text.h"
+
 namespace floe::objstore::sigv4 {
 
 namespace {
@@ -42,12 +44,6 @@ std::span<const uint8_t> bytes_of(std::string_view s) {
   return {reinterpret_cast<const uint8_t*>(s.data()), s.size()};
 }
 
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
-
 // Header values are trimmed and inner runs of spaces collapse to one.
 std::string canonical_value(std::string_view v) {
   std::string out;
@@ -66,7 +62,7 @@ std::string canonical_value(std::string_view v) {
 
 const std::string* find_header(const std::vector<Header>& headers, std::string_view lower_name) {
   for (const auto& h : headers)
-    if (lower(h.first) == lower_name) return &h.second;
+    if (ascii_lower(h.first) == lower_name) return &h.second;
   return nullptr;
 }
 
@@ -144,7 +140,7 @@ Signed sign(const Request& request, const Credentials& credentials, std::string_
   std::map<std::string, std::string> headers;
   std::map<std::string, int> seen;
   for (const auto& [name, value] : out.headers) {
-    const std::string key = lower(name);
+    const std::string key = ascii_lower(name);
     std::string& v = headers[key];
     if (seen[key]++ > 0) v += ',';
     v += canonical_value(value);
