@@ -330,17 +330,44 @@ asio::awaitable<void> WalWriter::commit(std::shared_ptr<Object> obj) {
   commit_ready();
 }
 
+// The requests of one object, answered a few at a time.
+struct WalWriter::Answers {
+  std::vector<std::shared_ptr<Request>> requests;
+  std::vector<CommitResult> results;
+  size_t next = 0;
+};
+
 // REQUIRES: strand_
 void WalWriter::finish(Object& obj, std::vector<CommitResult> results) {
-  uint64_t bytes = 0;
-  for (auto& req : obj.requests) {
-    std::vector<CommitResult> mine(results.begin() + static_cast<std::ptrdiff_t>(req->first_batch),
-                                   results.begin() + static_cast<std::ptrdiff_t>(req->first_batch + req->items.size()));
-    bytes += req->bytes;
-    req->done.set(std::move(mine));
-  }
+  auto answers = std::make_shared<Answers>();
+  answers->requests = std::move(obj.requests);
+  answers->results = std::move(results);
   obj.requests.clear();
+  answer_some(std::move(answers));
+}
+
+// Answers the next few requests, oldest first, then yields the strand and
+// goes on. An object holds thousands of requests (librdkafka sends one per
+// partition batch), and answering them all at once would queue every
+// connection's responses behind all of them: the oldest requests, which have
+// waited longest, would wait for the youngest. In small steps the first
+// responses are on the wire while later ones are still being answered.
+// REQUIRES: strand_
+void WalWriter::answer_some(std::shared_ptr<Answers> answers) {
+  constexpr size_t kStep = 64;
+  const size_t end = std::min(answers->requests.size(), answers->next + kStep);
+  uint64_t bytes = 0;
+  for (; answers->next < end; ++answers->next) {
+    auto& req = answers->requests[answers->next];
+    auto first = answers->results.begin() + static_cast<std::ptrdiff_t>(req->first_batch);
+    req->done.set(std::vector<CommitResult>(first, first + static_cast<std::ptrdiff_t>(req->items.size())));
+    bytes += req->bytes;
+    req.reset();
+  }
   release(bytes);
+  if (answers->next < answers->requests.size()) {
+    asio::post(strand_, [this, answers = std::move(answers)]() mutable { answer_some(std::move(answers)); });
+  }
 }
 
 // REQUIRES: strand_

@@ -116,6 +116,8 @@ class WalWriter {
   void commit_ready();
   asio::awaitable<void> commit(std::shared_ptr<Object> object);
   void finish(Object& object, std::vector<meta::CommitResult> results);
+  struct Answers;
+  void answer_some(std::shared_ptr<Answers> answers);
   void release(uint64_t bytes);
   std::string new_key();
 

@@ -106,6 +106,40 @@ TEST_F(WalWriterTest, ManyRequestsShareOneObjectAndGetContiguousOffsets) {
   for (int p = 0; p < 4; ++p) EXPECT_EQ(meta_->partition_offsets(topic_.id, p)->high_watermark, next[p]);
 }
 
+// An object of more requests than one answering step (answer_some): every
+// request is answered, with its own offsets, oldest first.
+TEST_F(WalWriterTest, AnObjectsRequestsAreAllAnsweredOldestFirst) {
+  objstore::MemoryObjectStore store;
+  constexpr int kRequests = 300;
+  asio::io_context io;
+  asio::thread_pool blocking(2);
+  WalOptions o;
+  o.linger = std::chrono::milliseconds(50);
+  WalWriter wal(io, blocking, store, *meta_, o, nullptr);
+  std::vector<int> answered;
+  std::vector<int64_t> base_offsets(kRequests, -1);
+  for (int i = 0; i < kRequests; ++i) {
+    asio::co_spawn(
+        io,
+        [&, i]() -> asio::awaitable<void> {
+          std::vector<AppendItem> items;
+          items.push_back(item(0, 2));
+          auto r = co_await wal.append(std::move(items));
+          answered.push_back(i);
+          if (r.size() == 1 && r[0].error == ErrorCode::none) base_offsets[static_cast<size_t>(i)] = r[0].base_offset;
+        },
+        asio::detached);
+  }
+  io.run();
+  blocking.join();
+  EXPECT_EQ(store.counters().put.requests.load(), 1u);
+  ASSERT_EQ(answered.size(), static_cast<size_t>(kRequests));
+  for (int i = 0; i < kRequests; ++i) {
+    EXPECT_EQ(answered[static_cast<size_t>(i)], i) << "answered out of arrival order";
+    EXPECT_EQ(base_offsets[static_cast<size_t>(i)], 2 * i);
+  }
+}
+
 TEST_F(WalWriterTest, SizeLimitSealsObjectsCommittedInOrder) {
   objstore::MemoryObjectStore store;
   std::vector<std::vector<AppendItem>> reqs;
