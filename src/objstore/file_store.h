@@ -11,6 +11,13 @@
 // folder (several broker processes on one machine) never removes a temporary
 // that a live put is writing.
 //
+// Large objects are written with O_DIRECT, through an aligned buffer,
+// when the file system allows it: a WAL object is written once and read
+// back from the broker's own cache, so copying it into the page cache only
+// costs time (a 5 MiB object took 10-15 ms buffered and 4-6 ms direct on the
+// development VM's ext4) and evicts pages that matter. A file system that
+// refuses O_DIRECT (tmpfs) gets ordinary writes, from then on.
+//
 // Unlike S3, one key cannot be both an object and the folder of another
 // ("a" and "a/b"): such a put fails with ErrorKind::other. floe's key scheme
 // never does this. Empty folders are left in place when their objects are
@@ -26,13 +33,18 @@
 
 namespace floe::objstore {
 
+struct FileStoreOptions {
+  bool direct_io = true;                          // O_DIRECT for large objects, where allowed
+  size_t direct_io_min_bytes = size_t{256} << 10;  // smaller objects are written buffered
+};
+
 class FileObjectStore final : public ObjectStore {
  public:
   // Opens the folder `root` (relative to the working folder if relative),
   // creating it if needed, and removes stale temporaries below it. Throws
   // ObjectStoreError: `other` if the folder cannot be created or is not a
   // folder; the kind of the error otherwise.
-  explicit FileObjectStore(const std::filesystem::path& root);
+  explicit FileObjectStore(const std::filesystem::path& root, FileStoreOptions options = {});
 
   void put(const std::string& key, std::span<const uint8_t> data) override;
   bool create(const std::string& key, std::span<const uint8_t> data) override;
@@ -48,12 +60,23 @@ class FileObjectStore final : public ObjectStore {
   // How many stale temporaries opening the store removed.
   uint64_t stale_temporaries_removed() const { return stale_temporaries_removed_; }
 
+  // Puts written with O_DIRECT so far, and whether it is still tried (false
+  // once the file system has refused it).
+  uint64_t direct_writes() const { return direct_writes_.load(std::memory_order_relaxed); }
+  bool direct_io_enabled() const { return direct_io_.load(std::memory_order_relaxed); }
+
  private:
   std::string next_temporary_name();
   // put (replace) and create (exclusive): false when exclusive and the key exists.
   bool write(const std::string& key, std::span<const uint8_t> data, bool exclusive);
 
+  // Writes `data` to the empty file `fd`, directly when it can.
+  void write_data(int fd, std::span<const uint8_t> data, const std::string& what);
+
   std::filesystem::path root_;
+  FileStoreOptions options_;
+  std::atomic<bool> direct_io_{true};
+  std::atomic<uint64_t> direct_writes_{0};
   uint64_t stale_temporaries_removed_ = 0;
   // Temporary names are ".tmp-<nonce>-<sequence>": the random nonce keeps
   // stores (in this process or others) apart, the sequence keeps this
