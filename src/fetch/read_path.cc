@@ -154,18 +154,45 @@ asio::awaitable<std::shared_ptr<const Bytes>> ReadPath::object(const std::string
   co_return r.first;
 }
 
-asio::awaitable<void> ReadPath::append_batch(const meta::BatchLocation& loc, Bytes& out) {
+asio::awaitable<bool> ReadPath::append_batches(const meta::BatchLocation& loc, int64_t from, size_t limit, bool first,
+                                               Bytes& out) {
   auto data = co_await object(loc.object_key);
-  if (loc.byte_offset + loc.byte_length > data->size() || loc.byte_length < protocol::batch_layout::kHeaderSize) {
-    throw std::runtime_error("batch at " + std::to_string(loc.byte_offset) + "+" + std::to_string(loc.byte_length) +
-                             " lies outside object " + loc.object_key + " of " + std::to_string(data->size()) +
-                             " bytes");
+  auto corrupt = [&](const std::string& what) {
+    return std::runtime_error("batch run at " + std::to_string(loc.byte_offset) + "+" +
+                              std::to_string(loc.byte_length) + " of object " + loc.object_key + " (offsets " +
+                              std::to_string(loc.base_offset) + "-" + std::to_string(loc.last_offset) + "): " + what);
+  };
+  if (loc.byte_offset > data->size() || loc.byte_length > data->size() - loc.byte_offset) {
+    throw corrupt("lies outside the object's " + std::to_string(data->size()) + " bytes");
   }
-  auto begin = data->begin() + static_cast<std::ptrdiff_t>(loc.byte_offset);
-  const size_t at = out.size();
-  out.insert(out.end(), begin, begin + loc.byte_length);
-  // The base offset is assigned at commit; the CRC does not cover it.
-  protocol::set_base_offset(std::span(out).subspan(at, loc.byte_length), loc.base_offset);
+  const std::span<const uint8_t> run(data->data() + loc.byte_offset, loc.byte_length);
+  int64_t base = loc.base_offset;  // the next batch's committed base offset
+  size_t pos = 0;
+  const size_t start = out.size();
+  while (pos < run.size()) {
+    auto h = protocol::parse_batch_header(run.subspan(pos));
+    if (!h || h->batch_length < protocol::batch_layout::kMinBatchLength || h->last_offset_delta < 0 ||
+        h->size() > run.size() - pos) {
+      throw corrupt("no whole batch at byte " + std::to_string(pos));
+    }
+    const size_t size = h->size();
+    const int64_t last = base + h->last_offset_delta;
+    if (last >= from) {
+      const bool must = first && out.size() == start;
+      if (!must && out.size() + size > limit) co_return false;
+      const size_t at = out.size();
+      out.insert(out.end(), run.begin() + static_cast<std::ptrdiff_t>(pos),
+                 run.begin() + static_cast<std::ptrdiff_t>(pos + size));
+      // The base offset is assigned at commit; the CRC does not cover it.
+      protocol::set_base_offset(std::span(out).subspan(at, size), base);
+    }
+    base = last + 1;
+    pos += size;
+  }
+  if (base != loc.last_offset + 1) {
+    throw corrupt("its batches end at offset " + std::to_string(base - 1));
+  }
+  co_return true;
 }
 
 std::unique_ptr<ReadPath::Watch> ReadPath::watch(std::span<const PartitionKey> partitions,

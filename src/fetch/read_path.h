@@ -68,9 +68,16 @@ class ReadPath {
   // objstore::ObjectStoreError if it cannot be read.
   asio::awaitable<std::shared_ptr<const protocol::Bytes>> object(const std::string& key);
 
-  // Appends the bytes of one batch to `out` and writes its committed base
-  // offset into the copy's header.
-  asio::awaitable<void> append_batch(const meta::BatchLocation& loc, protocol::Bytes& out);
+  // Appends the batches of the run `loc` (meta::BatchLocation) that hold
+  // offsets >= from to `out`, each with its committed base offset written
+  // into the copy's header, while `out` stays within `limit` bytes; when
+  // `first` and nothing was appended yet, one batch goes in whatever its
+  // size (KIP-74). Returns false when a batch did not fit (the caller stops
+  // there), true when the rest of the run went in. Throws
+  // std::runtime_error if the run's bytes disagree with its row (lengths,
+  // offsets), objstore::ObjectStoreError if the object cannot be read.
+  asio::awaitable<bool> append_batches(const meta::BatchLocation& loc, int64_t from, size_t limit, bool first,
+                                       protocol::Bytes& out);
 
   // Long poll. A Watch registered before the caller looks at the partitions
   // remembers any commit that touches them from then on, so a wake-up between

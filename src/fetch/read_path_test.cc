@@ -11,6 +11,7 @@
 #include <filesystem>
 
 #include "objstore/memory_store.h"
+#include "protocol/record_batch.h"
 
 namespace floe::fetch {
 namespace {
@@ -125,6 +126,108 @@ TEST_F(ReadPathTest, ACommitWakesAWatchOnItsPartitionOnly) {
     co_await settle.async_wait(asio::use_awaitable);
     co_await watch->wait_until(std::chrono::steady_clock::now() + std::chrono::hours(1));
   });
+}
+
+// A run of three batches (2, 1 and 3 records, as the producer sent them:
+// base offset 0 in each header) in one object, after 5 bytes of something
+// else.
+struct RunFixture {
+  std::vector<protocol::Bytes> batches;
+  protocol::Bytes object;
+  meta::BatchLocation loc;
+
+  RunFixture() {
+    for (int n : {2, 1, 3}) {
+      std::vector<protocol::Record> recs(static_cast<size_t>(n));
+      for (auto& r : recs) r.value = protocol::Bytes(40, static_cast<uint8_t>('a' + n));
+      batches.push_back(protocol::build_batch(recs));
+    }
+    object.assign(5, 0xee);
+    for (const auto& b : batches) object.insert(object.end(), b.begin(), b.end());
+    loc = meta::BatchLocation{"wal/run", 5, static_cast<uint32_t>(object.size() - 5), 100, 105, -1};
+  }
+  // The base offsets of the batches in `out`.
+  static std::vector<int64_t> bases(const protocol::Bytes& out) {
+    std::vector<int64_t> r;
+    std::span<const uint8_t> rest(out);
+    while (!rest.empty()) {
+      auto h = protocol::parse_batch_header(rest);
+      if (!h) break;
+      r.push_back(h->base_offset);
+      rest = rest.subspan(h->size());
+    }
+    return r;
+  }
+};
+
+TEST_F(ReadPathTest, ARunIsServedBatchByBatchWithItsOffsets) {
+  ReadPath reader(blocking_, *meta_, store_, 1 << 20);
+  RunFixture f;
+  store_.put(f.loc.object_key, f.object);
+  const size_t a = f.batches[0].size(), b = f.batches[1].size();
+  run([&](asio::io_context&) -> asio::awaitable<void> {
+    protocol::Bytes out;
+    EXPECT_TRUE(co_await reader.append_batches(f.loc, 100, 1 << 20, true, out));
+    EXPECT_EQ(RunFixture::bases(out), (std::vector<int64_t>{100, 102, 103}));
+    EXPECT_EQ(out.size(), f.loc.byte_length);
+    // Offsets patched, nothing else changed: the CRCs still hold.
+    EXPECT_TRUE(protocol::validate_batches(out).ok());
+
+    // From the middle: the batch holding the offset first, none before it.
+    out.clear();
+    EXPECT_TRUE(co_await reader.append_batches(f.loc, 102, 1 << 20, true, out));
+    EXPECT_EQ(RunFixture::bases(out), (std::vector<int64_t>{102, 103}));
+    out.clear();
+    EXPECT_TRUE(co_await reader.append_batches(f.loc, 105, 1 << 20, true, out));
+    EXPECT_EQ(RunFixture::bases(out), (std::vector<int64_t>{103}));
+
+    // Cut at a batch boundary by the limit; false says "stop here".
+    out.clear();
+    EXPECT_FALSE(co_await reader.append_batches(f.loc, 100, a + b, true, out));
+    EXPECT_EQ(RunFixture::bases(out), (std::vector<int64_t>{100, 102}));
+    out.clear();
+    EXPECT_FALSE(co_await reader.append_batches(f.loc, 100, a + b - 1, true, out));
+    EXPECT_EQ(RunFixture::bases(out), (std::vector<int64_t>{100}));
+    // The first batch of a response goes in whatever the limit (KIP-74) ...
+    out.clear();
+    EXPECT_FALSE(co_await reader.append_batches(f.loc, 100, 1, true, out));
+    EXPECT_EQ(RunFixture::bases(out), (std::vector<int64_t>{100}));
+    // ... but not when the response already has data.
+    out.assign(3, 0);
+    EXPECT_FALSE(co_await reader.append_batches(f.loc, 100, 10, false, out));
+    EXPECT_EQ(out.size(), 3u);
+  });
+}
+
+TEST_F(ReadPathTest, ARunThatDisagreesWithItsRowIsAnError) {
+  ReadPath reader(blocking_, *meta_, store_, 1 << 20);
+  RunFixture f;
+  store_.put(f.loc.object_key, f.object);
+  auto fails = [&](meta::BatchLocation loc) {
+    bool threw = false;
+    run([&](asio::io_context&) -> asio::awaitable<void> {
+      protocol::Bytes out;
+      try {
+        co_await reader.append_batches(loc, 0, 1 << 20, true, out);
+      } catch (const std::runtime_error&) {
+        threw = true;
+      }
+    });
+    return threw;
+  };
+  meta::BatchLocation loc = f.loc;
+  EXPECT_FALSE(fails(loc));
+  loc.last_offset = 106;  // the row claims more offsets than the batches hold
+  EXPECT_TRUE(fails(loc));
+  loc = f.loc;
+  loc.byte_length -= 1;  // the last batch is cut
+  EXPECT_TRUE(fails(loc));
+  loc = f.loc;
+  loc.byte_offset = 4;  // not at a batch
+  EXPECT_TRUE(fails(loc));
+  loc = f.loc;
+  loc.byte_length += 1;  // past the object's end
+  EXPECT_TRUE(fails(loc));
 }
 
 }  // namespace

@@ -8,7 +8,9 @@
 #include <asio/post.hpp>
 #include <asio/redirect_error.hpp>
 #include <asio/use_awaitable.hpp>
+#include <algorithm>
 #include <cstdio>
+#include <numeric>
 #include <random>
 
 #include "common/blocking.h"
@@ -43,6 +45,31 @@ struct WalWriter::Object {
 };
 
 namespace {
+
+// The object's bytes laid out partition by partition, each partition's
+// batches in arrival order, with the batches' byte offsets moved to match
+// (the batch list itself keeps arrival order: results map to requests by
+// index). Back to back, a partition's batches become one row of the batch
+// index (meta::BatchLocation) instead of one row each; nullopt when the
+// object is already laid out so (one partition).
+std::optional<protocol::Bytes> group_by_partition(const protocol::Bytes& data, std::vector<meta::PendingBatch>& batches) {
+  auto key = [&](uint32_t i) { return std::tie(batches[i].topic_id.bytes, batches[i].partition); };
+  std::vector<uint32_t> order(batches.size());
+  std::iota(order.begin(), order.end(), 0u);
+  std::stable_sort(order.begin(), order.end(), [&](uint32_t a, uint32_t b) { return key(a) < key(b); });
+  bool moved = false;
+  for (size_t i = 0; i < order.size() && !moved; ++i) moved = order[i] != i;
+  if (!moved) return std::nullopt;
+  protocol::Bytes out;
+  out.reserve(data.size());
+  for (uint32_t i : order) {
+    meta::PendingBatch& b = batches[i];
+    auto first = data.begin() + static_cast<std::ptrdiff_t>(b.byte_offset);
+    b.byte_offset = out.size();
+    out.insert(out.end(), first, first + b.byte_length);
+  }
+  return out;
+}
 
 std::vector<CommitResult> failed_results(size_t n, ErrorCode code) {
   std::vector<CommitResult> r(n);
@@ -153,6 +180,10 @@ void WalWriter::start_uploads() {
 }
 
 asio::awaitable<void> WalWriter::upload(std::shared_ptr<Object> obj) {
+  // Off the strand (a copy of the object), and before anything else sees
+  // the sealed bytes or the batches' offsets.
+  auto grouped = co_await run_blocking(blocking_, [&] { return group_by_partition(*obj->sealed_data, obj->batches); });
+  if (grouped) obj->sealed_data = std::make_shared<const protocol::Bytes>(std::move(*grouped));
   std::chrono::milliseconds backoff{100};
   for (int attempt = 1;; ++attempt) {
     try {

@@ -104,6 +104,25 @@ TEST_F(WalWriterTest, ManyRequestsShareOneObjectAndGetContiguousOffsets) {
     next[b.partition] += b.record_count;
   }
   for (int p = 0; p < 4; ++p) EXPECT_EQ(meta_->partition_offsets(topic_.id, p)->high_watermark, next[p]);
+
+  // The object is laid out partition by partition, each partition's batches
+  // back to back in arrival order, so each partition is one row (one run).
+  const CommittedObject& c = committed[0];
+  std::map<int32_t, uint64_t> end;  // where the partition's next batch must start
+  for (size_t i = 0; i < c.batches.size(); ++i) {
+    const auto& b = c.batches[i];
+    if (end.count(b.partition)) EXPECT_EQ(b.byte_offset, end[b.partition]) << i;
+    end[b.partition] = b.byte_offset + b.byte_length;
+    auto h = protocol::parse_batch_header(std::span(*c.data).subspan(b.byte_offset, b.byte_length));
+    ASSERT_TRUE(h);
+    EXPECT_EQ(h->size(), b.byte_length);
+    EXPECT_EQ(h->record_count, b.record_count);
+  }
+  for (int p = 0; p < 4; ++p) {
+    auto plan = meta_->find_batches(topic_.id, p, 0, 1 << 20);
+    ASSERT_EQ(plan->batches.size(), 1u) << p;
+    EXPECT_EQ(plan->batches[0].last_offset, next[p] - 1);
+  }
 }
 
 // An object of more requests than one answering step (answer_some): every

@@ -55,8 +55,10 @@ struct PartitionOffsets {
   int64_t log_start_offset = 0;
   int64_t high_watermark = 0;
   // The largest batch max timestamp among the batches the partition holds
-  // and the last offset of the first batch with it (-1, -1 when empty), for
-  // ListOffsets MAX_TIMESTAMP. delete_records recomputes it over what stays.
+  // and an offset inside the first batch run with it (-1, -1 when empty), for
+  // ListOffsets MAX_TIMESTAMP, which scans that run for the record. Commits
+  // give the last offset of the first batch with it, delete_records (which
+  // recomputes it over what stays) the last offset of its run.
   int64_t max_timestamp = -1;
   int64_t max_timestamp_offset = -1;
   bool operator==(const PartitionOffsets&) const = default;
@@ -96,7 +98,15 @@ struct CommitOutcome {
   bool object_recorded = false;
 };
 
-// Where a batch's bytes are.
+// Where a run of batches is: one or more consecutive batches of one
+// partition (offsets base_offset..last_offset), back to back in one object
+// at [byte_offset, byte_offset + byte_length). commit_object stores one row
+// per run, not per batch: the stored batches of a partition that lie back
+// to back in the object (the WAL groups an object's bytes by partition) make
+// one run of at most kMaxRunBytes (a single larger batch is a run of its
+// own). A WAL object holds thousands of small batches (librdkafka sends one
+// per partition and linger), and a row per batch was most of a commit's cost.
+// Readers walk the batch headers inside a run.
 struct BatchLocation {
   std::string object_key;
   uint64_t byte_offset = 0;
@@ -106,6 +116,8 @@ struct BatchLocation {
   int64_t max_timestamp = -1;
   bool operator==(const BatchLocation&) const = default;
 };
+
+inline constexpr uint64_t kMaxRunBytes = uint64_t{1} << 20;
 
 struct FetchPlan {
   PartitionOffsets offsets;
@@ -236,34 +248,36 @@ class MetaStore {
   // Offsets of one partition; nullopt if the topic or partition is unknown.
   virtual std::optional<PartitionOffsets> partition_offsets(const Uuid& topic, int32_t partition) = 0;
 
-  // The batches holding offsets >= from_offset, in offset order: the batch
-  // containing from_offset first, then following ones while the bytes
-  // returned stay within max_bytes (the first batch is always returned,
-  // however large: KIP-74; the walk stops at the first batch that does not
-  // fit, it never skips to a smaller one). Cost is bounded by max_bytes,
-  // never by how far from_offset is from the start. The first batch may
-  // start before the log start offset (see delete_records); skipping those
-  // records is the caller's. nullopt if the partition is unknown.
+  // The batch runs holding offsets >= from_offset, in offset order: the run
+  // containing from_offset first, then following ones until the bytes
+  // returned reach max_bytes (the first run is always returned, however
+  // large: KIP-74; the last one may cross max_bytes, and the caller cuts it
+  // at a batch boundary). Cost is bounded by max_bytes (plus one run), never
+  // by how far from_offset is from the start. The first run may start
+  // before from_offset and before the log start offset (see
+  // delete_records); skipping those batches and records is the caller's.
+  // nullopt if the partition is unknown.
   virtual std::optional<FetchPlan> find_batches(const Uuid& topic, int32_t partition, int64_t from_offset,
                                                 uint64_t max_bytes) = 0;
 
-  // The first batch, in offset order, that holds a record with a timestamp
-  // >= timestamp (the caller scans its records for the exact offset); nullopt
+  // The first batch run, in offset order, that holds a record with a
+  // timestamp >= timestamp (the caller scans its records for the exact
+  // offset); nullopt
   // if there is none. Bounded cost (an index, not a scan).
   virtual std::optional<BatchLocation> find_batch_by_timestamp(const Uuid& topic, int32_t partition,
                                                                int64_t timestamp) = 0;
 
-  // The batch holding `offset` (ListOffsets MAX_TIMESTAMP asks for the one
-  // holding max_timestamp_offset); nullopt if no stored batch holds it
+  // The batch run holding `offset` (ListOffsets MAX_TIMESTAMP asks for the
+  // one holding max_timestamp_offset); nullopt if no stored batch holds it
   // (unknown partition, offset at or past the high watermark, or before the
   // first batch that remains after delete_records).
   virtual std::optional<BatchLocation> find_batch_containing(const Uuid& topic, int32_t partition,
                                                              int64_t offset) = 0;
 
   // Advances the log start offset to `offset` (DeleteRecords; -1 means the
-  // high watermark) and drops the rows of batches wholly before it. Returns
-  // the new log start offset; a batch straddling the new start stays (fetch
-  // skips its records before the log start). MetaError(offset_out_of_range)
+  // high watermark) and drops the rows of batch runs wholly before it.
+  // Returns the new log start offset; a run straddling the new start stays
+  // (fetch skips its batches and records before the log start). MetaError(offset_out_of_range)
   // if offset is past the high watermark or negative other than -1;
   // MetaError(unknown_topic_or_partition) if the partition is unknown; a
   // smaller offset than the current start is a no-op returning the current

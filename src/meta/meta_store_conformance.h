@@ -100,6 +100,19 @@ class MetaStoreConformance : public ::testing::TestWithParam<MetaStoreBackend> {
     return store().commit_object(ObjectCommit{key, end, append_time_ms}, batches);
   }
 
+  // As commit(), but batches whose byte_offset is 0 are laid out with a
+  // one-byte gap between them, so that each stays a run of its own
+  // (BatchLocation): for tests about single batches.
+  CommitOutcome commit_apart(const std::string& key, std::vector<PendingBatch> batches,
+                             int64_t append_time_ms = 1000) {
+    uint64_t end = 0;
+    for (auto& b : batches) {
+      if (b.byte_offset == 0) b.byte_offset = end + 1;
+      end = std::max(end, b.byte_offset + b.byte_length);
+    }
+    return store().commit_object(ObjectCommit{key, end, append_time_ms}, batches);
+  }
+
   // Commits one batch in its own object and returns its result.
   CommitResult commit_one(const PendingBatch& b) {
     CommitOutcome out = commit("obj-" + std::to_string(next_object_++), {b});

@@ -465,7 +465,7 @@ TEST_P(MetaStoreConformance, ConcurrentCommitsNeverShareOffsets) {
 
 TEST_P(MetaStoreConformance, FindBatchesFromTheMiddleOfABatch) {
   Topic t = store().create_topic("t", 1, {});
-  commit("o", {batch(t, 0, 10, 0, 100), batch(t, 0, 10, 0, 100), batch(t, 0, 10, 0, 100)});
+  commit_apart("o", {batch(t, 0, 10, 0, 100), batch(t, 0, 10, 0, 100), batch(t, 0, 10, 0, 100)});
   auto plan = store().find_batches(t.id, 0, 15, 1 << 20);
   ASSERT_TRUE(plan);
   ASSERT_EQ(plan->batches.size(), 2u);
@@ -478,17 +478,79 @@ TEST_P(MetaStoreConformance, FindBatchesFromTheMiddleOfABatch) {
   EXPECT_EQ(plan->offsets, offsets(t, 0));
 }
 
+// --- batch runs (BatchLocation): a row per run of back-to-back batches -----------
+
+TEST_P(MetaStoreConformance, BatchesBackToBackInAnObjectAreOneRun) {
+  Topic t = store().create_topic("t", 2, {});
+  // Laid out one after the other: p0 [0,100) [100,200), p1 [200,300), p0 [300,400).
+  commit("o", {batch(t, 0, 2, 0, 100, 50), batch(t, 0, 3, 0, 100, 40), batch(t, 1, 1, 0, 100, 7),
+               batch(t, 0, 1, 0, 100, 60)});
+  auto p0 = store().find_batches(t.id, 0, 0, 1 << 20);
+  ASSERT_EQ(p0->batches.size(), 2u);
+  EXPECT_EQ(p0->batches[0], (BatchLocation{"o", 0, 200, 0, 4, 50}));
+  EXPECT_EQ(p0->batches[1], (BatchLocation{"o", 300, 100, 5, 5, 60}));
+  EXPECT_EQ(store().find_batches(t.id, 1, 0, 1 << 20)->batches,
+            (std::vector<BatchLocation>{{"o", 200, 100, 0, 0, 7}}));
+  // Any offset of a run finds the whole run.
+  EXPECT_EQ(store().find_batches(t.id, 0, 3, 1 << 20)->batches.at(0).base_offset, 0);
+  EXPECT_EQ(store().find_batch_containing(t.id, 0, 4)->byte_length, 200u);
+  EXPECT_EQ(store().find_batch_by_timestamp(t.id, 0, 45)->base_offset, 0);
+  EXPECT_EQ(store().find_batch_by_timestamp(t.id, 0, 55)->base_offset, 5);
+  EXPECT_EQ(offsets(t, 0), (PartitionOffsets{0, 6, 60, 5}));
+  // Batches of the next object never join a run of this one.
+  commit("p", {batch(t, 0, 1, 0, 100, 70)});
+  EXPECT_EQ(store().find_batches(t.id, 0, 0, 1 << 20)->batches.size(), 3u);
+}
+
+TEST_P(MetaStoreConformance, RejectedAndDuplicateBatchesSplitARun) {
+  Topic t = store().create_topic("t", 1, {});
+  const int64_t pid = store().allocate_producer_id();
+  ASSERT_EQ(commit("a", {idempotent(t, 0, pid, 0, 0, 1)}).results[0].base_offset, 0);
+  // [0,100) new, [100,200) a duplicate of sequence 0, [200,300) new,
+  // [300,400) an unknown partition, [400,500) new.
+  PendingBatch unknown = batch(t, 7, 1);
+  auto out = commit("b", {idempotent(t, 0, pid, 0, 1, 1), idempotent(t, 0, pid, 0, 0, 1),
+                          idempotent(t, 0, pid, 0, 2, 1), unknown, idempotent(t, 0, pid, 0, 3, 1)});
+  EXPECT_TRUE(out.results[1].duplicate);
+  EXPECT_EQ(out.results[3].error, ErrorCode::unknown_topic_or_partition);
+  auto plan = store().find_batches(t.id, 0, 1, 1 << 20);
+  ASSERT_EQ(plan->batches.size(), 3u);
+  EXPECT_EQ(plan->batches[0], (BatchLocation{"b", 0, 100, 1, 1, -1}));
+  EXPECT_EQ(plan->batches[1], (BatchLocation{"b", 200, 100, 2, 2, -1}));
+  EXPECT_EQ(plan->batches[2], (BatchLocation{"b", 400, 100, 3, 3, -1}));
+}
+
+TEST_P(MetaStoreConformance, RunsStopAtTheirSizeLimit) {
+  Topic t = store().create_topic("t", 1, {});
+  const auto quarter = static_cast<uint32_t>(kMaxRunBytes / 4);
+  // Four quarters fill one run exactly; the fifth starts the next.
+  commit("o", {batch(t, 0, 1, 0, quarter), batch(t, 0, 1, 0, quarter), batch(t, 0, 1, 0, quarter),
+               batch(t, 0, 1, 0, quarter), batch(t, 0, 1, 0, quarter)});
+  auto plan = store().find_batches(t.id, 0, 0, 1 << 30);
+  ASSERT_EQ(plan->batches.size(), 2u);
+  EXPECT_EQ(plan->batches[0], (BatchLocation{"o", 0, 4 * quarter, 0, 3, -1}));
+  EXPECT_EQ(plan->batches[1], (BatchLocation{"o", 4 * quarter, quarter, 4, 4, -1}));
+  // A batch larger than the limit is a run of its own.
+  const auto big = static_cast<uint32_t>(kMaxRunBytes + 1);
+  commit("p", {batch(t, 0, 1, 0, 10), batch(t, 0, 1, 0, big), batch(t, 0, 1, 0, 10)});
+  plan = store().find_batches(t.id, 0, 5, 1 << 30);
+  ASSERT_EQ(plan->batches.size(), 3u);
+  EXPECT_EQ(plan->batches[1].byte_length, big);
+}
+
 TEST_P(MetaStoreConformance, FindBatchesHonoursTheByteBudget) {
   Topic t = store().create_topic("t", 1, {});
-  commit("o", {batch(t, 0, 1, 0, 100), batch(t, 0, 1, 0, 100), batch(t, 0, 1, 0, 300), batch(t, 0, 1, 0, 50)});
+  commit_apart("o", {batch(t, 0, 1, 0, 100), batch(t, 0, 1, 0, 100), batch(t, 0, 1, 0, 300), batch(t, 0, 1, 0, 50)});
   auto count = [&](int64_t from, uint64_t max_bytes) {
     return store().find_batches(t.id, 0, from, max_bytes)->batches.size();
   };
   EXPECT_EQ(count(0, 200), 2u);   // exactly full
-  EXPECT_EQ(count(0, 499), 2u);   // the third does not fit; the fourth is not skipped to
+  EXPECT_EQ(count(0, 201), 3u);   // the run that crosses the budget comes too (the caller cuts it)
+  EXPECT_EQ(count(0, 499), 3u);   // ... but nothing after it
   EXPECT_EQ(count(0, 500), 3u);
+  EXPECT_EQ(count(0, 501), 4u);
   EXPECT_EQ(count(0, 10000), 4u);
-  EXPECT_EQ(count(2, 100), 1u);   // the first batch always, even if larger (KIP-74)
+  EXPECT_EQ(count(2, 100), 1u);   // the first run always, even if larger (KIP-74)
   EXPECT_EQ(count(2, 0), 1u);
   EXPECT_EQ(count(0, 1), 1u);
 }
@@ -522,7 +584,7 @@ TEST_P(MetaStoreConformance, FindBatchByTimestampWithOutOfOrderTimestamps) {
   std::vector<int64_t> ts{100, 50, 300, 200, 400};
   std::vector<PendingBatch> batches;
   for (int64_t m : ts) batches.push_back(batch(t, 0, 2, 0, 100, m));
-  commit("o", batches);
+  commit_apart("o", batches);
   auto first_offset = [&](int64_t timestamp) -> int64_t {
     auto b = store().find_batch_by_timestamp(t.id, 0, timestamp);
     return b ? b->base_offset : -1;
@@ -540,7 +602,7 @@ TEST_P(MetaStoreConformance, FindBatchByTimestampWithOutOfOrderTimestamps) {
 
   auto b = store().find_batch_by_timestamp(t.id, 0, 250);
   ASSERT_TRUE(b);
-  EXPECT_EQ(*b, (BatchLocation{"o", 200, 100, 4, 5, 300}));
+  EXPECT_EQ(*b, (BatchLocation{"o", 203, 100, 4, 5, 300}));
   EXPECT_EQ(store().find_batch_by_timestamp(t.id, 1, 0), std::nullopt);
 }
 
@@ -560,7 +622,7 @@ TEST_P(MetaStoreConformance, MaxTimestampIsTracked) {
 
 TEST_P(MetaStoreConformance, FindBatchContaining) {
   Topic t = store().create_topic("t", 1, {});
-  commit("o", {batch(t, 0, 3, 0, 100, 10), batch(t, 0, 3, 0, 100, 20)});
+  commit_apart("o", {batch(t, 0, 3, 0, 100, 10), batch(t, 0, 3, 0, 100, 20)});
   for (int64_t o = 0; o < 3; ++o) EXPECT_EQ(store().find_batch_containing(t.id, 0, o)->base_offset, 0) << o;
   for (int64_t o = 3; o < 6; ++o) EXPECT_EQ(store().find_batch_containing(t.id, 0, o)->base_offset, 3) << o;
   EXPECT_EQ(store().find_batch_containing(t.id, 0, 6), std::nullopt);
@@ -572,7 +634,7 @@ TEST_P(MetaStoreConformance, FindBatchContaining) {
 
 TEST_P(MetaStoreConformance, DeleteRecordsAdvancesTheLogStart) {
   Topic t = store().create_topic("t", 1, {});
-  commit("o", {batch(t, 0, 10), batch(t, 0, 10), batch(t, 0, 10)});  // 0-9, 10-19, 20-29
+  commit_apart("o", {batch(t, 0, 10), batch(t, 0, 10), batch(t, 0, 10)});  // 0-9, 10-19, 20-29
   EXPECT_ERROR(meta_error_of([&] { store().delete_records(t.id, 0, 31); }), ErrorCode::offset_out_of_range);
   EXPECT_ERROR(meta_error_of([&] { store().delete_records(t.id, 0, -2); }), ErrorCode::offset_out_of_range);
   EXPECT_ERROR(meta_error_of([&] { store().delete_records(t.id, 1, 0); }), ErrorCode::unknown_topic_or_partition);
@@ -603,8 +665,8 @@ TEST_P(MetaStoreConformance, DeleteRecordsAdvancesTheLogStart) {
 TEST_P(MetaStoreConformance, DeleteRecordsForgetsTimestampsOfDroppedBatches) {
   Topic t = store().create_topic("t", 1, {});
   // A far-future timestamp in the first batch, then ordinary ones.
-  commit("o", {batch(t, 0, 1, 0, 100, 9000), batch(t, 0, 1, 0, 100, 10), batch(t, 0, 1, 0, 100, 500),
-               batch(t, 0, 1, 0, 100, 200)});
+  commit_apart("o", {batch(t, 0, 1, 0, 100, 9000), batch(t, 0, 1, 0, 100, 10), batch(t, 0, 1, 0, 100, 500),
+                     batch(t, 0, 1, 0, 100, 200)});
   EXPECT_EQ(store().find_batch_by_timestamp(t.id, 0, 400)->base_offset, 0);
   store().delete_records(t.id, 0, 1);
   EXPECT_EQ(offsets(t, 0), (PartitionOffsets{1, 4, 500, 2}));
@@ -621,7 +683,7 @@ TEST_P(MetaStoreConformance, DeleteRecordsRepairsManyTimestampRows) {
   Topic t = store().create_topic("t", 1, {});
   std::vector<PendingBatch> batches{batch(t, 0, 1, 0, 10, 1'000'000)};
   for (int i = 0; i < 1300; ++i) batches.push_back(batch(t, 0, 1, 0, 10, i));
-  commit("o", batches);
+  commit_apart("o", batches);
   store().delete_records(t.id, 0, 1);
   EXPECT_EQ(store().find_batch_by_timestamp(t.id, 0, 1000)->base_offset, 1001);
   EXPECT_EQ(store().find_batch_by_timestamp(t.id, 0, 1299)->base_offset, 1300);

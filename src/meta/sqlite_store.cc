@@ -188,6 +188,16 @@ CREATE INDEX group_offsets_by_partition ON group_offsets (partition_id);
     {4, "the session timeout of a group's generation", R"sql(
 ALTER TABLE groups ADD COLUMN session_timeout_ms INTEGER NOT NULL DEFAULT 0;
 )sql"},
+    // A batches row now covers a run of consecutive batches of a partition,
+    // back to back in one object (BatchLocation in meta_store.h): one row
+    // per batch was most of a commit's cost. Rows written before are runs
+    // of one batch. The producer columns described one batch and nothing
+    // read them (producer_state holds what idempotence needs).
+    {5, "batch rows cover runs of batches", R"sql(
+ALTER TABLE batches DROP COLUMN producer_id;
+ALTER TABLE batches DROP COLUMN producer_epoch;
+ALTER TABLE batches DROP COLUMN base_sequence;
+)sql"},
 };
 
 constexpr int kLatestSchemaVersion = static_cast<int>(std::size(kMigrations));
@@ -1132,14 +1142,45 @@ CommitOutcome SqliteMetaStore::commit_object(const ObjectCommit& object, std::sp
 
   // State read once per partition and producer, updated in memory as the
   // batches go (a later batch sees what earlier ones did), written back once.
+  // The run being built per partition: stored batches back to back in the
+  // object (BatchLocation). A run ends at a gap (a rejected or duplicate
+  // batch, another partition's bytes) or at kMaxRunBytes.
+  struct Run {
+    int64_t base_offset = 0;
+    int64_t last_offset = 0;
+    uint64_t byte_offset = 0;
+    uint64_t byte_length = 0;
+    int64_t max_timestamp = -1;
+  };
   struct PartitionSlot {
     std::optional<PartitionRow> row;
     bool dirty = false;
+    std::optional<Run> run;
+    int64_t running_max = -1;  // the partition's max timestamp up to the run
+  };
+  std::optional<int64_t> object_id;
+  int64_t stored_runs = 0;
+  auto insert_run = [&](PartitionSlot& slot) {
+    const Run& r = *slot.run;
+    slot.running_max = std::max(slot.running_max, r.max_timestamp);
+    Statement(c,
+              "INSERT INTO batches (partition_id, last_offset, base_offset, object_id, byte_offset, byte_length, "
+              "max_timestamp, running_max_timestamp, record_count) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)")
+        .bind(1, slot.row->id)
+        .bind(2, r.last_offset)
+        .bind(3, r.base_offset)
+        .bind(4, *object_id)
+        .bind(5, static_cast<int64_t>(r.byte_offset))
+        .bind(6, static_cast<int64_t>(r.byte_length))
+        .bind(7, r.max_timestamp)
+        .bind(8, slot.running_max)
+        .bind(9, r.last_offset - r.base_offset + 1)
+        .run();
+    slot.run.reset();
+    ++stored_runs;
   };
   std::map<std::pair<Uuid, int32_t>, PartitionSlot> partitions;
   std::map<std::pair<int64_t, int64_t>, ProducerState> producers;  // (partition id, producer id)
-  std::optional<int64_t> object_id;
-  int64_t stored_batches = 0;
 
   CommitOutcome out;
   out.results.resize(batches.size());
@@ -1149,7 +1190,10 @@ CommitOutcome SqliteMetaStore::commit_object(const ObjectCommit& object, std::sp
 
     auto [slot_it, fresh] = partitions.try_emplace({b.topic_id, b.partition});
     PartitionSlot& slot = slot_it->second;
-    if (fresh) slot.row = load_partition(c, b.topic_id, b.partition);
+    if (fresh) {
+      slot.row = load_partition(c, b.topic_id, b.partition);
+      if (slot.row) slot.running_max = slot.row->offsets.max_timestamp;
+    }
     if (!slot.row) {
       r.error = ErrorCode::unknown_topic_or_partition;
       continue;
@@ -1195,23 +1239,16 @@ CommitOutcome SqliteMetaStore::commit_object(const ObjectCommit& object, std::sp
     }
     slot.dirty = true;
 
-    Statement(c,
-              "INSERT INTO batches (partition_id, last_offset, base_offset, object_id, byte_offset, byte_length, "
-              "max_timestamp, running_max_timestamp, producer_id, producer_epoch, base_sequence, record_count) "
-              "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
-        .bind(1, p.id)
-        .bind(2, last_offset)
-        .bind(3, base_offset)
-        .bind(4, *object_id)
-        .bind(5, static_cast<int64_t>(b.byte_offset))
-        .bind(6, static_cast<int64_t>(b.byte_length))
-        .bind(7, b.max_timestamp)
-        .bind(8, std::max(p.offsets.max_timestamp, b.max_timestamp))
-        .bind(9, b.producer_id)
-        .bind(10, b.producer_epoch)
-        .bind(11, b.base_sequence)
-        .bind(12, b.record_count)
-        .run();
+    if (slot.run && (slot.run->byte_offset + slot.run->byte_length != b.byte_offset ||
+                     slot.run->byte_length + b.byte_length > kMaxRunBytes)) {
+      insert_run(slot);
+    }
+    if (!slot.run) {
+      slot.run = Run{base_offset, last_offset, b.byte_offset, 0, b.max_timestamp};
+    }
+    slot.run->last_offset = last_offset;
+    slot.run->byte_length += b.byte_length;
+    slot.run->max_timestamp = std::max(slot.run->max_timestamp, b.max_timestamp);
 
     if (producer) {
       producer->known = true;
@@ -1221,12 +1258,13 @@ CommitOutcome SqliteMetaStore::commit_object(const ObjectCommit& object, std::sp
       if (producer->batches.size() > kProducerHistory) producer->batches.erase(producer->batches.begin());
     }
     r.base_offset = base_offset;
-    ++stored_batches;
   }
 
+  for (auto& [key, slot] : partitions)
+    if (slot.run) insert_run(slot);
   if (object_id) {
     Statement(c, "UPDATE objects SET live_batches = live_batches + ? WHERE id = ?")
-        .bind(1, stored_batches)
+        .bind(1, stored_runs)
         .bind(2, *object_id)
         .run();
   }
@@ -1255,18 +1293,17 @@ std::optional<FetchPlan> SqliteMetaStore::find_batches(const Uuid& topic, int32_
   if (!p) return std::nullopt;
   FetchPlan plan;
   plan.offsets = p->offsets;
-  // Step the index walk and stop as soon as the budget is spent: the rows
-  // read are the rows returned, plus at most one that did not fit.
+  // Step the index walk and stop as soon as the budget is reached: the rows
+  // read are the rows returned (the last may cross the budget; the caller
+  // cuts it at a batch boundary).
   Statement s(c, kFindBatchesSql);
   s.bind(1, p->id).bind(2, from_offset);
   uint64_t total = 0;
   while (total < max_bytes || plan.batches.empty()) {
     if (!s.step()) break;
     ++find_batches_rows_;
-    uint32_t length = s.uint32(2);
-    if (!plan.batches.empty() && length > max_bytes - total) break;
     plan.batches.push_back(location_from_row(s));
-    total += length;
+    total += plan.batches.back().byte_length;
   }
   return plan;
 }

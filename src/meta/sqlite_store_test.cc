@@ -151,8 +151,12 @@ TEST(SqliteMetaStore, MigratesAVersion2FileToGroups) {
   }
   {
     RawDb raw(file);
+    // Back to version 2's shape: no group tables, and batch rows with the
+    // producer columns that version 5 dropped.
     raw.exec("BEGIN; DROP TABLE group_offsets; DROP TABLE groups; DELETE FROM schema_version WHERE version >= 3; "
-             "COMMIT");
+             "ALTER TABLE batches ADD COLUMN producer_id INTEGER NOT NULL DEFAULT -1; "
+             "ALTER TABLE batches ADD COLUMN producer_epoch INTEGER NOT NULL DEFAULT -1; "
+             "ALTER TABLE batches ADD COLUMN base_sequence INTEGER NOT NULL DEFAULT -1; COMMIT");
     ASSERT_EQ(raw.value("SELECT max(version) FROM schema_version"), "2");
   }
   SqliteMetaStore store(file.string());
@@ -161,6 +165,10 @@ TEST(SqliteMetaStore, MigratesAVersion2FileToGroups) {
             "consumer groups: records and committed offsets");
   EXPECT_EQ(store.find_topic("t"), t);
   EXPECT_EQ(store.partition_offsets(t.id, 0)->high_watermark, 5);
+  auto plan = store.find_batches(t.id, 0, 0, 1 << 20);
+  ASSERT_EQ(plan->batches.size(), 1u);
+  EXPECT_EQ(plan->batches[0], (BatchLocation{"o", 0, 100, 0, 4, -1}));
+  EXPECT_EQ(RawDb(file).value("SELECT count(*) FROM pragma_table_info('batches') WHERE name = 'producer_id'"), "0");
   EXPECT_TRUE(store.list_groups().empty());
 
   CommittedOffset o;
@@ -343,9 +351,10 @@ class SqliteMetaStoreLookupCost : public ::testing::Test {
         int64_t index = static_cast<int64_t>(o) * kPerObject + i;
         // Timestamps rise with jitter: every 7th batch is a little late.
         int64_t ts = 1'000'000 + index * 10 - (index % 7 == 0 ? 25 : 0);
-        batches.push_back(plain(t_, 0, 1, static_cast<uint64_t>(i) * kLength, kLength, ts));
+        // A byte apart: every batch is a run (a row) of its own.
+        batches.push_back(plain(t_, 0, 1, static_cast<uint64_t>(i) * (kLength + 1), kLength, ts));
       }
-      store_->commit_object(ObjectCommit{"o" + std::to_string(o), uint64_t{kPerObject} * kLength, 1}, batches);
+      store_->commit_object(ObjectCommit{"o" + std::to_string(o), uint64_t{kPerObject} * (kLength + 1), 1}, batches);
     }
     ASSERT_EQ(store_->partition_offsets(t_.id, 0)->high_watermark, kBatches);
     store_->take_counters(SqliteMetaStore::Lookup::find_batches);
@@ -377,8 +386,9 @@ TEST_F(SqliteMetaStoreLookupCost, FindBatchesReadsOnlyTheRowsItReturns) {
     EXPECT_LE(steps, vm_steps.front() + 50);
   }
 
-  // One more row is read only when a batch does not fit the budget.
-  store_->find_batches(t_.id, 0, 0, 10 * kLength + 50);
+  // A run that crosses the budget is read and returned (the caller cuts
+  // it), and nothing after it.
+  EXPECT_EQ(store_->find_batches(t_.id, 0, 0, 10 * kLength + 50)->batches.size(), 11u);
   EXPECT_EQ(store_->take_counters(SqliteMetaStore::Lookup::find_batches).rows_stepped, 11);
 
   auto plan = store_->query_plan(SqliteMetaStore::Lookup::find_batches);

@@ -78,11 +78,9 @@ asio::awaitable<size_t> collect(RequestContext& ctx, const FetchHandler::Request
       fill_offsets(plan->offsets);
       pb::Bytes records;
       for (const auto& loc : plan->batches) {
-        bool fits = records.size() + loc.byte_length <= limit;
-        if (!fits && !(first_data && records.empty())) break;
         const size_t before = records.size();
         try {
-          co_await reader.append_batch(loc, records);
+          if (!co_await reader.append_batches(loc, fp.fetch_offset, limit, first_data && records.empty(), records)) break;
         } catch (const std::exception& e) {
           records.resize(before);
           FLOE_LOG(error, "fetch") << "cannot read " << topic->name << "-" << fp.partition << " at "

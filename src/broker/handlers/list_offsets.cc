@@ -1,5 +1,7 @@
 #include "broker/handlers/list_offsets.h"
 
+#include <limits>
+
 #include "broker/topic_cache.h"
 #include "common/blocking.h"
 #include "common/log.h"
@@ -25,18 +27,23 @@ struct Found {
   int64_t timestamp = -1;
 };
 
-// The first record of the batch at or after `from` whose timestamp satisfies
-// `match`, or nothing.
+// The first record of the batches (a run, offsets patched) at or after
+// `from` whose timestamp satisfies `match`, or nothing.
 template <typename Match>
-std::optional<Found> scan(const pb::Bytes& batch, int64_t from, Match match) {
-  pb::RecordReader reader(batch);
-  pb::RecordView rec;
-  const auto& h = reader.header();
-  while (reader.next(rec)) {
-    int64_t offset = h.base_offset + rec.offset_delta;
-    int64_t ts = h.timestamp_type() == pb::TimestampType::log_append_time ? h.max_timestamp
-                                                                            : h.base_timestamp + rec.timestamp_delta;
-    if (offset >= from && match(ts)) return Found{offset, ts};
+std::optional<Found> scan(const pb::Bytes& batches, int64_t from, Match match) {
+  std::span<const uint8_t> rest(batches);
+  while (!rest.empty()) {
+    auto h = pb::parse_batch_header(rest);
+    if (!h || h->batch_length < pb::batch_layout::kMinBatchLength || h->size() > rest.size()) break;
+    pb::RecordReader reader(rest.first(h->size()));
+    pb::RecordView rec;
+    while (reader.next(rec)) {
+      int64_t offset = h->base_offset + rec.offset_delta;
+      int64_t ts = h->timestamp_type() == pb::TimestampType::log_append_time ? h->max_timestamp
+                                                                              : h->base_timestamp + rec.timestamp_delta;
+      if (offset >= from && match(ts)) return Found{offset, ts};
+    }
+    rest = rest.subspan(h->size());
   }
   return std::nullopt;
 }
@@ -94,7 +101,8 @@ asio::awaitable<ListOffsetsHandler::Response> ListOffsetsHandler::handle(Request
           std::optional<Found> found;
           if (loc) {
             pb::Bytes batch;
-            co_await broker.reader->append_batch(*loc, batch);
+            co_await broker.reader->append_batches(*loc, offsets->log_start_offset,
+                                                   std::numeric_limits<size_t>::max(), true, batch);
             if (p.timestamp == kMaxTimestamp) {
               found = scan(batch, offsets->log_start_offset, [&](int64_t ts) { return ts == loc->max_timestamp; });
             } else {
