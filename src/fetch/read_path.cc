@@ -98,6 +98,18 @@ asio::awaitable<std::optional<meta::FetchPlan>> ReadPath::plan(const PartitionKe
   co_return plan;
 }
 
+asio::awaitable<std::vector<std::optional<meta::FetchPlan>>> ReadPath::plan_all(std::vector<PlanRequest> requests) {
+  auto plans = co_await run_blocking(blocking_, [&] {
+    std::vector<std::optional<meta::FetchPlan>> out;
+    out.reserve(requests.size());
+    for (const auto& r : requests) out.push_back(meta_.find_batches(r.partition.topic, r.partition.partition, r.from, r.max_bytes));
+    return out;
+  });
+  for (size_t i = 0; i < plans.size(); ++i)
+    if (plans[i]) remember_offsets(requests[i].partition, plans[i]->offsets);
+  co_return plans;
+}
+
 void ReadPath::cache_put_locked(const std::string& key, std::shared_ptr<const Bytes> data) {
   if (!data || data->size() > cache_max_bytes_) return;
   if (cache_.count(key)) return;

@@ -64,6 +64,15 @@ class ReadPath {
 
   asio::awaitable<std::optional<meta::FetchPlan>> plan(const PartitionKey& p, int64_t from, uint64_t max_bytes);
 
+  // plan() for many partitions in one trip to the blocking pool (a fetch of
+  // 100 partitions paid 100 round trips): one result per request, in order.
+  struct PlanRequest {
+    PartitionKey partition;
+    int64_t from = 0;
+    uint64_t max_bytes = 0;
+  };
+  asio::awaitable<std::vector<std::optional<meta::FetchPlan>>> plan_all(std::vector<PlanRequest> requests);
+
   // The whole object, from the cache or one GET. Throws
   // objstore::ObjectStoreError if it cannot be read.
   asio::awaitable<std::shared_ptr<const protocol::Bytes>> object(const std::string& key);

@@ -128,6 +128,34 @@ TEST_F(ReadPathTest, ACommitWakesAWatchOnItsPartitionOnly) {
   });
 }
 
+TEST_F(ReadPathTest, PlanAllAnswersEachPartitionInOrder) {
+  ReadPath reader(blocking_, *meta_, store_, 1 << 20);
+  meta::Topic t = meta_->create_topic("t", 2, {});
+  std::vector<meta::PendingBatch> batches(3);
+  for (size_t i = 0; i < batches.size(); ++i) {
+    batches[i].topic_id = t.id;
+    batches[i].partition = i == 1 ? 1 : 0;
+    batches[i].record_count = 2;
+    batches[i].byte_offset = i * 101;  // apart: a run each
+    batches[i].byte_length = 100;
+  }
+  meta_->commit_object(meta::ObjectCommit{"o", 400, 1}, batches);
+  run([&](asio::io_context&) -> asio::awaitable<void> {
+    std::vector<ReadPath::PlanRequest> requests{{{t.id, 1}, 0, 1000}, {{t.id, 0}, 2, 1000}, {{t.id, 5}, 0, 1000}};
+    auto plans = co_await reader.plan_all(std::move(requests));
+    EXPECT_EQ(plans.size(), 3u);
+    if (plans.size() != 3) co_return;
+    EXPECT_EQ(plans[0]->batches, (std::vector<meta::BatchLocation>{{"o", 101, 100, 0, 1, -1}}));
+    EXPECT_EQ(plans[1]->batches, (std::vector<meta::BatchLocation>{{"o", 202, 100, 2, 3, -1}}));
+    EXPECT_EQ(plans[1]->offsets.high_watermark, 4);
+    EXPECT_EQ(plans[2], std::nullopt) << "an unknown partition";
+    // The offsets came back with the plans: the next look needs no query.
+    PartitionKey p0{t.id, 0};
+    auto o = co_await reader.offsets(p0);
+    EXPECT_EQ(o->high_watermark, 4);
+  });
+}
+
 // A run of three batches (2, 1 and 3 records, as the producer sent them:
 // base offset 0 in each header) in one object, after 5 bytes of something
 // else.

@@ -18,22 +18,45 @@ struct Slot {
   std::shared_ptr<const meta::Topic> topic;  // null: unknown topic
 };
 
+void fill_offsets(FetchHandler::Response::PartitionData& pd, const meta::PartitionOffsets& o) {
+  pd.high_watermark = o.high_watermark;
+  pd.last_stable_offset = o.high_watermark;  // no transactions yet: nothing is unstable
+  pd.log_start_offset = o.log_start_offset;
+}
+
 // One pass over the requested partitions. Returns the bytes it collected.
+//
+// In three steps: the partitions' offsets (cached) decide which ones have
+// data to read; their batch runs are looked up in one trip to the metadata
+// store; then the runs are read within the byte budgets, in request order.
+// The lookups use each partition's own limit (bounded by max_bytes), since
+// what the earlier partitions will take is not known yet.
 asio::awaitable<size_t> collect(RequestContext& ctx, const FetchHandler::Request& req,
                                 const std::vector<Slot>& slots, FetchHandler::Response& resp) {
+  using PartitionData = FetchHandler::Response::PartitionData;
   fetch::ReadPath& reader = *ctx.broker.reader;
   resp.responses.clear();
   const bool read_committed = req.isolation_level == 1;
-  size_t budget = static_cast<size_t>(std::max(0, req.max_bytes));
-  size_t total = 0;
-  bool first_data = true;  // the first batch of the response is returned whole
+  const size_t max_bytes = static_cast<size_t>(std::max(0, req.max_bytes));
+
+  struct Pending {
+    PartitionData* pd;
+    std::shared_ptr<const meta::Topic> topic;
+    int64_t fetch_offset;
+    size_t partition_budget;
+  };
+  std::vector<Pending> pending;
+  std::vector<fetch::ReadPath::PlanRequest> lookups;
+  resp.responses.resize(req.topics.size());
   for (size_t t = 0; t < req.topics.size(); ++t) {
     const auto& ft = req.topics[t];
-    FetchHandler::Response::FetchableTopicResponse tr;
+    auto& tr = resp.responses[t];
     tr.topic = ft.topic;
     tr.topic_id = ft.topic_id;
-    for (const auto& fp : ft.partitions) {
-      FetchHandler::Response::PartitionData pd;
+    tr.partitions.resize(ft.partitions.size());
+    for (size_t i = 0; i < ft.partitions.size(); ++i) {
+      const auto& fp = ft.partitions[i];
+      PartitionData& pd = tr.partitions[i];
       pd.partition_index = fp.partition;
       pd.records = pb::Bytes{};
       if (read_committed) pd.aborted_transactions.emplace();
@@ -41,61 +64,60 @@ asio::awaitable<size_t> collect(RequestContext& ctx, const FetchHandler::Request
       if (!topic || fp.partition < 0 || fp.partition >= topic->partitions) {
         pd.error_code = pb::code(ErrorCode::unknown_topic_or_partition);
         pd.high_watermark = pd.last_stable_offset = pd.log_start_offset = -1;
-        tr.partitions.push_back(std::move(pd));
         continue;
       }
       fetch::PartitionKey key{topic->id, fp.partition};
       auto offsets = co_await reader.offsets(key);
       if (!offsets) {
         pd.error_code = pb::code(ErrorCode::unknown_topic_or_partition);
-        tr.partitions.push_back(std::move(pd));
         continue;
       }
-      auto fill_offsets = [&](const meta::PartitionOffsets& o) {
-        pd.high_watermark = o.high_watermark;
-        pd.last_stable_offset = o.high_watermark;  // no transactions yet: nothing is unstable
-        pd.log_start_offset = o.log_start_offset;
-      };
-      fill_offsets(*offsets);
+      fill_offsets(pd, *offsets);
       if (fp.fetch_offset < offsets->log_start_offset || fp.fetch_offset > offsets->high_watermark) {
         pd.error_code = pb::code(ErrorCode::offset_out_of_range);
-        tr.partitions.push_back(std::move(pd));
         continue;
       }
+      if (fp.fetch_offset == offsets->high_watermark) continue;
       const size_t partition_budget = static_cast<size_t>(std::max(0, fp.partition_max_bytes));
-      if (fp.fetch_offset == offsets->high_watermark || (!first_data && (budget == 0 || partition_budget == 0))) {
-        tr.partitions.push_back(std::move(pd));
-        continue;
-      }
-      const size_t limit = first_data ? std::max<size_t>(1, std::min(budget, partition_budget))
-                                      : std::min(budget, partition_budget);
-      auto plan = co_await reader.plan(key, fp.fetch_offset, limit);
-      if (!plan) {
-        pd.error_code = pb::code(ErrorCode::unknown_topic_or_partition);
-        tr.partitions.push_back(std::move(pd));
-        continue;
-      }
-      fill_offsets(plan->offsets);
-      pb::Bytes records;
-      for (const auto& loc : plan->batches) {
-        const size_t before = records.size();
-        try {
-          if (!co_await reader.append_batches(loc, fp.fetch_offset, limit, first_data && records.empty(), records)) break;
-        } catch (const std::exception& e) {
-          records.resize(before);
-          FLOE_LOG(error, "fetch") << "cannot read " << topic->name << "-" << fp.partition << " at "
-                                   << loc.base_offset << ": " << e.what();
-          if (records.empty()) pd.error_code = pb::code(ErrorCode::kafka_storage_error);
-          break;
-        }
-      }
-      if (!records.empty()) first_data = false;
-      total += records.size();
-      budget -= std::min(budget, records.size());
-      pd.records = std::move(records);
-      tr.partitions.push_back(std::move(pd));
+      pending.push_back(Pending{&pd, topic, fp.fetch_offset, partition_budget});
+      lookups.push_back({key, fp.fetch_offset, std::max<size_t>(1, std::min(max_bytes, partition_budget))});
     }
-    resp.responses.push_back(std::move(tr));
+  }
+  if (pending.empty()) co_return 0;
+
+  auto plans = co_await reader.plan_all(std::move(lookups));
+  size_t budget = max_bytes;
+  size_t total = 0;
+  bool first_data = true;  // the first batch of the response is returned whole
+  for (size_t k = 0; k < pending.size(); ++k) {
+    const Pending& p = pending[k];
+    PartitionData& pd = *p.pd;
+    auto& plan = plans[k];
+    if (!plan) {
+      pd.error_code = pb::code(ErrorCode::unknown_topic_or_partition);
+      continue;
+    }
+    fill_offsets(pd, plan->offsets);
+    if (!first_data && (budget == 0 || p.partition_budget == 0)) continue;
+    const size_t limit = first_data ? std::max<size_t>(1, std::min(budget, p.partition_budget))
+                                    : std::min(budget, p.partition_budget);
+    pb::Bytes records;
+    for (const auto& loc : plan->batches) {
+      const size_t before = records.size();
+      try {
+        if (!co_await reader.append_batches(loc, p.fetch_offset, limit, first_data && records.empty(), records)) break;
+      } catch (const std::exception& e) {
+        records.resize(before);
+        FLOE_LOG(error, "fetch") << "cannot read " << p.topic->name << "-" << pd.partition_index << " at "
+                                 << loc.base_offset << ": " << e.what();
+        if (records.empty()) pd.error_code = pb::code(ErrorCode::kafka_storage_error);
+        break;
+      }
+    }
+    if (!records.empty()) first_data = false;
+    total += records.size();
+    budget -= std::min(budget, records.size());
+    pd.records = std::move(records);
   }
   co_return total;
 }
