@@ -11,6 +11,7 @@
 #include <asio/use_awaitable.hpp>
 #include <asio/write.hpp>
 #include <deque>
+#include <span>
 
 #include "common/log.h"
 
@@ -50,6 +51,11 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
   void start() {
     auto self = shared_from_this();
+    // flush() writes what the socket takes at once, without waiting for a
+    // completion handler (async operations still work on a non-blocking
+    // socket).
+    std::error_code nb;
+    socket_.non_blocking(true, nb);
     asio::co_spawn(socket_.get_executor(), read_loop(), [self](std::exception_ptr e) {
       if (e) self->log_exception("read loop", e);
     });
@@ -193,7 +199,12 @@ class Connection : public std::enable_shared_from_this<Connection> {
     flush();
   }
 
-  // Writes the responses that are ready, in request order, as one gather write.
+  // Writes the responses that are ready, in request order, as one gather
+  // write: first straight away, as much as the socket takes (usually all),
+  // then the rest asynchronously. Writing at once matters when thousands of
+  // produce requests complete together (one WAL object): an asynchronous
+  // write's completion queues behind all of them on the strand, so every
+  // response after the first write would wait for the whole lot.
   void flush() {
     if (writing_ || closed_) return;
     std::vector<Bytes> batch;
@@ -211,12 +222,43 @@ class Connection : public std::enable_shared_from_this<Connection> {
       if (close_after || (reading_stopped_ && slots_.empty())) close();
       return;
     }
+    std::vector<asio::const_buffer> views;
+    views.reserve(batch.size());
+    size_t total = 0;
+    for (const auto& b : batch) {
+      views.emplace_back(asio::buffer(b));
+      total += b.size();
+    }
+    // write_some takes a bounded number of buffers (an iovec's worth) per
+    // call: go on until everything is written or the socket is full.
+    size_t first = 0;  // views[first..] are still to write
+    for (size_t written = 0; written < total && socket_.non_blocking();) {
+      std::error_code ec;
+      size_t n = socket_.write_some(std::span<const asio::const_buffer>(views).subspan(first), ec);
+      if (ec == asio::error::would_block || ec == asio::error::try_again) break;
+      if (ec) {
+        FLOE_LOG(debug, "net") << "write to " << info_.peer << " failed: " << ec.message();
+        close();
+        return;
+      }
+      written += n;
+      while (first < views.size() && n >= views[first].size()) n -= views[first++].size();
+      if (first < views.size()) views[first] += n;
+    }
+    if (first == views.size()) {
+      last_activity_ = std::chrono::steady_clock::now();
+      if (close_after) {
+        close();
+      } else {
+        flush();  // nothing more is ready; closes a drained connection that stopped reading
+      }
+      return;
+    }
+    // The rest, from where the socket stopped taking bytes.
+    std::vector<asio::const_buffer> rest(views.begin() + static_cast<std::ptrdiff_t>(first), views.end());
     writing_ = true;
     auto bufs = std::make_shared<std::vector<Bytes>>(std::move(batch));
-    std::vector<asio::const_buffer> views;
-    views.reserve(bufs->size());
-    for (const auto& b : *bufs) views.emplace_back(asio::buffer(b));
-    asio::async_write(socket_, views,
+    asio::async_write(socket_, rest,
                       [self = shared_from_this(), bufs, close_after](std::error_code ec, size_t) {
                         self->writing_ = false;
                         self->last_activity_ = std::chrono::steady_clock::now();
