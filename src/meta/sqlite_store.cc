@@ -1140,8 +1140,6 @@ CommitOutcome SqliteMetaStore::commit_object(const ObjectCommit& object, std::sp
   // (topic id, partition) order, then process in input order.
   Transaction txn(c, Transaction::write);
 
-  // State read once per partition and producer, updated in memory as the
-  // batches go (a later batch sees what earlier ones did), written back once.
   // The run being built per partition: stored batches back to back in the
   // object (BatchLocation). A run ends at a gap (a rejected or duplicate
   // batch, another partition's bytes) or at kMaxRunBytes.
@@ -1152,6 +1150,8 @@ CommitOutcome SqliteMetaStore::commit_object(const ObjectCommit& object, std::sp
     uint64_t byte_length = 0;
     int64_t max_timestamp = -1;
   };
+  // State read once per partition and producer, updated in memory as the
+  // batches go (a later batch sees what earlier ones did), written back once.
   struct PartitionSlot {
     std::optional<PartitionRow> row;
     bool dirty = false;
