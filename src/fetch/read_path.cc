@@ -182,11 +182,8 @@ asio::awaitable<bool> ReadPath::append_batches(const meta::BatchLocation& loc, i
   size_t pos = 0;
   const size_t start = out.size();
   while (pos < run.size()) {
-    auto h = protocol::parse_batch_header(run.subspan(pos));
-    if (!h || h->batch_length < protocol::batch_layout::kMinBatchLength || h->last_offset_delta < 0 ||
-        h->size() > run.size() - pos) {
-      throw corrupt("no whole batch at byte " + std::to_string(pos));
-    }
+    auto h = protocol::parse_whole_batch_header(run.subspan(pos));
+    if (!h || h->last_offset_delta < 0) throw corrupt("no whole batch at byte " + std::to_string(pos));
     const size_t size = h->size();
     const int64_t last = base + h->last_offset_delta;
     if (last >= from) {

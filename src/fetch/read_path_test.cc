@@ -179,7 +179,7 @@ struct RunFixture {
     std::vector<int64_t> r;
     std::span<const uint8_t> rest(out);
     while (!rest.empty()) {
-      auto h = protocol::parse_batch_header(rest);
+      auto h = protocol::parse_whole_batch_header(rest);
       if (!h) break;
       r.push_back(h->base_offset);
       rest = rest.subspan(h->size());

@@ -22,33 +22,25 @@ namespace {
 
 using protocol::Bytes;
 
-void put_be32(uint8_t* p, uint32_t v) {
-  p[0] = static_cast<uint8_t>(v >> 24);
-  p[1] = static_cast<uint8_t>(v >> 16);
-  p[2] = static_cast<uint8_t>(v >> 8);
-  p[3] = static_cast<uint8_t>(v);
-}
-
-uint32_t get_be32(const uint8_t* p) {
-  return uint32_t{p[0]} << 24 | uint32_t{p[1]} << 16 | uint32_t{p[2]} << 8 | uint32_t{p[3]};
-}
-
 // A request is (id, response size, delay ms); the response is the size
 // prefix, the id, then filler bytes that depend on the id. Every request is
 // in one concurrency class, so later ones may finish first.
 class EchoHandler final : public FrameHandler {
  public:
   asio::awaitable<std::optional<Bytes>> handle(const ConnectionInfo&, Bytes frame) override {
-    const uint32_t id = get_be32(frame.data());
-    const uint32_t size = get_be32(frame.data() + 4);
-    const uint32_t delay_ms = get_be32(frame.data() + 8);
+    protocol::Reader r(frame);
+    const uint32_t id = r.read_uint32();
+    const uint32_t size = r.read_uint32();
+    const uint32_t delay_ms = r.read_uint32();
     if (delay_ms > 0) {
       asio::steady_timer t(co_await asio::this_coro::executor, std::chrono::milliseconds(delay_ms));
       co_await t.async_wait(asio::use_awaitable);
     }
-    Bytes out(8 + size, static_cast<uint8_t>(id * 7 + 1));
-    put_be32(out.data(), 4 + size);
-    put_be32(out.data() + 4, id);
+    Bytes out;
+    protocol::Writer w(out);
+    w.write_uint32(4 + size);
+    w.write_uint32(id);
+    out.resize(8 + size, static_cast<uint8_t>(id * 7 + 1));
     co_return out;
   }
   int concurrency_class(const Bytes&) const override { return 1; }
@@ -83,12 +75,10 @@ class ServerTest : public ::testing::Test {
     ASSERT_EQ(::connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
   }
   void send_request(uint32_t id, uint32_t size, uint32_t delay_ms) {
-    uint8_t buf[16];
-    put_be32(buf, 12);
-    put_be32(buf + 4, id);
-    put_be32(buf + 8, size);
-    put_be32(buf + 12, delay_ms);
-    ASSERT_EQ(::send(fd_, buf, sizeof buf, 0), static_cast<ssize_t>(sizeof buf));
+    Bytes buf;
+    protocol::Writer w(buf);
+    for (uint32_t v : {12u, id, size, delay_ms}) w.write_uint32(v);
+    ASSERT_EQ(::send(fd_, buf.data(), buf.size(), 0), static_cast<ssize_t>(buf.size()));
   }
   bool read_exact(uint8_t* p, size_t n) {
     while (n > 0) {
@@ -101,10 +91,11 @@ class ServerTest : public ::testing::Test {
   }
   // Reads one response and checks it is request `id`'s, of `size` bytes.
   void expect_response(uint32_t id, uint32_t size) {
-    uint8_t head[8];
-    ASSERT_TRUE(read_exact(head, sizeof head)) << "response " << id;
-    ASSERT_EQ(get_be32(head), 4 + size) << "response " << id;
-    ASSERT_EQ(get_be32(head + 4), id) << "responses out of order";
+    Bytes head(8);
+    ASSERT_TRUE(read_exact(head.data(), head.size())) << "response " << id;
+    protocol::Reader r(head);
+    ASSERT_EQ(r.read_uint32(), 4 + size) << "response " << id;
+    ASSERT_EQ(r.read_uint32(), id) << "responses out of order";
     Bytes body(size);
     ASSERT_TRUE(read_exact(body.data(), body.size()));
     EXPECT_EQ(body, Bytes(size, static_cast<uint8_t>(id * 7 + 1))) << "response " << id;

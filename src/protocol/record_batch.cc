@@ -304,6 +304,12 @@ std::optional<BatchHeader> parse_batch_header(std::span<const uint8_t> batch) {
   return h;
 }
 
+std::optional<BatchHeader> parse_whole_batch_header(std::span<const uint8_t> bytes) {
+  auto h = parse_batch_header(bytes);
+  if (!h || h->batch_length < L::kMinBatchLength || h->size() > bytes.size()) return std::nullopt;
+  return h;
+}
+
 std::string_view batch_status_name(BatchStatus s) {
   switch (s) {
     case BatchStatus::ok:

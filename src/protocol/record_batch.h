@@ -107,6 +107,12 @@ struct BatchHeader {
 // given. The magic may be anything: check it before trusting other fields.
 std::optional<BatchHeader> parse_batch_header(std::span<const uint8_t> batch);
 
+// The header of the batch at the start of `bytes` when that whole batch is
+// there by its own length (at least a header, no more than `bytes` holds);
+// nullopt otherwise. Judges nothing else (magic, CRC): it walks batches
+// stored back to back, which were validated when they were produced.
+std::optional<BatchHeader> parse_whole_batch_header(std::span<const uint8_t> bytes);
+
 enum class BatchStatus : uint8_t {
   ok,
   // The bytes are damaged: a length that does not fit, a CRC that does not

@@ -191,6 +191,18 @@ TEST(RecordBatch, HeaderLayoutMatchesTheFormat) {
   EXPECT_EQ(h->size(), b.size());
   EXPECT_EQ(h->last_offset(), 0x0102030405060708 + 4);
   EXPECT_FALSE(parse_batch_header(std::span<const uint8_t>(b).first(60)));
+
+  // The whole batch, or nothing: cut short by a byte, or a length below a
+  // header's, gives no header; bytes after the batch do not matter.
+  EXPECT_TRUE(parse_whole_batch_header(b));
+  EXPECT_FALSE(parse_whole_batch_header(std::span<const uint8_t>(b).first(b.size() - 1)));
+  Bytes longer = b;
+  longer.push_back(0);
+  EXPECT_EQ(parse_whole_batch_header(longer)->size(), b.size());
+  Bytes short_length = b;
+  short_length[L::kBatchLength + 3] = static_cast<uint8_t>(L::kMinBatchLength - 1);
+  short_length[L::kBatchLength + 2] = short_length[L::kBatchLength + 1] = short_length[L::kBatchLength] = 0;
+  EXPECT_FALSE(parse_whole_batch_header(short_length));
 }
 
 TEST(RecordBatch, BuildThenDecodeEveryCodec) {

@@ -33,8 +33,8 @@ template <typename Match>
 std::optional<Found> scan(const pb::Bytes& batches, int64_t from, Match match) {
   std::span<const uint8_t> rest(batches);
   while (!rest.empty()) {
-    auto h = pb::parse_batch_header(rest);
-    if (!h || h->batch_length < pb::batch_layout::kMinBatchLength || h->size() > rest.size()) break;
+    auto h = pb::parse_whole_batch_header(rest);
+    if (!h) break;
     pb::RecordReader reader(rest.first(h->size()));
     pb::RecordView rec;
     while (reader.next(rec)) {
