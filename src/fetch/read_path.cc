@@ -91,13 +91,6 @@ asio::awaitable<std::optional<meta::PartitionOffsets>> ReadPath::offsets(const P
   co_return o;
 }
 
-asio::awaitable<std::optional<meta::FetchPlan>> ReadPath::plan(const PartitionKey& p, int64_t from,
-                                                                uint64_t max_bytes) {
-  auto plan = co_await run_blocking(blocking_, [&] { return meta_.find_batches(p.topic, p.partition, from, max_bytes); });
-  if (plan) remember_offsets(p, plan->offsets);
-  co_return plan;
-}
-
 asio::awaitable<std::vector<std::optional<meta::FetchPlan>>> ReadPath::plan_all(std::vector<PlanRequest> requests) {
   auto plans = co_await run_blocking(blocking_, [&] {
     std::vector<std::optional<meta::FetchPlan>> out;

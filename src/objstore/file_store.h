@@ -16,7 +16,8 @@
 // back from the broker's own cache, so copying it into the page cache only
 // costs time (a 5 MiB object took 10-15 ms buffered and 4-6 ms direct on the
 // development VM's ext4) and evicts pages that matter. A file system that
-// refuses O_DIRECT (tmpfs) gets ordinary writes, from then on.
+// refuses O_DIRECT (tmpfs before Linux 6.6, some network file systems) gets
+// ordinary writes, from then on.
 //
 // Unlike S3, one key cannot be both an object and the folder of another
 // ("a" and "a/b"): such a put fails with ErrorKind::other. floe's key scheme
