@@ -11,6 +11,10 @@
 // the latency percentiles (connections, metadata and the consumer's first fetches
 // settle then).
 //
+// From librdkafka's statistics it also reports where a record's time went: in the
+// client's queue before its batch was made ("int_latency") and from request to
+// response ("rtt": the broker plus the network).
+//
 // Prints one JSON object on stdout; progress goes to stderr. Build:
 //   g++ -O2 -std=c++20 bench/load.cc -o build/bench/floe_load $(pkg-config --cflags --libs rdkafka) -pthread
 
@@ -59,6 +63,10 @@ struct Options {
   int drain_s = 120;          // how long to wait for delivery reports after the last send
   int producers = 1;          // producer instances; partition p goes to producer p % producers
   double max_seconds = 0;     // stop sending after this long, whatever is left (0: no limit)
+  // queue.buffering.backpressure.threshold (0: librdkafka's default, 1). While this many
+  // produce requests wait to be written to a broker, librdkafka makes no new ones; at 1
+  // its broker thread makes one request per pass over all the broker's partitions.
+  int backpressure_threshold = 0;
 };
 
 [[noreturn]] void usage(const char* why) {
@@ -67,7 +75,8 @@ struct Options {
                "usage: floe_load [--bootstrap HOST:PORT] [--topic NAME] [--partitions P] [--no-create]\n"
                "                 [--bytes N | --seconds S] [--record-size B] [--rate-mibs R (0: flat out)]\n"
                "                 [--e2e] [--warmup-s S] [--linger-ms MS] [--max-seconds S]\n"
-               "                 [--drain-s S] [--consumer-wait-s S] [--producers N]\n",
+               "                 [--drain-s S] [--consumer-wait-s S] [--producers N]\n"
+               "                 [--backpressure-threshold N]\n",
                why);
   std::exit(2);
 }
@@ -95,10 +104,12 @@ Options parse(int argc, char** argv) {
     else if (a == "--max-seconds") o.max_seconds = std::stod(value());
     else if (a == "--drain-s") o.drain_s = std::stoi(value());
     else if (a == "--producers") o.producers = std::stoi(value());
+    else if (a == "--backpressure-threshold") o.backpressure_threshold = std::stoi(value());
     else usage(("unknown argument " + a).c_str());
   }
   if (o.partitions < 1) usage("--partitions must be at least 1");
   if (o.producers < 1) usage("--producers must be at least 1");
+  if (o.backpressure_threshold < 0) usage("--backpressure-threshold must not be negative");
   if (o.record_size < 16) usage("--record-size must be at least 16 (send time and sequence)");
   if (o.seconds > 0 && o.rate_mibs <= 0) usage("--seconds needs --rate-mibs");
   return o;
@@ -195,8 +206,34 @@ struct ProduceState {
 struct ProducerSlot {
   ProduceState* state = nullptr;
   int64_t requests_sent = -1;  // from librdkafka's statistics: requests to brokers
+  // p99 of each statistics interval after the warm-up, in ms, per broker.
+  std::vector<double> queue_p99_ms;  // "int_latency"
+  std::vector<double> rtt_p99_ms;    // "rtt"
   Handle handle;
 };
+
+// The p99 (us in the JSON, ms out) of every non-empty window named `key` in one
+// statistics JSON. Only broker entries have "int_latency" and "rtt" windows, and a
+// window is a flat object ({ "min":.., "p99": .., "cnt":.. }); the bootstrap entry's
+// windows are empty (cnt 0).
+void window_p99s(std::string_view s, std::string_view key, std::vector<double>& out) {
+  const std::string name = "\"" + std::string(key) + "\":";
+  auto number_after = [](std::string_view w, std::string_view field) -> std::optional<int64_t> {
+    size_t at = w.find(field);
+    if (at == std::string_view::npos) return std::nullopt;
+    return std::strtoll(w.data() + at + field.size(), nullptr, 10);
+  };
+  for (size_t at = s.find(name); at != std::string_view::npos; at = s.find(name, at + name.size())) {
+    size_t open = s.find_first_not_of(" ", at + name.size());
+    if (open == std::string_view::npos || s[open] != '{') continue;
+    size_t end = s.find('}', open);
+    if (end == std::string_view::npos) break;
+    std::string_view w = s.substr(open, end - open);
+    auto count = number_after(w, "\"cnt\":");
+    auto p99 = number_after(w, "\"p99\":");
+    if (count && *count > 0 && p99) out.push_back(static_cast<double>(*p99) / 1000.0);
+  }
+}
 
 // librdkafka's statistics end with the client totals: "tx" (requests sent), then
 // "tx_bytes" (brokers' entries spell it "txbytes"). The producer sends little but
@@ -206,9 +243,14 @@ int on_stats(rd_kafka_t*, char* json, size_t len, void* opaque) {
   constexpr std::string_view kTx = "\"tx\":";
   size_t end = s.rfind("\"tx_bytes\"");
   size_t start = end == std::string_view::npos ? end : s.rfind(kTx, end);
+  auto* slot = static_cast<ProducerSlot*>(opaque);
   if (start != std::string_view::npos) {
-    static_cast<ProducerSlot*>(opaque)->requests_sent =
+    slot->requests_sent =
         std::strtoll(std::string(s.substr(start + kTx.size(), end - start - kTx.size())).c_str(), nullptr, 10);
+  }
+  if (now_ns() >= slot->state->measure_from_ns) {
+    window_p99s(s, "int_latency", slot->queue_p99_ms);
+    window_p99s(s, "rtt", slot->rtt_p99_ms);
   }
   return 0;  // librdkafka frees json
 }
@@ -321,6 +363,17 @@ void print_percentiles(const char* name, const Percentiles& p, bool last) {
               name, p.count, p.p50, p.p99, p.p999, p.max, last ? "" : ",");
 }
 
+// Per-interval p99s (one per statistics interval and broker): their median and max.
+void print_windows(const char* name, std::vector<double> p99s) {
+  if (p99s.empty()) {
+    std::printf("  \"%s\": null,\n", name);
+    return;
+  }
+  std::sort(p99s.begin(), p99s.end());
+  std::printf("  \"%s\": {\"intervals\": %zu, \"median\": %.3f, \"max\": %.3f},\n", name, p99s.size(),
+              p99s[p99s.size() / 2], p99s.back());
+}
+
 int run(const Options& o) {
   if (o.create) create_topic(o);
 
@@ -346,6 +399,9 @@ int run(const Options& o) {
     set(conf, "queue.buffering.max.messages", std::to_string(200000 / o.producers));
     set(conf, "queue.buffering.max.kbytes", std::to_string(1048576 / o.producers));
     set(conf, "batch.size", "1048576");
+    if (o.backpressure_threshold > 0) {
+      set(conf, "queue.buffering.backpressure.threshold", std::to_string(o.backpressure_threshold));
+    }
     set(conf, "log_level", "3");
     set(conf, "statistics.interval.ms", "1000");
     rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
@@ -446,6 +502,12 @@ int run(const Options& o) {
     }
   }
 
+  std::vector<double> queue_p99, rtt_p99;
+  for (auto& p : producers) {
+    queue_p99.insert(queue_p99.end(), p->queue_p99_ms.begin(), p->queue_p99_ms.end());
+    rtt_p99.insert(rtt_p99.end(), p->rtt_p99_ms.begin(), p->rtt_p99_ms.end());
+  }
+
   int64_t consumed = 0;
   std::vector<int64_t> e2e;
   int64_t consumer_errors = 0;
@@ -471,6 +533,9 @@ int run(const Options& o) {
   std::printf("  \"producers\": %d, \"produce_requests\": %" PRId64 ", \"records_per_request\": %.2f,\n",
               o.producers, requests_sent,
               requests_sent > 0 ? static_cast<double>(st.delivered) / static_cast<double>(requests_sent) : 0.0);
+  std::printf("  \"backpressure_threshold\": %d,\n", o.backpressure_threshold);
+  print_windows("client_queue_p99_ms", queue_p99);
+  print_windows("broker_rtt_p99_ms", rtt_p99);
   std::printf("  \"seconds\": %.3f, \"mib\": %.3f, \"mib_per_s\": %.3f, \"records_per_s\": %.1f,\n", seconds, mib,
               mib / seconds, static_cast<double>(st.delivered) / seconds);
   if (o.e2e) {

@@ -28,6 +28,7 @@ Environment (all optional):
   BENCH_DISK_BYTES     1073741824     bytes written by the disk test
   BENCH_DRAIN_S        60             how long a run waits for the broker to catch up at its end
   BENCH_PRODUCERS      1              producer instances in floe_load (partitions spread over them)
+  BENCH_BACKPRESSURE_THRESHOLD 100    producer queue.buffering.backpressure.threshold (bench/README)
   BENCH_DIR            system temp    parent of the brokers' data dirs and the disk test
   BENCH_BROKER_ARGS    ""             extra `floe serve` flags, e.g. "--wal.linger.ms=100"
   BENCH_OUT            bench/results.json
@@ -79,6 +80,7 @@ LINGER_MS = env_int("BENCH_LINGER_MS", 5)
 DISK_BYTES = env_int("BENCH_DISK_BYTES", GIB)
 DRAIN_S = env_int("BENCH_DRAIN_S", 60)
 PRODUCERS = env_int("BENCH_PRODUCERS", 1)
+BACKPRESSURE_THRESHOLD = env_int("BENCH_BACKPRESSURE_THRESHOLD", 100)
 BENCH_DIR = os.environ.get("BENCH_DIR") or None
 BROKER_ARGS = shlex.split(os.environ.get("BENCH_BROKER_ARGS", ""))
 OUT = Path(os.environ.get("BENCH_OUT", REPO / "bench" / "results.json"))
@@ -126,7 +128,8 @@ def run_load(bootstrap: str, topic: str, partitions: int, extra: list[str],
              timeout: float) -> dict:
     cmd = [str(LOAD_BIN), "--bootstrap", bootstrap, "--topic", topic,
            "--partitions", str(partitions), "--record-size", str(RECORD_SIZE),
-           "--linger-ms", str(LINGER_MS), "--producers", str(PRODUCERS), *extra]
+           "--linger-ms", str(LINGER_MS), "--producers", str(PRODUCERS),
+           "--backpressure-threshold", str(BACKPRESSURE_THRESHOLD), *extra]
     log("  $ " + " ".join(cmd))
     done = subprocess.run(cmd, stdout=subprocess.PIPE, text=True, timeout=timeout)
     if not done.stdout.strip():
@@ -300,6 +303,11 @@ def puts_per_gib(run: dict) -> float | None:
     return b["puts"] / (ingested / GIB) if ingested else None
 
 
+def window_median(w: dict | None) -> float | None:
+    """The median over statistics intervals of librdkafka's per-interval p99."""
+    return w["median"] if w else None
+
+
 def fmt(v, spec: str = ".1f") -> str:
     return "-" if v is None else format(v, spec)
 
@@ -347,6 +355,9 @@ def main() -> int:
             "fraction_of_disk_8_streams": flat["mib_per_s"] / disk8["mib_per_s"],
             "produce_latency_ms": rate["produce_latency"],
             "e2e_latency_ms": rate["e2e_latency"],
+            # where the at-rate records' time went, from librdkafka's statistics
+            "client_queue_p99_ms": rate.get("client_queue_p99_ms"),
+            "broker_rtt_p99_ms": rate.get("broker_rtt_p99_ms"),
             "puts_per_gib_flat_out": puts_per_gib(flat),
             "puts_per_gib_at_rate": puts_per_gib(rate),
             "peak_rss_mib": max((r["broker"]["peak_rss_bytes"] or 0) for r in (flat, rate)) / MIB,
@@ -427,6 +438,7 @@ def main() -> int:
                      "flat_out_max_seconds": MAX_SECONDS, "rate_mibs": RATE_MIBS,
                      "latency_seconds": LATENCY_SECONDS, "warmup_s": WARMUP_S,
                      "producer_linger_ms": LINGER_MS, "producers": PRODUCERS,
+                     "producer_backpressure_threshold": BACKPRESSURE_THRESHOLD,
                      "broker_args": BROKER_ARGS,
                      "wal_linger_ms": linger},
         "disk_fsync_write": disks,
@@ -449,13 +461,14 @@ def main() -> int:
           "; 'of disk' below is against one stream, 'of disk×8' against eight")
     print()
     header = ["partitions", "MiB/s", "records/s", "of disk", "of disk×8", "p50 ms", "p99 ms", "p99.9 ms",
-              "e2e p50", "e2e p99", "PUT/GiB", f"PUT/GiB@{RATE_MIBS:g}", "peak RSS MiB"]
+              "e2e p50", "e2e p99", "queue p99", "rtt p99", "PUT/GiB", f"PUT/GiB@{RATE_MIBS:g}", "peak RSS MiB"]
     rows = [[f"{r['partitions']:,}", fmt(r["produce_mib_per_s"]),
              fmt(r["produce_records_per_s"], ",.0f"), fmt(100 * r["fraction_of_disk"], ".0f") + "%",
              fmt(100 * r["fraction_of_disk_8_streams"], ".0f") + "%",
              fmt(r["produce_latency_ms"]["p50_ms"]), fmt(r["produce_latency_ms"]["p99_ms"]),
              fmt(r["produce_latency_ms"]["p999_ms"]), fmt(r["e2e_latency_ms"]["p50_ms"]),
-             fmt(r["e2e_latency_ms"]["p99_ms"]), fmt(r["puts_per_gib_flat_out"]),
+             fmt(r["e2e_latency_ms"]["p99_ms"]), fmt(window_median(r["client_queue_p99_ms"])),
+             fmt(window_median(r["broker_rtt_p99_ms"])), fmt(r["puts_per_gib_flat_out"]),
              fmt(r["puts_per_gib_at_rate"]), fmt(r["peak_rss_mib"], ".0f")] for r in runs]
     widths = [max([len(h), *(len(row[i]) for row in rows)]) for i, h in enumerate(header)]
     print("| " + " | ".join(h.rjust(w) for h, w in zip(header, widths)) + " |")
@@ -476,7 +489,9 @@ def main() -> int:
               f"peak RSS {fmt(s3['peak_rss_mib'], '.0f')} MiB")
         print()
     print(f"MiB/s, records/s, PUT/GiB: flat out; latencies: at {RATE_MIBS:g} MiB/s "
-          f"(produce: send -> delivery report; e2e: send -> consumer receives); "
+          f"(produce: send -> delivery report; e2e: send -> consumer receives; "
+          f"queue p99 / rtt p99: the client's queue before a batch is made / request to response, "
+          f"librdkafka's per-second p99, median over the run); "
           f"peak RSS: the larger of the two brokers.")
     for t, ok in targets:
         print(f"  [{'met' if ok else 'MISSED'}] {t}")
