@@ -103,6 +103,8 @@ class SqliteMetaStore final : public MetaStore {
   // What the lookup's statement did since the previous call (the counters
   // are reset): rows it produced to the store, full-scan steps, sorts, and
   // virtual-machine steps (a work measure proportional to rows visited).
+  // find_batch_by_timestamp is a binary search: its statement is one probe,
+  // and rows_stepped counts the probes.
   struct LookupCounters {
     int64_t rows_stepped = 0;
     int64_t fullscan_steps = 0;

@@ -6,6 +6,7 @@
 #include <atomic>
 #include <fstream>
 #include <mutex>
+#include <random>
 #include <set>
 #include <thread>
 
@@ -178,6 +179,76 @@ TEST(SqliteMetaStore, MigratesAVersion2FileToGroups) {
   std::vector<CommittedOffset> offsets{o};
   EXPECT_EQ(store.commit_offsets("g", offsets, 10), std::vector<ErrorCode>{ErrorCode::none});
   EXPECT_EQ(store.fetch_offsets("g", std::nullopt), offsets);
+}
+
+// Version 6 rebuilt the batches table in arrival order. Put a file with
+// rows back into version 5's shape (clustered on partition and offset, with
+// the running max timestamp index) and check that nothing is lost: rows,
+// the objects' row counts, and the triggers that keep them.
+TEST(SqliteMetaStore, MigratesVersion5BatchRowsToArrivalOrder) {
+  ScratchDir dir;
+  fs::path file = dir.path() / "meta.db";
+  Topic t;
+  {
+    SqliteMetaStore store(file.string());
+    t = store.create_topic("t", 2, {});
+    // Two objects, each with rows of both partitions; timestamps rise but
+    // for one late batch.
+    for (int o = 0; o < 2; ++o) {
+      std::vector<PendingBatch> batches;
+      for (int i = 0; i < 4; ++i) {
+        const int64_t ts = 1000 + o * 100 + i * 10 - (i == 2 ? 15 : 0);
+        batches.push_back(plain(t, i % 2, 3, static_cast<uint64_t>(i) * 101, 100, ts));
+      }
+      ASSERT_TRUE(store.commit_object(ObjectCommit{"o" + std::to_string(o), 404, 5}, batches).object_recorded);
+    }
+  }
+  {
+    RawDb raw(file);
+    raw.exec(
+        "BEGIN; DROP TRIGGER batches_release_object; DROP TRIGGER batches_move_object; "
+        "CREATE TABLE v5 (partition_id INTEGER NOT NULL REFERENCES partitions (id), last_offset INTEGER NOT NULL, "
+        "base_offset INTEGER NOT NULL, object_id INTEGER NOT NULL REFERENCES objects (id), "
+        "byte_offset INTEGER NOT NULL, byte_length INTEGER NOT NULL, max_timestamp INTEGER NOT NULL, "
+        "running_max_timestamp INTEGER NOT NULL, record_count INTEGER NOT NULL, "
+        "PRIMARY KEY (partition_id, last_offset)) WITHOUT ROWID; "
+        "INSERT INTO v5 SELECT * FROM batches; DROP TABLE batches; ALTER TABLE v5 RENAME TO batches; "
+        "CREATE INDEX batches_by_running_max_timestamp ON batches (partition_id, running_max_timestamp, last_offset); "
+        "CREATE INDEX batches_by_object ON batches (object_id); "
+        "CREATE TRIGGER batches_release_object AFTER DELETE ON batches BEGIN "
+        "  UPDATE objects SET live_batches = live_batches - 1 WHERE id = OLD.object_id; END; "
+        "CREATE TRIGGER batches_move_object AFTER UPDATE OF object_id ON batches "
+        "WHEN NEW.object_id IS NOT OLD.object_id BEGIN "
+        "  UPDATE objects SET live_batches = live_batches - 1 WHERE id = OLD.object_id; "
+        "  UPDATE objects SET live_batches = live_batches + 1 WHERE id = NEW.object_id; END; "
+        "DELETE FROM schema_version WHERE version >= 6; COMMIT");
+    ASSERT_EQ(raw.value("SELECT max(version) FROM schema_version"), "5");
+    ASSERT_EQ(raw.value("SELECT group_concat(live_batches) FROM objects ORDER BY id"), "4,4");
+  }
+  SqliteMetaStore store(file.string());
+  EXPECT_EQ(store.schema_version(), SqliteMetaStore::latest_schema_version());
+  RawDb raw(file);
+  EXPECT_EQ(raw.value("SELECT count(*) FROM sqlite_master WHERE name = 'batches_by_running_max_timestamp'"), "0");
+  EXPECT_EQ(raw.value("SELECT count(*) FROM sqlite_master WHERE name = 'batches_by_offset'"), "1");
+  EXPECT_EQ(raw.value("SELECT group_concat(live_batches) FROM objects ORDER BY id"), "4,4");
+
+  // Partition 0 has batches 0 and 2 of each object: offsets 0-2 (ts 1000),
+  // 3-5 (ts 1005, late), 6-8 (ts 1100), 9-11 (ts 1105, late).
+  auto plan = store.find_batches(t.id, 0, 0, 1 << 20);
+  ASSERT_EQ(plan->batches.size(), 4u);
+  EXPECT_EQ(plan->batches[1], (BatchLocation{"o0", 202, 100, 3, 5, 1005}));
+  EXPECT_EQ(plan->batches[3], (BatchLocation{"o1", 202, 100, 9, 11, 1105}));
+  EXPECT_EQ(store.find_batch_by_timestamp(t.id, 0, 1001)->base_offset, 3);
+  EXPECT_EQ(store.find_batch_by_timestamp(t.id, 0, 1006)->base_offset, 6);
+  EXPECT_EQ(store.partition_offsets(t.id, 0)->max_timestamp, 1105);
+
+  // The delete trigger still counts: dropping offsets 0-5 of partition 0
+  // releases two of o0's rows.
+  store.delete_records(t.id, 0, 6);
+  EXPECT_EQ(raw.value("SELECT group_concat(live_batches) FROM objects ORDER BY id"), "2,4");
+  EXPECT_EQ(store.partition_offsets(t.id, 0), (PartitionOffsets{6, 12, 1105, 11}));
+  EXPECT_EQ(raw.value("PRAGMA integrity_check"), "ok");
+  EXPECT_TRUE(raw.rows("PRAGMA foreign_key_check").empty());
 }
 
 TEST(SqliteMetaStore, GroupOffsetsGoWithTheirTopic) {
@@ -394,13 +465,14 @@ TEST_F(SqliteMetaStoreLookupCost, FindBatchesReadsOnlyTheRowsItReturns) {
   auto plan = store_->query_plan(SqliteMetaStore::Lookup::find_batches);
   std::string text;
   for (const auto& line : plan) text += line + "\n";
-  EXPECT_NE(text.find("SEARCH b USING PRIMARY KEY (partition_id=? AND last_offset>?)"), std::string::npos) << text;
+  EXPECT_NE(text.find("SEARCH b USING INDEX batches_by_offset (partition_id=? AND last_offset>?)"), std::string::npos)
+      << text;
   EXPECT_NE(text.find("SEARCH o USING INTEGER PRIMARY KEY"), std::string::npos) << text;
   EXPECT_EQ(text.find("SCAN"), std::string::npos) << text;
   EXPECT_EQ(text.find("TEMP B-TREE"), std::string::npos) << text;
 }
 
-TEST_F(SqliteMetaStoreLookupCost, FindBatchByTimestampIsOneIndexProbe) {
+TEST_F(SqliteMetaStoreLookupCost, FindBatchByTimestampIsABinarySearchOverOffsets) {
   // Batch i has timestamp 1'000'000 + 10 i, 25 less when i % 7 == 0:
   // 48'999 -> 1'489'990, 49'000 -> 1'489'975 (late), 49'001 -> 1'490'010.
   auto b = store_->find_batch_by_timestamp(t_.id, 0, 1'489'985);
@@ -411,18 +483,55 @@ TEST_F(SqliteMetaStoreLookupCost, FindBatchByTimestampIsOneIndexProbe) {
   ASSERT_TRUE(b);
   EXPECT_EQ(b->base_offset, 49'001);
   EXPECT_EQ(b->max_timestamp, 1'490'010);
+  // One probe per halving of the 100,000 offsets, and a few more.
   auto counters = store_->take_counters(SqliteMetaStore::Lookup::find_batch_by_timestamp);
+  EXPECT_GE(counters.rows_stepped, 17);
+  EXPECT_LE(counters.rows_stepped, 20);
   EXPECT_EQ(counters.fullscan_steps, 0);
   EXPECT_EQ(counters.sorts, 0);
-  EXPECT_LT(counters.vm_steps, 200);
+  EXPECT_LT(counters.vm_steps, 20 * 30);
+
+  // Before every batch, after every batch, and at the very first and last.
+  EXPECT_EQ(store_->find_batch_by_timestamp(t_.id, 0, 0)->base_offset, 0);
+  EXPECT_EQ(store_->find_batch_by_timestamp(t_.id, 0, 1'000'000 + (kBatches - 1) * 10)->base_offset, kBatches - 1);
+  EXPECT_FALSE(store_->find_batch_by_timestamp(t_.id, 0, 1'000'000 + kBatches * 10));
 
   std::string text;
   for (const auto& line : store_->query_plan(SqliteMetaStore::Lookup::find_batch_by_timestamp)) text += line + "\n";
-  EXPECT_NE(text.find("SEARCH b USING INDEX batches_by_running_max_timestamp "
-                      "(partition_id=? AND running_max_timestamp>?)"),
+  EXPECT_NE(text.find("SEARCH batches USING INDEX batches_by_offset (partition_id=? AND last_offset>?)"),
             std::string::npos)
       << text;
   EXPECT_EQ(text.find("TEMP B-TREE"), std::string::npos) << text;
+}
+
+// The binary search against the definition, over random timestamps (late
+// batches, equal ones, batches without any) and every timestamp around them.
+TEST(SqliteMetaStore, FindBatchByTimestampMatchesALinearScan) {
+  ScratchDir dir;
+  SqliteMetaStore store((dir.path() / "meta.db").string());
+  Topic t = store.create_topic("t", 1, {});
+  std::mt19937_64 rng(7);
+  std::vector<int64_t> ts;  // per batch, in offset order (one record each)
+  for (int o = 0; o < 20; ++o) {
+    std::vector<PendingBatch> batches;
+    const int n = 1 + static_cast<int>(rng() % 30);
+    for (int i = 0; i < n; ++i) {
+      int64_t v = rng() % 5 == 0 ? -1 : static_cast<int64_t>(rng() % 400);
+      ts.push_back(v);
+      batches.push_back(plain(t, 0, 1, static_cast<uint64_t>(i) * 11, 10, v));
+    }
+    store.commit_object(ObjectCommit{"o" + std::to_string(o), static_cast<uint64_t>(n) * 11, 1}, batches);
+  }
+  for (int64_t target = 0; target <= 401; ++target) {
+    std::optional<int64_t> expected;
+    for (size_t i = 0; i < ts.size() && !expected; ++i)
+      if (ts[i] >= target) expected = static_cast<int64_t>(i);
+    auto found = store.find_batch_by_timestamp(t.id, 0, target);
+    ASSERT_EQ(found.has_value(), expected.has_value()) << "timestamp " << target;
+    if (found) {
+      EXPECT_EQ(found->base_offset, *expected) << "timestamp " << target;
+    }
+  }
 }
 
 // --- URLs --------------------------------------------------------------------------
