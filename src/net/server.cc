@@ -196,7 +196,21 @@ class Connection : public std::enable_shared_from_this<Connection> {
     } else {
       slot.response = std::move(response);
     }
-    flush();
+    flush_soon();
+  }
+
+  // Flushes once the handlers already queued on the strand have run, so
+  // requests that complete together (a WAL object answers its producers in
+  // steps of 64) go out in one write rather than a system call each: at
+  // 10,000 partitions, ~37,000 responses a second had cost as many sendmsg
+  // calls on the broker and as many reads on the client.
+  void flush_soon() {
+    if (flush_posted_) return;
+    flush_posted_ = true;
+    asio::post(socket_.get_executor(), [self = shared_from_this()] {
+      self->flush_posted_ = false;
+      self->flush();
+    });
   }
 
   // Writes the responses that are ready, in request order, as one gather
@@ -344,6 +358,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   int running_class_ = 0;        // their concurrency class
   uint64_t first_seq_ = 0;  // sequence number of slots_.front()
   bool writing_ = false;
+  bool flush_posted_ = false;
   bool reading_stopped_ = false;
   bool closed_ = false;
 };
