@@ -15,7 +15,32 @@ using protocol::Bytes;
 
 namespace {
 using ObjectResult = std::pair<std::shared_ptr<const Bytes>, std::exception_ptr>;
+
+// Adds one committed batch to its partition's recent runs, as commit_object
+// builds rows: it joins the last run when it follows it in the same object,
+// in bytes and in offsets, within kMaxRunBytes. A batch that does not follow
+// the last run's offsets (a commit this broker did not see came between)
+// starts the tail afresh.
+void add_recent_run_locked(std::deque<meta::BatchLocation>& q, const std::string& object_key,
+                           const meta::PendingBatch& b, const meta::CommitResult& r) {
+  const int64_t last_offset = r.base_offset + b.record_count - 1;
+  if (!q.empty()) {
+    meta::BatchLocation& run = q.back();
+    if (run.last_offset + 1 != r.base_offset) {
+      q.clear();
+    } else if (run.object_key == object_key && run.byte_offset + run.byte_length == b.byte_offset &&
+               run.byte_length + b.byte_length <= meta::kMaxRunBytes) {
+      run.byte_length += b.byte_length;
+      run.last_offset = last_offset;
+      run.max_timestamp = std::max(run.max_timestamp, b.max_timestamp);
+      return;
+    }
+  }
+  q.push_back(meta::BatchLocation{object_key, b.byte_offset, b.byte_length, r.base_offset, last_offset,
+                                  b.max_timestamp});
+  if (q.size() > ReadPath::kRecentRuns) q.pop_front();
 }
+}  // namespace
 
 struct ReadPath::Loading {
   std::vector<Completion<ObjectResult>> waiters;
@@ -44,6 +69,7 @@ void ReadPath::on_commit(const ingest::CommittedObject& committed) {
       const auto& r = committed.results[i];
       if (r.error != protocol::ErrorCode::none || r.duplicate) continue;
       PartitionKey key{b.topic_id, b.partition};
+      add_recent_run_locked(recent_runs_[key], committed.key, b, r);
       auto it = offsets_.find(key);
       if (it != offsets_.end()) {
         int64_t end = r.base_offset + b.record_count;
@@ -71,6 +97,7 @@ void ReadPath::on_commit(const ingest::CommittedObject& committed) {
 void ReadPath::invalidate_partition(const protocol::Uuid& topic, int32_t partition) {
   std::lock_guard lock(mu_);
   offsets_.erase(PartitionKey{topic, partition});
+  recent_runs_.erase(PartitionKey{topic, partition});
 }
 
 void ReadPath::remember_offsets(const PartitionKey& p, const meta::PartitionOffsets& o) {
@@ -91,15 +118,58 @@ asio::awaitable<std::optional<meta::PartitionOffsets>> ReadPath::offsets(const P
   co_return o;
 }
 
+std::optional<meta::FetchPlan> ReadPath::plan_from_recent_runs_locked(const PlanRequest& r) const {
+  auto offsets = offsets_.find(r.partition);
+  auto runs = recent_runs_.find(r.partition);
+  if (offsets == offsets_.end() || runs == recent_runs_.end() || runs->second.empty()) return std::nullopt;
+  const std::deque<meta::BatchLocation>& q = runs->second;
+  const meta::PartitionOffsets& o = offsets->second;
+  // Only a tail that ends at the high watermark and holds the fetch offset:
+  // then nothing between them is missing (another broker's commit, say).
+  if (q.back().last_offset + 1 != o.high_watermark || r.from < q.front().base_offset ||
+      r.from < o.log_start_offset || r.from >= o.high_watermark) {
+    return std::nullopt;
+  }
+  meta::FetchPlan plan;
+  plan.offsets = o;
+  // As MetaStore::find_batches: runs from the one holding `from`, until the
+  // budget is reached (the last may cross it; the caller cuts it).
+  uint64_t total = 0;
+  for (const auto& run : q) {
+    if (run.last_offset < r.from) continue;
+    if (total >= r.max_bytes && !plan.batches.empty()) break;
+    plan.batches.push_back(run);
+    total += run.byte_length;
+  }
+  return plan;
+}
+
 asio::awaitable<std::vector<std::optional<meta::FetchPlan>>> ReadPath::plan_all(std::vector<PlanRequest> requests) {
-  auto plans = co_await run_blocking(blocking_, [&] {
+  std::vector<std::optional<meta::FetchPlan>> plans(requests.size());
+  std::vector<size_t> misses;
+  {
+    std::lock_guard lock(mu_);
+    for (size_t i = 0; i < requests.size(); ++i) {
+      plans[i] = plan_from_recent_runs_locked(requests[i]);
+      if (!plans[i]) misses.push_back(i);
+    }
+    plans_from_recent_runs_ += requests.size() - misses.size();
+    plans_from_store_ += misses.size();
+  }
+  if (misses.empty()) co_return plans;
+  auto found = co_await run_blocking(blocking_, [&] {
     std::vector<std::optional<meta::FetchPlan>> out;
-    out.reserve(requests.size());
-    for (const auto& r : requests) out.push_back(meta_.find_batches(r.partition.topic, r.partition.partition, r.from, r.max_bytes));
+    out.reserve(misses.size());
+    for (size_t i : misses) {
+      const PlanRequest& r = requests[i];
+      out.push_back(meta_.find_batches(r.partition.topic, r.partition.partition, r.from, r.max_bytes));
+    }
     return out;
   });
-  for (size_t i = 0; i < plans.size(); ++i)
-    if (plans[i]) remember_offsets(requests[i].partition, plans[i]->offsets);
+  for (size_t k = 0; k < misses.size(); ++k) {
+    if (found[k]) remember_offsets(requests[misses[k]].partition, found[k]->offsets);
+    plans[misses[k]] = std::move(found[k]);
+  }
   co_return plans;
 }
 
@@ -235,7 +305,7 @@ asio::awaitable<void> ReadPath::Watch::wait_until(std::chrono::steady_clock::tim
 
 ReadPath::CacheStats ReadPath::cache_stats() const {
   std::lock_guard lock(mu_);
-  return CacheStats{hits_, misses_, cache_bytes_, cache_.size()};
+  return CacheStats{hits_, misses_, cache_bytes_, cache_.size(), plans_from_recent_runs_, plans_from_store_};
 }
 
 }  // namespace floe::fetch

@@ -9,6 +9,7 @@
 #include <asio/thread_pool.hpp>
 #include <asio/use_awaitable.hpp>
 #include <filesystem>
+#include <tuple>
 
 #include "objstore/memory_store.h"
 #include "protocol/record_batch.h"
@@ -153,6 +154,101 @@ TEST_F(ReadPathTest, PlanAllAnswersEachPartitionInOrder) {
     PartitionKey p0{t.id, 0};
     auto o = co_await reader.offsets(p0);
     EXPECT_EQ(o->high_watermark, 4);
+  });
+}
+
+// Commits `batches` (partition, record count, byte offset, byte length) as
+// object `key` through the metadata store, and tells `reader` unless `seen`
+// is false (a commit of another broker).
+void commit(meta::MetaStore& meta, ReadPath* reader, const meta::Topic& t, const std::string& key,
+            const std::vector<std::tuple<int32_t, int32_t, uint64_t, uint32_t>>& batches) {
+  ingest::CommittedObject c;
+  c.key = key;
+  c.data = std::make_shared<const protocol::Bytes>(protocol::Bytes(1000, 0));
+  for (const auto& [partition, count, offset, length] : batches) {
+    meta::PendingBatch b;
+    b.topic_id = t.id;
+    b.partition = partition;
+    b.record_count = count;
+    b.byte_offset = offset;
+    b.byte_length = length;
+    c.batches.push_back(b);
+  }
+  c.results = meta.commit_object(meta::ObjectCommit{key, 1000, 1}, c.batches).results;
+  if (reader) reader->on_commit(c);
+}
+
+TEST_F(ReadPathTest, PlansOfWhatThisBrokerCommittedComeFromItsRecentRuns) {
+  ReadPath reader(blocking_, *meta_, store_, 1 << 20);
+  meta::Topic t = meta_->create_topic("t", 2, {});
+  const PartitionKey p0{t.id, 0};
+  // o1: two batches of partition 0 around one of partition 1 (two runs);
+  // o2: two more of partition 0, back to back (one run).
+  commit(*meta_, &reader, t, "o1", {{0, 2, 0, 100}, {1, 1, 100, 50}, {0, 3, 150, 100}});
+  commit(*meta_, &reader, t, "o2", {{0, 1, 0, 40}, {0, 2, 40, 30}});
+  run([&](asio::io_context&) -> asio::awaitable<void> {
+    EXPECT_EQ((co_await reader.offsets(p0))->high_watermark, 8);  // one query: the offsets are then cached
+    const auto before = reader.cache_stats();
+    // (Requests built before the co_await: GCC 12 mishandles brace-init
+    // temporaries inside one.)
+    std::vector<ReadPath::PlanRequest> requests{{p0, 0, 1000}, {p0, 3, 1000}, {p0, 5, 1}, {{t.id, 1}, 0, 1000}};
+    auto plans = co_await reader.plan_all(std::move(requests));
+    const auto after = reader.cache_stats();
+    EXPECT_EQ(after.plans_from_recent_runs - before.plans_from_recent_runs, 3u);
+    // Partition 1's offsets were never looked up: the store answers it.
+    EXPECT_EQ(after.plans_from_store - before.plans_from_store, 1u);
+    // The same runs as the store's rows, with the same budget rule.
+    const std::vector<std::pair<int64_t, uint64_t>> asked{{0, 1000}, {3, 1000}, {5, 1}};
+    for (size_t i = 0; i < asked.size(); ++i) {
+      auto stored = meta_->find_batches(t.id, 0, asked[i].first, asked[i].second);
+      EXPECT_EQ(plans[i]->batches, stored->batches) << "from " << asked[i].first;
+      EXPECT_EQ(plans[i]->offsets, stored->offsets) << "from " << asked[i].first;
+    }
+    EXPECT_EQ(plans[0]->batches, (std::vector<meta::BatchLocation>{{"o1", 0, 100, 0, 1, -1},
+                                                                 {"o1", 150, 100, 2, 4, -1},
+                                                                 {"o2", 0, 70, 5, 7, -1}}));
+    EXPECT_EQ(plans[2]->batches.size(), 1u) << "the run crossing the budget, and nothing after it";
+    EXPECT_EQ(plans[3]->batches, (std::vector<meta::BatchLocation>{{"o1", 100, 50, 0, 0, -1}}));
+  });
+}
+
+TEST_F(ReadPathTest, RecentRunsWithAGapOrTooOldOrInvalidatedLeaveItToTheStore) {
+  ReadPath reader(blocking_, *meta_, store_, 1 << 20);
+  meta::Topic t = meta_->create_topic("t", 1, {});
+  const PartitionKey p0{t.id, 0};
+  commit(*meta_, &reader, t, "a", {{0, 1, 0, 10}});
+  commit(*meta_, nullptr, t, "b", {{0, 1, 0, 10}});  // another broker's: offset 1
+  commit(*meta_, &reader, t, "c", {{0, 1, 0, 10}});  // offset 2, after a gap
+  run([&](asio::io_context&) -> asio::awaitable<void> {
+    EXPECT_EQ((co_await reader.offsets(p0))->high_watermark, 3);
+    auto before = reader.cache_stats();
+    std::vector<ReadPath::PlanRequest> requests{{p0, 2, 100}, {p0, 1, 100}, {p0, 0, 100}};
+    auto plans = co_await reader.plan_all(std::move(requests));
+    auto after = reader.cache_stats();
+    EXPECT_EQ(after.plans_from_recent_runs - before.plans_from_recent_runs, 1u) << "only from the run after the gap";
+    EXPECT_EQ(after.plans_from_store - before.plans_from_store, 2u);
+    EXPECT_EQ(plans[1]->batches, meta_->find_batches(t.id, 0, 1, 100)->batches);
+    EXPECT_EQ(plans[2]->batches.size(), 3u);
+
+    // Only the last kRecentRuns runs are kept.
+    for (size_t i = 0; i < ReadPath::kRecentRuns + 2; ++i) commit(*meta_, &reader, t, "d" + std::to_string(i), {{0, 1, 0, 10}});
+    before = reader.cache_stats();
+    // Offsets 3 .. 3 + kRecentRuns + 1 were committed; the kept runs start at 5.
+    requests = {{p0, 4, 100}, {p0, 5, 100}};
+    plans = co_await reader.plan_all(std::move(requests));
+    after = reader.cache_stats();
+    EXPECT_EQ(after.plans_from_store - before.plans_from_store, 1u);
+    EXPECT_EQ(after.plans_from_recent_runs - before.plans_from_recent_runs, 1u);
+    EXPECT_EQ(plans[0]->batches, meta_->find_batches(t.id, 0, 4, 100)->batches);
+
+    // DeleteRecords (and topic deletion) invalidate the partition.
+    reader.invalidate_partition(t.id, 0);
+    co_await reader.offsets(p0);
+    before = reader.cache_stats();
+    requests = {{p0, 12, 100}};
+    co_await reader.plan_all(std::move(requests));
+    after = reader.cache_stats();
+    EXPECT_EQ(after.plans_from_store - before.plans_from_store, 1u);
   });
 }
 
