@@ -144,6 +144,35 @@ std::optional<meta::FetchPlan> ReadPath::plan_from_recent_runs_locked(const Plan
   return plan;
 }
 
+asio::awaitable<std::vector<std::optional<meta::PartitionOffsets>>> ReadPath::offsets_all(
+    std::vector<PartitionKey> partitions) {
+  std::vector<std::optional<meta::PartitionOffsets>> out(partitions.size());
+  std::vector<size_t> misses;
+  {
+    std::lock_guard lock(mu_);
+    for (size_t i = 0; i < partitions.size(); ++i) {
+      auto it = offsets_.find(partitions[i]);
+      if (it != offsets_.end()) {
+        out[i] = it->second;
+      } else {
+        misses.push_back(i);
+      }
+    }
+  }
+  if (misses.empty()) co_return out;
+  auto found = co_await run_blocking(blocking_, [&] {
+    std::vector<std::optional<meta::PartitionOffsets>> r;
+    r.reserve(misses.size());
+    for (size_t i : misses) r.push_back(meta_.partition_offsets(partitions[i].topic, partitions[i].partition));
+    return r;
+  });
+  for (size_t k = 0; k < misses.size(); ++k) {
+    if (found[k]) remember_offsets(partitions[misses[k]], *found[k]);
+    out[misses[k]] = found[k];
+  }
+  co_return out;
+}
+
 asio::awaitable<std::vector<std::optional<meta::FetchPlan>>> ReadPath::plan_all(std::vector<PlanRequest> requests) {
   std::vector<std::optional<meta::FetchPlan>> plans(requests.size());
   std::vector<size_t> misses;
@@ -187,18 +216,27 @@ void ReadPath::cache_put_locked(const std::string& key, std::shared_ptr<const By
   }
 }
 
+std::shared_ptr<const Bytes> ReadPath::cache_get_locked(const std::string& key) {
+  auto it = cache_.find(key);
+  if (it == cache_.end()) return nullptr;
+  ++hits_;
+  lru_.splice(lru_.begin(), lru_, it->second.lru);
+  return it->second.data;
+}
+
 asio::awaitable<std::shared_ptr<const Bytes>> ReadPath::object(const std::string& key) {
+  {
+    // A hit (the usual case: a fetch reads one object for thousands of
+    // partitions) needs nothing more.
+    std::lock_guard lock(mu_);
+    if (auto data = cache_get_locked(key)) co_return data;
+  }
   auto caller = co_await asio::this_coro::executor;
   Completion<ObjectResult> mine(caller);
   bool leader = false;
   {
     std::lock_guard lock(mu_);
-    auto it = cache_.find(key);
-    if (it != cache_.end()) {
-      ++hits_;
-      lru_.splice(lru_.begin(), lru_, it->second.lru);
-      co_return it->second.data;
-    }
+    if (auto data = cache_get_locked(key)) co_return data;  // loaded meanwhile
     ++misses_;
     auto& loading = loading_[key];
     if (!loading) {

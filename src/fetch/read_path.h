@@ -67,6 +67,10 @@ class ReadPath {
 
   // The partition's offsets; nullopt when the partition does not exist.
   asio::awaitable<std::optional<meta::PartitionOffsets>> offsets(const PartitionKey& p);
+  // The same for many partitions, in order: the cached ones under one lock,
+  // the others in one trip to the blocking pool.
+  asio::awaitable<std::vector<std::optional<meta::PartitionOffsets>>> offsets_all(
+      std::vector<PartitionKey> partitions);
 
   // The batch runs to read (MetaStore::find_batches) of many partitions: one
   // result per request, in order. From the recent runs where they cover the
@@ -128,6 +132,7 @@ class ReadPath {
  private:
   struct Loading;
   void cache_put_locked(const std::string& key, std::shared_ptr<const protocol::Bytes> data);
+  std::shared_ptr<const protocol::Bytes> cache_get_locked(const std::string& key);  // counts a hit
   void remember_offsets(const PartitionKey& p, const meta::PartitionOffsets& o);
   std::optional<meta::FetchPlan> plan_from_recent_runs_locked(const PlanRequest& r) const;
 

@@ -47,6 +47,16 @@ asio::awaitable<size_t> collect(RequestContext& ctx, const FetchHandler::Request
   };
   std::vector<Pending> pending;
   std::vector<fetch::ReadPath::PlanRequest> lookups;
+  // First the partitions that exist, then all their offsets at once (one
+  // lock, or one metadata trip for those not cached: a fetch names every
+  // partition it follows, 10,000 of them for some consumers).
+  struct Known {
+    PartitionData* pd;
+    const FetchHandler::Request::FetchPartition* fp;
+    const std::shared_ptr<const meta::Topic>* topic;
+  };
+  std::vector<Known> known;
+  std::vector<fetch::PartitionKey> keys;
   resp.responses.resize(req.topics.size());
   for (size_t t = 0; t < req.topics.size(); ++t) {
     const auto& ft = req.topics[t];
@@ -66,22 +76,28 @@ asio::awaitable<size_t> collect(RequestContext& ctx, const FetchHandler::Request
         pd.high_watermark = pd.last_stable_offset = pd.log_start_offset = -1;
         continue;
       }
-      fetch::PartitionKey key{topic->id, fp.partition};
-      auto offsets = co_await reader.offsets(key);
-      if (!offsets) {
-        pd.error_code = pb::code(ErrorCode::unknown_topic_or_partition);
-        continue;
-      }
-      fill_offsets(pd, *offsets);
-      if (fp.fetch_offset < offsets->log_start_offset || fp.fetch_offset > offsets->high_watermark) {
-        pd.error_code = pb::code(ErrorCode::offset_out_of_range);
-        continue;
-      }
-      if (fp.fetch_offset == offsets->high_watermark) continue;
-      const size_t partition_budget = static_cast<size_t>(std::max(0, fp.partition_max_bytes));
-      pending.push_back(Pending{&pd, topic, fp.fetch_offset, partition_budget});
-      lookups.push_back({key, fp.fetch_offset, std::max<size_t>(1, std::min(max_bytes, partition_budget))});
+      known.push_back({&pd, &fp, &topic});
+      keys.push_back({topic->id, fp.partition});
     }
+  }
+  auto all_offsets = co_await reader.offsets_all(keys);
+  for (size_t k = 0; k < known.size(); ++k) {
+    PartitionData& pd = *known[k].pd;
+    const auto& fp = *known[k].fp;
+    const auto& offsets = all_offsets[k];
+    if (!offsets) {
+      pd.error_code = pb::code(ErrorCode::unknown_topic_or_partition);
+      continue;
+    }
+    fill_offsets(pd, *offsets);
+    if (fp.fetch_offset < offsets->log_start_offset || fp.fetch_offset > offsets->high_watermark) {
+      pd.error_code = pb::code(ErrorCode::offset_out_of_range);
+      continue;
+    }
+    if (fp.fetch_offset == offsets->high_watermark) continue;
+    const size_t partition_budget = static_cast<size_t>(std::max(0, fp.partition_max_bytes));
+    pending.push_back(Pending{&pd, *known[k].topic, fp.fetch_offset, partition_budget});
+    lookups.push_back({keys[k], fp.fetch_offset, std::max<size_t>(1, std::min(max_bytes, partition_budget))});
   }
   if (pending.empty()) co_return 0;
 
