@@ -28,7 +28,7 @@ Environment (all optional):
   BENCH_DISK_BYTES     1073741824     bytes written by the disk test
   BENCH_DRAIN_S        60             how long a run waits for the broker to catch up at its end
   BENCH_PRODUCERS      1              producer instances in floe_load (partitions spread over them)
-  BENCH_BACKPRESSURE_THRESHOLD 100    producer queue.buffering.backpressure.threshold (bench/README)
+  BENCH_BACKPRESSURE_THRESHOLD 10     producer queue.buffering.backpressure.threshold (bench/README)
   BENCH_DIR            system temp    parent of the brokers' data dirs and the disk test
   BENCH_BROKER_ARGS    ""             extra `floe serve` flags, e.g. "--wal.linger.ms=100"
   BENCH_OUT            bench/results.json
@@ -80,7 +80,7 @@ LINGER_MS = env_int("BENCH_LINGER_MS", 5)
 DISK_BYTES = env_int("BENCH_DISK_BYTES", GIB)
 DRAIN_S = env_int("BENCH_DRAIN_S", 60)
 PRODUCERS = env_int("BENCH_PRODUCERS", 1)
-BACKPRESSURE_THRESHOLD = env_int("BENCH_BACKPRESSURE_THRESHOLD", 100)
+BACKPRESSURE_THRESHOLD = env_int("BENCH_BACKPRESSURE_THRESHOLD", 10)
 BENCH_DIR = os.environ.get("BENCH_DIR") or None
 BROKER_ARGS = shlex.split(os.environ.get("BENCH_BROKER_ARGS", ""))
 OUT = Path(os.environ.get("BENCH_OUT", REPO / "bench" / "results.json"))
