@@ -1,5 +1,7 @@
 #include "fetch/read_path.h"
 
+#include <cstring>
+
 #include <asio/post.hpp>
 #include <asio/redirect_error.hpp>
 #include <asio/use_awaitable.hpp>
@@ -41,6 +43,14 @@ void add_recent_run_locked(std::deque<meta::BatchLocation>& q, const std::string
   if (q.size() > ReadPath::kRecentRuns) q.pop_front();
 }
 }  // namespace
+
+size_t PartitionKeyHash::operator()(const PartitionKey& k) const noexcept {
+  uint64_t lo = 0, hi = 0;
+  std::memcpy(&lo, k.topic.bytes.data(), 8);
+  std::memcpy(&hi, k.topic.bytes.data() + 8, 8);
+  uint64_t h = lo ^ (hi * 0x9E3779B97F4A7C15ULL) ^ (uint64_t{static_cast<uint32_t>(k.partition)} * 0xC2B2AE3D27D4EB4FULL);
+  return static_cast<size_t>(h ^ (h >> 31));
+}
 
 struct ReadPath::Loading {
   std::vector<Completion<ObjectResult>> waiters;

@@ -32,7 +32,6 @@
 #include <cstdint>
 #include <deque>
 #include <list>
-#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -51,6 +50,13 @@ struct PartitionKey {
   protocol::Uuid topic;
   int32_t partition = 0;
   auto operator<=>(const PartitionKey&) const = default;
+};
+
+// Topic ids are random (version 4 UUIDs), so their halves are good hash bits.
+// Hashed, not ordered, containers: a fetch at 10,000 partitions looks up and
+// registers every one of them, and a commit updates ~5,000.
+struct PartitionKeyHash {
+  size_t operator()(const PartitionKey& k) const noexcept;
 };
 
 class ReadPath {
@@ -143,10 +149,10 @@ class ReadPath {
 
   mutable std::mutex mu_;
   // REQUIRES: mu_ for everything below.
-  std::map<PartitionKey, meta::PartitionOffsets> offsets_;
+  std::unordered_map<PartitionKey, meta::PartitionOffsets, PartitionKeyHash> offsets_;
   // Per partition, its last kRecentRuns runs in offset order, back to back
   // (each starts at the offset after the one before).
-  std::map<PartitionKey, std::deque<meta::BatchLocation>> recent_runs_;
+  std::unordered_map<PartitionKey, std::deque<meta::BatchLocation>, PartitionKeyHash> recent_runs_;
   uint64_t plans_from_recent_runs_ = 0, plans_from_store_ = 0;
   struct CacheEntry {
     std::shared_ptr<const protocol::Bytes> data;
@@ -157,7 +163,7 @@ class ReadPath {
   uint64_t cache_bytes_ = 0;
   uint64_t hits_ = 0, misses_ = 0;
   std::unordered_map<std::string, std::shared_ptr<Loading>> loading_;
-  std::multimap<PartitionKey, std::weak_ptr<Watch::State>> watchers_;
+  std::unordered_multimap<PartitionKey, std::weak_ptr<Watch::State>, PartitionKeyHash> watchers_;
 };
 
 }  // namespace floe::fetch
