@@ -6,6 +6,7 @@
 #include <asio/co_spawn.hpp>
 #include <asio/detached.hpp>
 #include <asio/io_context.hpp>
+#include <asio/post.hpp>
 #include <asio/thread_pool.hpp>
 #include <atomic>
 #include <filesystem>
@@ -137,6 +138,10 @@ TEST_F(WalWriterTest, AnObjectsRequestsAreAllAnsweredOldestFirst) {
   WalWriter wal(io, blocking, store, *meta_, o, nullptr);
   std::vector<int> answered;
   std::vector<int64_t> base_offsets(kRequests, -1);
+  // Answered in steps: the WAL yields between them, so a handler posted when
+  // the first answer arrives runs before the last answer does (had all 300
+  // been posted at once, it would run after all of them).
+  int answered_when_probed = -1;
   for (int i = 0; i < kRequests; ++i) {
     asio::co_spawn(
         io,
@@ -144,6 +149,7 @@ TEST_F(WalWriterTest, AnObjectsRequestsAreAllAnsweredOldestFirst) {
           std::vector<AppendItem> items;
           items.push_back(item(0, 2));
           auto r = co_await wal.append(std::move(items));
+          if (answered.empty()) asio::post(io, [&] { answered_when_probed = static_cast<int>(answered.size()); });
           answered.push_back(i);
           if (r.size() == 1 && r[0].error == ErrorCode::none) base_offsets[static_cast<size_t>(i)] = r[0].base_offset;
         },
@@ -153,6 +159,8 @@ TEST_F(WalWriterTest, AnObjectsRequestsAreAllAnsweredOldestFirst) {
   blocking.join();
   EXPECT_EQ(store.counters().put.requests.load(), 1u);
   ASSERT_EQ(answered.size(), static_cast<size_t>(kRequests));
+  EXPECT_GT(answered_when_probed, 0);
+  EXPECT_LT(answered_when_probed, kRequests) << "every answer was posted before anything else could run";
   for (int i = 0; i < kRequests; ++i) {
     EXPECT_EQ(answered[static_cast<size_t>(i)], i) << "answered out of arrival order";
     EXPECT_EQ(base_offsets[static_cast<size_t>(i)], 2 * i);
