@@ -1301,7 +1301,7 @@ CommitOutcome SqliteMetaStore::commit_object(const ObjectCommit& object, std::sp
   std::optional<int64_t> object_id;
   // The batch rows, in the order their runs closed; inserted at the end.
   std::vector<BatchRowValues> rows;
-  auto insert_run = [&](PartitionSlot& slot) {
+  auto close_run = [&](PartitionSlot& slot) {
     const Run& r = *slot.run;
     slot.running_max = std::max(slot.running_max, r.max_timestamp);
     rows.push_back({slot.row->id, r.last_offset, r.base_offset, *object_id, static_cast<int64_t>(r.byte_offset),
@@ -1371,7 +1371,7 @@ CommitOutcome SqliteMetaStore::commit_object(const ObjectCommit& object, std::sp
 
     if (slot.run && (slot.run->byte_offset + slot.run->byte_length != b.byte_offset ||
                      slot.run->byte_length + b.byte_length > kMaxRunBytes)) {
-      insert_run(slot);
+      close_run(slot);
     }
     if (!slot.run) {
       slot.run = Run{base_offset, last_offset, b.byte_offset, 0, b.max_timestamp};
@@ -1391,7 +1391,7 @@ CommitOutcome SqliteMetaStore::commit_object(const ObjectCommit& object, std::sp
   }
 
   for (auto& [key, slot] : partitions)
-    if (slot.run) insert_run(slot);
+    if (slot.run) close_run(slot);
   insert_batch_rows(c, rows);
   if (object_id) {
     Statement(c, "UPDATE objects SET live_batches = live_batches + ? WHERE id = ?")
