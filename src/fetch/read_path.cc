@@ -17,31 +17,6 @@ using protocol::Bytes;
 
 namespace {
 using ObjectResult = std::pair<std::shared_ptr<const Bytes>, std::exception_ptr>;
-
-// Adds one committed batch to its partition's recent runs, as commit_object
-// builds rows: it joins the last run when it follows it in the same object,
-// in bytes and in offsets, within kMaxRunBytes. A batch that does not follow
-// the last run's offsets (a commit this broker did not see came between)
-// starts the tail afresh.
-void add_recent_run_locked(std::deque<meta::BatchLocation>& q, const std::string& object_key,
-                           const meta::PendingBatch& b, const meta::CommitResult& r) {
-  const int64_t last_offset = r.base_offset + b.record_count - 1;
-  if (!q.empty()) {
-    meta::BatchLocation& run = q.back();
-    if (run.last_offset + 1 != r.base_offset) {
-      q.clear();
-    } else if (run.object_key == object_key && run.byte_offset + run.byte_length == b.byte_offset &&
-               run.byte_length + b.byte_length <= meta::kMaxRunBytes) {
-      run.byte_length += b.byte_length;
-      run.last_offset = last_offset;
-      run.max_timestamp = std::max(run.max_timestamp, b.max_timestamp);
-      return;
-    }
-  }
-  q.push_back(meta::BatchLocation{object_key, b.byte_offset, b.byte_length, r.base_offset, last_offset,
-                                  b.max_timestamp});
-  if (q.size() > ReadPath::kRecentRuns) q.pop_front();
-}
 }  // namespace
 
 size_t PartitionKeyHash::operator()(const PartitionKey& k) const noexcept {
@@ -74,12 +49,20 @@ void ReadPath::on_commit(const ingest::CommittedObject& committed) {
   {
     std::lock_guard lock(mu_);
     cache_put_locked(committed.key, committed.data);
+    // The rows the commit wrote. A run that does not follow the partition's
+    // last one (a commit this broker did not see came between) starts its
+    // tail afresh.
+    for (const auto& run : committed.runs) {
+      auto& q = recent_runs_[PartitionKey{run.topic_id, run.partition}];
+      if (!q.empty() && q.back().last_offset + 1 != run.location.base_offset) q.clear();
+      q.push_back(run.location);
+      if (q.size() > kRecentRuns) q.pop_front();
+    }
     for (size_t i = 0; i < committed.batches.size(); ++i) {
       const auto& b = committed.batches[i];
       const auto& r = committed.results[i];
       if (r.error != protocol::ErrorCode::none || r.duplicate) continue;
       PartitionKey key{b.topic_id, b.partition};
-      add_recent_run_locked(recent_runs_[key], committed.key, b, r);
       auto it = offsets_.find(key);
       if (it != offsets_.end()) {
         int64_t end = r.base_offset + b.record_count;

@@ -5,7 +5,7 @@
 //   watermark, updated by this broker's commits, so a tailing consumer that is
 //   caught up costs no metadata query.
 // - Recent runs: the last few batch runs this broker committed per partition
-//   (the rows commit_object wrote, rebuilt from the commit), so a consumer
+//   (the rows commit_object reports it wrote), so a consumer
 //   reading what was just committed costs no metadata query either. Used only
 //   while they end exactly at the cached high watermark, with no gap; any
 //   other fetch asks the metadata store.

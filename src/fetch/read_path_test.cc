@@ -174,7 +174,9 @@ void commit(meta::MetaStore& meta, ReadPath* reader, const meta::Topic& t, const
     b.byte_length = length;
     c.batches.push_back(b);
   }
-  c.results = meta.commit_object(meta::ObjectCommit{key, 1000, 1}, c.batches).results;
+  meta::CommitOutcome outcome = meta.commit_object(meta::ObjectCommit{key, 1000, 1}, c.batches);
+  c.results = std::move(outcome.results);
+  c.runs = std::move(outcome.runs);
   if (reader) reader->on_commit(c);
 }
 

@@ -309,11 +309,13 @@ void WalWriter::commit_ready() {
 asio::awaitable<void> WalWriter::commit(std::shared_ptr<Object> obj) {
   meta::ObjectCommit oc{obj->key, obj->sealed_data->size(), unix_now_ms()};
   std::vector<CommitResult> results;
+  std::vector<meta::StoredRun> runs;
   bool recorded = false;
   bool outcome_known = false;
   try {
     auto outcome = co_await run_blocking(blocking_, [&] { return meta_.commit_object(oc, obj->batches); });
     results = std::move(outcome.results);
+    runs = std::move(outcome.runs);
     recorded = outcome.object_recorded;
     outcome_known = true;
   } catch (const std::exception& e) {
@@ -340,7 +342,7 @@ asio::awaitable<void> WalWriter::commit(std::shared_ptr<Object> obj) {
     ++stats_.objects_committed;
     stats_.bytes_committed += obj->sealed_data->size();
     if (on_commit_) {
-      CommittedObject c{obj->key, obj->sealed_data, obj->batches, results};
+      CommittedObject c{obj->key, obj->sealed_data, obj->batches, results, std::move(runs)};
       on_commit_(c);
     }
   } else if (outcome_known) {

@@ -53,6 +53,7 @@ struct CommittedObject {
   std::shared_ptr<const protocol::Bytes> data;
   std::vector<meta::PendingBatch> batches;     // as committed (byte offsets set)
   std::vector<meta::CommitResult> results;     // one per batch
+  std::vector<meta::StoredRun> runs;           // the batch rows written (CommitOutcome::runs)
 };
 
 struct WalOptions {

@@ -91,13 +91,6 @@ struct ObjectCommit {
   int64_t append_time_ms = 0;  // the broker's clock at commit
 };
 
-struct CommitOutcome {
-  std::vector<CommitResult> results;  // one per PendingBatch, same order
-  // False when no batch of the object was stored (all rejected or
-  // duplicates): the object is not recorded and the caller deletes it.
-  bool object_recorded = false;
-};
-
 // Where a run of batches is: one or more consecutive batches of one
 // partition (offsets base_offset..last_offset), back to back in one object
 // at [byte_offset, byte_offset + byte_length). commit_object stores one row
@@ -118,6 +111,24 @@ struct BatchLocation {
 };
 
 inline constexpr uint64_t kMaxRunBytes = uint64_t{1} << 20;
+
+// A batch row that commit_object wrote.
+struct StoredRun {
+  Uuid topic_id;
+  int32_t partition = 0;
+  BatchLocation location;
+  bool operator==(const StoredRun&) const = default;
+};
+
+struct CommitOutcome {
+  std::vector<CommitResult> results;  // one per PendingBatch, same order
+  // False when no batch of the object was stored (all rejected or
+  // duplicates): the object is not recorded and the caller deletes it.
+  bool object_recorded = false;
+  // The rows written, each partition's in offset order (what find_batches
+  // returns for this object). The read path plans recent fetches from them.
+  std::vector<StoredRun> runs;
+};
 
 struct FetchPlan {
   PartitionOffsets offsets;

@@ -518,6 +518,39 @@ TEST_P(MetaStoreConformance, RejectedAndDuplicateBatchesSplitARun) {
   EXPECT_EQ(plan->batches[0], (BatchLocation{"b", 0, 100, 1, 1, -1}));
   EXPECT_EQ(plan->batches[1], (BatchLocation{"b", 200, 100, 2, 2, -1}));
   EXPECT_EQ(plan->batches[2], (BatchLocation{"b", 400, 100, 3, 3, -1}));
+  // The commit reports the same rows.
+  std::vector<BatchLocation> reported;
+  for (const auto& r : out.runs) reported.push_back(r.location);
+  EXPECT_EQ(reported, plan->batches);
+}
+
+// CommitOutcome::runs is exactly the rows find_batches then returns for the
+// object, each partition's in offset order (the read path plans from them).
+TEST_P(MetaStoreConformance, ACommitReportsTheRowsItWrote) {
+  Topic a = store().create_topic("a", 2, {});
+  Topic b = store().create_topic("b", 2, {});
+  commit("wal-0", {batch(a, 0, 2)});
+  // a-0: [100,200) then [200,300) back to back (one run), then [400,500);
+  // b-1 between them; a-1 at the end; one batch to no partition.
+  CommitOutcome out = commit("wal-1", {batch(a, 0, 3, 100), batch(a, 0, 1, 200), batch(b, 1, 2, 300),
+                                       batch(a, 0, 4, 400), batch(a, 7, 1, 500), batch(a, 1, 5, 600)});
+  ASSERT_TRUE(out.object_recorded);
+  for (const auto& [topic, partition] : std::vector<std::pair<Topic, int32_t>>{{a, 0}, {a, 1}, {b, 1}}) {
+    std::vector<BatchLocation> reported;
+    for (const auto& r : out.runs) {
+      if (r.topic_id == topic.id && r.partition == partition) reported.push_back(r.location);
+    }
+    std::vector<BatchLocation> stored;
+    auto plan = store().find_batches(topic.id, partition, 0, 1 << 20);
+    ASSERT_TRUE(plan);
+    for (const auto& loc : plan->batches) {
+      if (loc.object_key == "wal-1") stored.push_back(loc);
+    }
+    EXPECT_EQ(reported, stored) << topic.name << "-" << partition;
+  }
+  EXPECT_EQ(out.runs.size(), 4u);
+  EXPECT_EQ(out.runs[0], (StoredRun{a.id, 0, BatchLocation{"wal-1", 100, 200, 2, 5, -1}}));
+  EXPECT_TRUE(commit("wal-2", {batch(a, 9, 1)}).runs.empty()) << "nothing stored, nothing reported";
 }
 
 TEST_P(MetaStoreConformance, RunsStopAtTheirSizeLimit) {

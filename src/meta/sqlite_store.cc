@@ -1301,18 +1301,21 @@ CommitOutcome SqliteMetaStore::commit_object(const ObjectCommit& object, std::sp
   std::optional<int64_t> object_id;
   // The batch rows, in the order their runs closed; inserted at the end.
   std::vector<BatchRowValues> rows;
-  auto close_run = [&](PartitionSlot& slot) {
+  CommitOutcome out;
+  auto close_run = [&](const std::pair<Uuid, int32_t>& partition, PartitionSlot& slot) {
     const Run& r = *slot.run;
     slot.running_max = std::max(slot.running_max, r.max_timestamp);
     rows.push_back({slot.row->id, r.last_offset, r.base_offset, *object_id, static_cast<int64_t>(r.byte_offset),
                     static_cast<int64_t>(r.byte_length), r.max_timestamp, slot.running_max,
                     r.last_offset - r.base_offset + 1});
+    out.runs.push_back({partition.first, partition.second,
+                        BatchLocation{object.key, r.byte_offset, static_cast<uint32_t>(r.byte_length), r.base_offset,
+                                      r.last_offset, r.max_timestamp}});
     slot.run.reset();
   };
   std::map<std::pair<Uuid, int32_t>, PartitionSlot> partitions;
   std::map<std::pair<int64_t, int64_t>, ProducerState> producers;  // (partition id, producer id)
 
-  CommitOutcome out;
   out.results.resize(batches.size());
   for (size_t i = 0; i < batches.size(); ++i) {
     const PendingBatch& b = batches[i];
@@ -1371,7 +1374,7 @@ CommitOutcome SqliteMetaStore::commit_object(const ObjectCommit& object, std::sp
 
     if (slot.run && (slot.run->byte_offset + slot.run->byte_length != b.byte_offset ||
                      slot.run->byte_length + b.byte_length > kMaxRunBytes)) {
-      close_run(slot);
+      close_run(slot_it->first, slot);
     }
     if (!slot.run) {
       slot.run = Run{base_offset, last_offset, b.byte_offset, 0, b.max_timestamp};
@@ -1391,7 +1394,7 @@ CommitOutcome SqliteMetaStore::commit_object(const ObjectCommit& object, std::sp
   }
 
   for (auto& [key, slot] : partitions)
-    if (slot.run) close_run(slot);
+    if (slot.run) close_run(key, slot);
   insert_batch_rows(c, rows);
   if (object_id) {
     Statement(c, "UPDATE objects SET live_batches = live_batches + ? WHERE id = ?")
