@@ -101,14 +101,9 @@ void ReadPath::remember_offsets(const PartitionKey& p, const meta::PartitionOffs
 }
 
 asio::awaitable<std::optional<meta::PartitionOffsets>> ReadPath::offsets(const PartitionKey& p) {
-  {
-    std::lock_guard lock(mu_);
-    auto it = offsets_.find(p);
-    if (it != offsets_.end()) co_return it->second;
-  }
-  auto o = co_await run_blocking(blocking_, [&] { return meta_.partition_offsets(p.topic, p.partition); });
-  if (o) remember_offsets(p, *o);
-  co_return o;
+  std::vector<PartitionKey> one{p};  // built before the co_await (GCC 12 and brace temporaries)
+  auto all = co_await offsets_all(std::move(one));
+  co_return all.front();
 }
 
 std::optional<meta::FetchPlan> ReadPath::plan_from_recent_runs_locked(const PlanRequest& r) const {
