@@ -79,6 +79,7 @@ def worker_main(spec: dict) -> int:
 
     consumer = Consumer(spec["conf"])
     expected: dict[int, int] = {}  # owned partition -> next offset to process
+    closing = threading.Event()
 
     def committed_offsets(parts) -> dict[int, int]:
         last = None
@@ -92,6 +93,12 @@ def worker_main(spec: dict) -> int:
         raise last
 
     def on_assign(c, parts) -> None:
+        if closing.is_set():
+            # A rebalance that completes while close() leaves the group: the
+            # handle is going away (committed() fails with _DESTROY) and no
+            # record will be read, so there is nothing to set up.
+            emit(event="assign-while-closing", partitions=sorted(tp.partition for tp in parts))
+            return
         committed = committed_offsets(parts) if parts else {}
         for p, off in committed.items():
             expected[p] = off if off >= 0 else 0  # no commit yet: auto.offset.reset=earliest
@@ -141,6 +148,7 @@ def worker_main(spec: dict) -> int:
             ok = {str(tp.partition): tp.offset for tp in result if tp.error is None}
             bad = {str(tp.partition): str(tp.error) for tp in result if tp.error is not None}
             emit(event="commit", offsets=ok, errors=bad)
+    closing.set()
     consumer.close()
     emit(event="closed")
     return 0
