@@ -52,7 +52,8 @@ namespace {
 // index). Back to back, a partition's batches become one row of the batch
 // index (meta::BatchLocation) instead of one row each; nullopt when the
 // object is already laid out so (one partition).
-std::optional<protocol::Bytes> group_by_partition(const protocol::Bytes& data, std::vector<meta::PendingBatch>& batches) {
+std::optional<protocol::Bytes> group_by_partition(const protocol::Bytes& data, std::vector<meta::PendingBatch>& batches,
+                                                  BufferPool& buffers) {
   auto key = [&](uint32_t i) { return std::tie(batches[i].topic_id.bytes, batches[i].partition); };
   std::vector<uint32_t> order(batches.size());
   std::iota(order.begin(), order.end(), 0u);
@@ -60,8 +61,8 @@ std::optional<protocol::Bytes> group_by_partition(const protocol::Bytes& data, s
   bool moved = false;
   for (size_t i = 0; i < order.size() && !moved; ++i) moved = order[i] != i;
   if (!moved) return std::nullopt;
-  protocol::Bytes out;
-  out.reserve(data.size());
+  protocol::Bytes out = buffers.worth_a_buffer(data.size()) ? buffers.take() : protocol::Bytes{};
+  out.reserve(data.size());  // no-op in a pool buffer, unless the object outgrew it
   for (uint32_t i : order) {
     meta::PendingBatch& b = batches[i];
     auto first = data.begin() + static_cast<std::ptrdiff_t>(b.byte_offset);
@@ -70,6 +71,10 @@ std::optional<protocol::Bytes> group_by_partition(const protocol::Bytes& data, s
   }
   return out;
 }
+
+// Object buffers kept for reuse (BufferPool): the cache hands one back for
+// each object it drops, so a few cover the steady state.
+constexpr size_t kBuffersKept = 4;
 
 std::vector<CommitResult> failed_results(size_t n, ErrorCode code) {
   std::vector<CommitResult> r(n);
@@ -87,6 +92,7 @@ WalWriter::WalWriter(asio::io_context& io, asio::thread_pool& blocking, objstore
       meta_(meta),
       options_(options),
       on_commit_(std::move(on_commit)),
+      buffers_(BufferPool::create(options_.object_max_bytes, kBuffersKept)),
       linger_timer_(strand_) {}
 
 WalWriter::~WalWriter() = default;
@@ -106,34 +112,33 @@ void WalWriter::submit(std::vector<AppendItem> items, Completion<std::vector<Com
   }
   auto req = std::make_shared<Request>(Request{std::move(items), 0, std::move(done), 0});
   for (const auto& i : req->items) req->bytes += i.bytes.size();
-  asio::post(strand_, [this, req] {
-    // Backpressure: past wal.buffer.max.bytes a request waits for earlier
-    // ones to be acknowledged. A request alone larger than the limit still
-    // goes through once nothing else is pending, so nothing waits forever.
-    auto admit = [this, req] {
-      unacknowledged_bytes_ += req->bytes;
-      add(req);
-    };
-    bool fits = unacknowledged_bytes_ == 0 || unacknowledged_bytes_ + req->bytes <= options_.buffer_max_bytes;
-    if (fits && admission_waiters_.empty()) {
-      admit();
-    } else {
-      admission_waiters_.push_back(std::move(admit));
-    }
-  });
+  // On the caller's thread, under the intake lock: no hop to the strand, so a
+  // produce request wakes no other thread.
+  std::lock_guard lock(intake_mu_);
+  // Backpressure: past wal.buffer.max.bytes a request waits for earlier ones
+  // to be acknowledged. A request alone larger than the limit still goes
+  // through once nothing else is pending, so nothing waits forever.
+  bool fits = unacknowledged_bytes_ == 0 || unacknowledged_bytes_ + req->bytes <= options_.buffer_max_bytes;
+  if (fits && admission_waiters_.empty()) {
+    admit_locked(std::move(req));
+  } else {
+    admission_waiters_.push_back(std::move(req));
+  }
 }
 
-// REQUIRES: strand_
-void WalWriter::add(std::shared_ptr<Request> req) {
-  if (open_ && !open_->batches.empty() && open_->data.size() + req->bytes > options_.object_max_bytes) seal();
+// REQUIRES: intake_mu_
+void WalWriter::admit_locked(std::shared_ptr<Request> req) {
+  unacknowledged_bytes_ += req->bytes;
+  if (open_ && !open_->batches.empty() && open_->data.size() + req->bytes > options_.object_max_bytes) seal_locked();
   if (!open_) {
     open_ = std::make_shared<Object>();
     open_->seq = next_object_seq_++;
     open_->opened = std::chrono::steady_clock::now();
-    linger_timer_.expires_after(options_.linger);
-    linger_timer_.async_wait(asio::bind_executor(strand_, [this, seq = open_->seq](std::error_code ec) {
-      if (!ec && open_ && open_->seq == seq) seal();
-    }));
+    open_->data = buffers_->take();
+    // Posted under the lock, so the strand arms the timers in opening order.
+    asio::post(strand_, [this, seq = open_->seq, deadline = open_->opened + options_.linger] {
+      arm_linger(seq, deadline);
+    });
   }
   Object& obj = *open_;
   req->first_batch = obj.batches.size();
@@ -151,20 +156,52 @@ void WalWriter::add(std::shared_ptr<Request> req) {
     protocol::Bytes().swap(item.bytes);  // the object holds the bytes now
   }
   obj.requests.push_back(std::move(req));
-  if (obj.data.size() >= options_.object_max_bytes) seal();
+  if (obj.data.size() >= options_.object_max_bytes) seal_locked();
 }
 
 // REQUIRES: strand_
-void WalWriter::seal() {
+void WalWriter::arm_linger(uint64_t seq, std::chrono::steady_clock::time_point deadline) {
+  // One timer: arming it for a newer object cancels the wait for an older
+  // one, which has been sealed by size already.
+  linger_timer_.expires_at(deadline);
+  linger_timer_.async_wait(asio::bind_executor(strand_, [this, seq](std::error_code ec) {
+    if (ec) return;
+    {
+      std::lock_guard lock(intake_mu_);
+      if (!open_ || open_->seq != seq) return;
+      seal_locked();
+    }
+    take_sealed();
+  }));
+}
+
+// REQUIRES: intake_mu_
+void WalWriter::seal_locked() {
   if (!open_) return;
   auto obj = std::move(open_);
   open_.reset();
-  linger_timer_.cancel();
-  obj->key = new_key();
-  obj->sealed_data = std::make_shared<const protocol::Bytes>(std::move(obj->data));
-  obj->data = {};
   obj->sealed = std::chrono::steady_clock::now();
-  sealed_.push_back(std::move(obj));
+  bool first = just_sealed_.empty();
+  just_sealed_.push_back(std::move(obj));
+  // One pending hand-over takes all the objects sealed meanwhile, in order.
+  if (first) asio::post(strand_, [this] { take_sealed(); });
+}
+
+// Moves the objects sealed by the intake into the upload queue, in seal order.
+// REQUIRES: strand_
+void WalWriter::take_sealed() {
+  std::deque<std::shared_ptr<Object>> taken;
+  {
+    std::lock_guard lock(intake_mu_);
+    taken.swap(just_sealed_);
+  }
+  if (taken.empty()) return;
+  for (auto& obj : taken) {
+    obj->key = new_key();
+    obj->sealed_data = buffers_->share(std::move(obj->data));
+    obj->data = {};
+    sealed_.push_back(std::move(obj));
+  }
   start_uploads();
 }
 
@@ -182,8 +219,9 @@ void WalWriter::start_uploads() {
 asio::awaitable<void> WalWriter::upload(std::shared_ptr<Object> obj) {
   // Off the strand (a copy of the object), and before anything else sees
   // the sealed bytes or the batches' offsets.
-  auto grouped = co_await run_blocking(blocking_, [&] { return group_by_partition(*obj->sealed_data, obj->batches); });
-  if (grouped) obj->sealed_data = std::make_shared<const protocol::Bytes>(std::move(*grouped));
+  auto grouped =
+      co_await run_blocking(blocking_, [&] { return group_by_partition(*obj->sealed_data, obj->batches, *buffers_); });
+  if (grouped) obj->sealed_data = buffers_->share(std::move(*grouped));
   std::chrono::milliseconds backoff{100};
   for (int attempt = 1;; ++attempt) {
     try {
@@ -301,7 +339,12 @@ void WalWriter::commit_ready() {
     committing_ = true;
     asio::co_spawn(strand_, commit(front), asio::detached);
   }
-  if (sealed_.empty() && !open_) {
+  bool idle = sealed_.empty();
+  if (idle) {
+    std::lock_guard lock(intake_mu_);
+    idle = !open_ && just_sealed_.empty();
+  }
+  if (idle) {
     for (auto& w : std::exchange(flush_waiters_, {})) w();
   }
 }
@@ -405,14 +448,15 @@ void WalWriter::answer_some(std::shared_ptr<Answers> answers) {
 
 // REQUIRES: strand_
 void WalWriter::release(uint64_t bytes) {
+  std::lock_guard lock(intake_mu_);
   unacknowledged_bytes_ -= std::min(bytes, unacknowledged_bytes_);
   while (!admission_waiters_.empty()) {
-    // The waiter's size is not known here; admit one at a time while under
-    // the limit, and always when nothing is pending.
+    // Admit waiters in order while under the limit, and always when nothing
+    // is pending.
     if (unacknowledged_bytes_ != 0 && unacknowledged_bytes_ >= options_.buffer_max_bytes) break;
-    auto w = std::move(admission_waiters_.front());
+    auto req = std::move(admission_waiters_.front());
     admission_waiters_.pop_front();
-    w();
+    admit_locked(std::move(req));
   }
 }
 
@@ -420,7 +464,11 @@ asio::awaitable<void> WalWriter::flush() {
   auto caller = co_await asio::this_coro::executor;
   Completion<bool> done(caller);
   asio::post(strand_, [this, done] {
-    seal();
+    {
+      std::lock_guard lock(intake_mu_);
+      seal_locked();
+    }
+    take_sealed();
     if (sealed_.empty()) {
       done.set(true);
     } else {

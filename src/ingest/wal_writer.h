@@ -35,6 +35,7 @@
 #include <vector>
 
 #include "common/completion.h"
+#include "ingest/buffer_pool.h"
 #include "meta/meta_store.h"
 #include "objstore/object_store.h"
 
@@ -107,8 +108,10 @@ class WalWriter {
   struct Object;
 
   asio::awaitable<void> admit(uint64_t bytes);
-  void add(std::shared_ptr<Request> request);
-  void seal();
+  void admit_locked(std::shared_ptr<Request> request);
+  void arm_linger(uint64_t seq, std::chrono::steady_clock::time_point deadline);
+  void seal_locked();
+  void take_sealed();
   void start_uploads();
   asio::awaitable<void> upload(std::shared_ptr<Object> object);
   asio::awaitable<void> put_hedged(std::shared_ptr<Object> object);
@@ -128,17 +131,22 @@ class WalWriter {
   meta::MetaStore& meta_;
   WalOptions options_;
   CommitListener on_commit_;
+  std::shared_ptr<BufferPool> buffers_;
+
+  // The intake: what produce requests touch, on their own threads.
+  std::mutex intake_mu_;
+  std::shared_ptr<Object> open_;                           // GUARDED_BY(intake_mu_); being filled, or null
+  uint64_t unacknowledged_bytes_ = 0;                      // GUARDED_BY(intake_mu_)
+  std::deque<std::shared_ptr<Request>> admission_waiters_;  // GUARDED_BY(intake_mu_)
+  std::deque<std::shared_ptr<Object>> just_sealed_;        // GUARDED_BY(intake_mu_); not yet in sealed_
+  uint64_t next_object_seq_ = 0;                           // GUARDED_BY(intake_mu_)
 
   // REQUIRES: strand_ for everything below.
-  std::shared_ptr<Object> open_;             // the buffer being filled, or null
   asio::steady_timer linger_timer_;
   std::deque<std::shared_ptr<Object>> sealed_;  // seal order; front commits next
   size_t uploads_in_flight_ = 0;
   bool committing_ = false;
-  uint64_t unacknowledged_bytes_ = 0;
-  std::deque<std::function<void()>> admission_waiters_;
   std::vector<std::function<void()>> flush_waiters_;
-  uint64_t next_object_seq_ = 0;
   uint64_t next_key_seq_ = 0;
   std::mt19937_64 rng_{std::random_device{}()};
   struct AtomicStats {

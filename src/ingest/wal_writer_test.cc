@@ -7,12 +7,14 @@
 #include <asio/detached.hpp>
 #include <asio/io_context.hpp>
 #include <asio/post.hpp>
+#include <asio/strand.hpp>
 #include <asio/thread_pool.hpp>
 #include <atomic>
 #include <filesystem>
 #include <map>
 #include <thread>
 
+#include "common/completion.h"
 #include "objstore/fault_injection.h"
 #include "objstore/memory_store.h"
 #include "protocol/record_batch.h"
@@ -322,6 +324,53 @@ TEST_F(WalWriterTest, BackpressureHoldsRequestsButCompletesThemAll) {
   auto results = run(store, o, std::move(reqs));
   for (const auto& r : results) EXPECT_EQ(r[0].error, ErrorCode::none);
   EXPECT_GT(store.counters().put.requests.load(), 5u) << "the limit forced small objects";
+}
+
+// Produce requests reach the writer from every network thread at once
+// (submit() takes them on the caller's thread). Each strand's requests keep
+// their order, every one is answered, and the offsets stay dense, while
+// objects seal by size and backpressure holds requests back concurrently.
+TEST_F(WalWriterTest, RequestsFromManyThreadsAtOnceKeepEachStrandsOrder) {
+  objstore::MemoryObjectStore store;
+  WalOptions o;
+  o.linger = std::chrono::milliseconds(5);
+  o.object_max_bytes = 4000;   // a few batches: objects seal by size all the time
+  o.buffer_max_bytes = 12000;  // and backpressure holds requests back
+  constexpr int kStrands = 4;
+  constexpr int kPerStrand = 150;
+  asio::io_context io;
+  asio::thread_pool blocking(4);
+  WalWriter wal(io, blocking, store, *meta_, o, nullptr);
+  std::vector<std::vector<std::vector<CommitResult>>> results(kStrands, std::vector<std::vector<CommitResult>>(kPerStrand));
+  for (int s = 0; s < kStrands; ++s) {
+    auto strand = asio::make_strand(io);
+    asio::co_spawn(
+        strand,
+        [&, s]() -> asio::awaitable<void> {
+          auto ex = co_await asio::this_coro::executor;
+          std::vector<Completion<std::vector<CommitResult>>> done;
+          for (int i = 0; i < kPerStrand; ++i) {
+            done.emplace_back(ex);
+            wal.submit({item(s, 2)}, done.back());  // strand s writes partition s alone
+          }
+          for (int i = 0; i < kPerStrand; ++i) results[s][i] = co_await done[i].wait();
+        },
+        asio::detached);
+  }
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 3; ++t) threads.emplace_back([&io] { io.run(); });
+  io.run();
+  for (auto& t : threads) t.join();
+  blocking.join();
+  for (int s = 0; s < kStrands; ++s) {
+    for (int i = 0; i < kPerStrand; ++i) {
+      ASSERT_EQ(results[s][i].size(), 1u) << s << " " << i;
+      EXPECT_EQ(results[s][i][0].error, ErrorCode::none) << s << " " << i;
+      EXPECT_EQ(results[s][i][0].base_offset, 2 * i) << "strand " << s << " request " << i << " out of order";
+    }
+    EXPECT_EQ(meta_->partition_offsets(topic_.id, s)->high_watermark, 2 * kPerStrand);
+  }
+  EXPECT_GT(store.counters().put.requests.load(), 10u) << "the size limit sealed many objects";
 }
 
 TEST_F(WalWriterTest, BatchesOfUnknownPartitionsFailAlone) {
