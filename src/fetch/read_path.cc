@@ -1,5 +1,8 @@
 #include "fetch/read_path.h"
 
+#include <algorithm>
+#include <set>
+
 #include <cstring>
 
 #include <asio/post.hpp>
@@ -148,15 +151,57 @@ asio::awaitable<std::vector<std::optional<meta::PartitionOffsets>>> ReadPath::of
     }
   }
   if (misses.empty()) co_return out;
+  // The first miss of a topic loads every partition of it in the same trip:
+  // a consumer assigned 10,000 partitions sends 10,000 ListOffsets of one
+  // partition each (librdkafka), one after another, and each was a trip
+  // through the blocking pool to the store. Now the rest are cache hits
+  // (about a microsecond each).
+  std::vector<protocol::Uuid> warm;
+  {
+    std::lock_guard lock(mu_);
+    for (size_t i : misses) {
+      const protocol::Uuid& t = partitions[i].topic;
+      if (!warmed_topics_.count(t) && std::find(warm.begin(), warm.end(), t) == warm.end()) warm.push_back(t);
+    }
+  }
+  struct Found {
+    std::vector<std::optional<meta::PartitionOffsets>> misses;
+    std::vector<std::pair<PartitionKey, meta::PartitionOffsets>> topics;
+  };
   auto found = co_await run_blocking(blocking_, [&] {
-    std::vector<std::optional<meta::PartitionOffsets>> r;
-    r.reserve(misses.size());
-    for (size_t i : misses) r.push_back(meta_.partition_offsets(partitions[i].topic, partitions[i].partition));
+    Found r;
+    std::set<PartitionKey> loaded;
+    for (const auto& t : warm) {
+      for (const auto& [p, o] : meta_.topic_offsets(t)) {
+        r.topics.emplace_back(PartitionKey{t, p}, o);
+        loaded.insert(PartitionKey{t, p});
+      }
+    }
+    r.misses.reserve(misses.size());
+    for (size_t i : misses) {
+      if (loaded.count(partitions[i])) {
+        r.misses.push_back(std::nullopt);  // filled from r.topics below
+      } else {
+        r.misses.push_back(meta_.partition_offsets(partitions[i].topic, partitions[i].partition));
+      }
+    }
     return r;
   });
+  if (!warm.empty()) {
+    std::lock_guard lock(mu_);
+    for (const auto& t : warm) warmed_topics_.insert(t);
+  }
+  for (const auto& [key, o] : found.topics) remember_offsets(key, o);
+  std::unordered_map<PartitionKey, meta::PartitionOffsets, PartitionKeyHash> by_key(found.topics.begin(),
+                                                                                    found.topics.end());
   for (size_t k = 0; k < misses.size(); ++k) {
-    if (found[k]) remember_offsets(partitions[misses[k]], *found[k]);
-    out[misses[k]] = found[k];
+    std::optional<meta::PartitionOffsets> o = found.misses[k];
+    if (o) {
+      remember_offsets(partitions[misses[k]], *o);
+    } else if (auto it = by_key.find(partitions[misses[k]]); it != by_key.end()) {
+      o = it->second;  // remembered with its topic above
+    }
+    out[misses[k]] = o;
   }
   co_return out;
 }

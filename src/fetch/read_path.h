@@ -36,6 +36,7 @@
 #include <mutex>
 #include <optional>
 #include <span>
+#include <set>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -150,6 +151,8 @@ class ReadPath {
   mutable std::mutex mu_;
   // REQUIRES: mu_ for everything below.
   std::unordered_map<PartitionKey, meta::PartitionOffsets, PartitionKeyHash> offsets_;
+  // Topics whose partitions' offsets were all loaded at once (offsets_all).
+  std::set<protocol::Uuid> warmed_topics_;
   // Per partition, its last kRecentRuns runs in offset order, back to back
   // (each starts at the offset after the one before).
   std::unordered_map<PartitionKey, std::deque<meta::BatchLocation>, PartitionKeyHash> recent_runs_;

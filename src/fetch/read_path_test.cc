@@ -180,6 +180,31 @@ void commit(meta::MetaStore& meta, ReadPath* reader, const meta::Topic& t, const
   if (reader) reader->on_commit(c);
 }
 
+// The first lookup of a topic caches every partition's offsets: a consumer
+// assigned all of a big topic's partitions asks for them one by one.
+TEST_F(ReadPathTest, TheFirstOffsetsLookupOfATopicCachesAllItsPartitions) {
+  ReadPath reader(blocking_, *meta_, store_, 1 << 20);
+  meta::Topic t = meta_->create_topic("t", 3, {});
+  meta::Topic other = meta_->create_topic("other", 2, {});
+  commit(*meta_, &reader, t, "o1", {{1, 4, 0, 100}});
+  run([&](asio::io_context&) -> asio::awaitable<void> {
+    EXPECT_EQ((co_await reader.offsets({t.id, 0}))->high_watermark, 0);
+    // Commits the reader does not see (another broker's, say) move the store
+    // on; what the reader answers now shows where it answered from.
+    commit(*meta_, nullptr, t, "o2", {{2, 5, 0, 100}, {1, 1, 100, 100}});
+    commit(*meta_, nullptr, other, "o3", {{0, 3, 0, 100}});
+    EXPECT_EQ((co_await reader.offsets({t.id, 2}))->high_watermark, 0) << "cached with partition 0";
+    EXPECT_EQ((co_await reader.offsets({t.id, 1}))->high_watermark, 4) << "cached with partition 0";
+    EXPECT_EQ((co_await reader.offsets({other.id, 0}))->high_watermark, 3) << "another topic: its own lookup";
+    // Invalidated, a partition is looked up alone, and the topic not again.
+    reader.invalidate_partition(t.id, 2);
+    commit(*meta_, nullptr, t, "o4", {{1, 2, 0, 100}});
+    EXPECT_EQ((co_await reader.offsets({t.id, 2}))->high_watermark, 5);
+    EXPECT_EQ((co_await reader.offsets({t.id, 1}))->high_watermark, 4);
+    EXPECT_FALSE(co_await reader.offsets({t.id, 3})) << "no such partition";
+  });
+}
+
 TEST_F(ReadPathTest, PlansOfWhatThisBrokerCommittedComeFromItsRecentRuns) {
   ReadPath reader(blocking_, *meta_, store_, 1 << 20);
   meta::Topic t = meta_->create_topic("t", 2, {});
@@ -190,6 +215,9 @@ TEST_F(ReadPathTest, PlansOfWhatThisBrokerCommittedComeFromItsRecentRuns) {
   commit(*meta_, &reader, t, "o2", {{0, 1, 0, 40}, {0, 2, 40, 30}});
   run([&](asio::io_context&) -> asio::awaitable<void> {
     EXPECT_EQ((co_await reader.offsets(p0))->high_watermark, 8);  // one query: the offsets are then cached
+    // That query cached the whole topic; partition 1 is forgotten again, so
+    // that the store must answer for it.
+    reader.invalidate_partition(t.id, 1);
     const auto before = reader.cache_stats();
     // (Requests built before the co_await: GCC 12 mishandles brace-init
     // temporaries inside one.)
@@ -197,7 +225,7 @@ TEST_F(ReadPathTest, PlansOfWhatThisBrokerCommittedComeFromItsRecentRuns) {
     auto plans = co_await reader.plan_all(std::move(requests));
     const auto after = reader.cache_stats();
     EXPECT_EQ(after.plans_from_recent_runs - before.plans_from_recent_runs, 3u);
-    // Partition 1's offsets were never looked up: the store answers it.
+    // Partition 1's offsets are not cached: the store answers it.
     EXPECT_EQ(after.plans_from_store - before.plans_from_store, 1u);
     // The same runs as the store's rows, with the same budget rule.
     const std::vector<std::pair<int64_t, uint64_t>> asked{{0, 1000}, {3, 1000}, {5, 1}};

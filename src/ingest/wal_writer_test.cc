@@ -413,6 +413,9 @@ class FailingCommits final : public meta::MetaStore {
   std::optional<meta::PartitionOffsets> partition_offsets(const protocol::Uuid& t, int32_t p) override {
     return inner_.partition_offsets(t, p);
   }
+  std::vector<std::pair<int32_t, meta::PartitionOffsets>> topic_offsets(const protocol::Uuid& t) override {
+    return inner_.topic_offsets(t);
+  }
   std::optional<meta::FetchPlan> find_batches(const protocol::Uuid& t, int32_t p, int64_t f, uint64_t m) override {
     return inner_.find_batches(t, p, f, m);
   }

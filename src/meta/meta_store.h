@@ -259,6 +259,11 @@ class MetaStore {
   // Offsets of one partition; nullopt if the topic or partition is unknown.
   virtual std::optional<PartitionOffsets> partition_offsets(const Uuid& topic, int32_t partition) = 0;
 
+  // Offsets of every partition of a topic, by partition index ascending, in
+  // one query; empty if the topic is unknown. For warming a cache: a consumer
+  // assigned 10,000 partitions asks for each one's offsets in turn.
+  virtual std::vector<std::pair<int32_t, PartitionOffsets>> topic_offsets(const Uuid& topic) = 0;
+
   // The batch runs holding offsets >= from_offset, in offset order: the run
   // containing from_offset first, then following ones until the bytes
   // returned reach max_bytes (the first run is always returned, however

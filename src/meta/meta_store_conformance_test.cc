@@ -90,6 +90,25 @@ TEST_P(MetaStoreConformance, TopicNeedsAtLeastOnePartition) {
   EXPECT_EQ(store().find_topic("t"), std::nullopt);
 }
 
+// topic_offsets is every partition's partition_offsets, in one answer.
+TEST_P(MetaStoreConformance, TopicOffsetsAreEachPartitionsOffsets) {
+  Topic t = store().create_topic("t", 4, {});
+  Topic other = store().create_topic("other", 2, {});
+  commit("o1", {batch(t, 1, 3), batch(t, 3, 2, 100), batch(other, 0, 7, 200)});
+  commit("o2", {batch(t, 3, 4)});
+  auto all = store().topic_offsets(t.id);
+  ASSERT_EQ(all.size(), 4u);
+  for (int32_t p = 0; p < 4; ++p) {
+    EXPECT_EQ(all[static_cast<size_t>(p)].first, p);
+    EXPECT_EQ(all[static_cast<size_t>(p)].second, offsets(t, p)) << p;
+  }
+  EXPECT_EQ(all[3].second.high_watermark, 6);
+  EXPECT_EQ(all[0].second, (PartitionOffsets{0, 0, -1, -1}));
+  store().create_partitions(t.id, 6);
+  EXPECT_EQ(store().topic_offsets(t.id).size(), 6u) << "new partitions are listed";
+  EXPECT_TRUE(store().topic_offsets(Uuid{}).empty()) << "an unknown topic has none";
+}
+
 TEST_P(MetaStoreConformance, CreatePartitionsOnlyGrows) {
   Topic t = store().create_topic("t", 2, {});
   store().create_partitions(t.id, 5);

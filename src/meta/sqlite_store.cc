@@ -1418,6 +1418,24 @@ std::optional<PartitionOffsets> SqliteMetaStore::partition_offsets(const Uuid& t
   return p->offsets;
 }
 
+std::vector<std::pair<int32_t, PartitionOffsets>> SqliteMetaStore::topic_offsets(const Uuid& topic) {
+  std::lock_guard lock(mu_);
+  Statement s(*db_,
+              "SELECT partition_index, log_start_offset, high_watermark, max_timestamp, max_timestamp_offset "
+              "FROM partitions WHERE topic_id = ? ORDER BY partition_index");
+  s.bind(1, topic);
+  std::vector<std::pair<int32_t, PartitionOffsets>> out;
+  while (s.step()) {
+    PartitionOffsets o;
+    o.log_start_offset = s.int64(1);
+    o.high_watermark = s.int64(2);
+    o.max_timestamp = s.int64(3);
+    o.max_timestamp_offset = s.int64(4);
+    out.emplace_back(s.int32(0), o);
+  }
+  return out;
+}
+
 std::optional<FetchPlan> SqliteMetaStore::find_batches(const Uuid& topic, int32_t partition, int64_t from_offset,
                                                        uint64_t max_bytes) {
   std::lock_guard lock(mu_);

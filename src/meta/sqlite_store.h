@@ -68,6 +68,7 @@ class SqliteMetaStore final : public MetaStore {
 
   CommitOutcome commit_object(const ObjectCommit& object, std::span<const PendingBatch> batches) override;
   std::optional<PartitionOffsets> partition_offsets(const Uuid& topic, int32_t partition) override;
+  std::vector<std::pair<int32_t, PartitionOffsets>> topic_offsets(const Uuid& topic) override;
   std::optional<FetchPlan> find_batches(const Uuid& topic, int32_t partition, int64_t from_offset,
                                         uint64_t max_bytes) override;
   std::optional<BatchLocation> find_batch_by_timestamp(const Uuid& topic, int32_t partition,
