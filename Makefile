@@ -80,6 +80,12 @@ bench: build
 	@tools/install_packages.sh $(BENCH_PKGS)
 	FLOE_BIN=$(abspath $(BUILD))/floe BENCH_LOAD_BIN=$(abspath $(BUILD))/bench/floe_load /usr/bin/python3 bench/run.py
 	FLOE_BIN=$(abspath $(BUILD))/floe /usr/bin/python3 bench/groups.py
+	$(MAKE) --no-print-directory bench-meta
+
+# Only the metadata store's commit cost as batch rows pile up (bench/meta_commit.cc).
+.PHONY: bench-meta
+bench-meta: build
+	$(BUILD)/floe_meta_bench --commits 400 --window 40 --out bench/results-meta.json
 
 # Only the consumer-group numbers (bench/groups.py): commit latency, rebalance time.
 .PHONY: bench-groups
