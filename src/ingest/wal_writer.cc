@@ -73,8 +73,12 @@ std::optional<protocol::Bytes> group_by_partition(const protocol::Bytes& data, s
 }
 
 // Object buffers kept for reuse (BufferPool): the cache hands one back for
-// each object it drops, so a few cover the steady state.
-constexpr size_t kBuffersKept = 4;
+// each object it drops, so a few cover the steady state. Up to 4, and no
+// more than 32 MiB of them idle unless one object is larger.
+size_t buffers_kept(uint64_t object_max_bytes) {
+  constexpr uint64_t kIdleBytes = 32 << 20;
+  return static_cast<size_t>(std::clamp<uint64_t>(kIdleBytes / std::max<uint64_t>(1, object_max_bytes), 1, 4));
+}
 
 std::vector<CommitResult> failed_results(size_t n, ErrorCode code) {
   std::vector<CommitResult> r(n);
@@ -92,7 +96,7 @@ WalWriter::WalWriter(asio::io_context& io, asio::thread_pool& blocking, objstore
       meta_(meta),
       options_(options),
       on_commit_(std::move(on_commit)),
-      buffers_(BufferPool::create(options_.object_max_bytes, kBuffersKept)),
+      buffers_(BufferPool::create(options_.object_max_bytes, buffers_kept(options_.object_max_bytes))),
       linger_timer_(strand_) {}
 
 WalWriter::~WalWriter() = default;
@@ -469,6 +473,7 @@ asio::awaitable<void> WalWriter::flush() {
       seal_locked();
     }
     take_sealed();
+    linger_timer_.cancel();  // nothing open: a pending wait would only delay the end of io.run()
     if (sealed_.empty()) {
       done.set(true);
     } else {
