@@ -373,6 +373,43 @@ TEST_F(WalWriterTest, RequestsFromManyThreadsAtOnceKeepEachStrandsOrder) {
   EXPECT_GT(store.counters().put.requests.load(), 10u) << "the size limit sealed many objects";
 }
 
+// flush() (the broker's shutdown) commits what is still open without waiting
+// for the linger, and leaves nothing behind that keeps io.run() going: the
+// linger timer's wait is cancelled, not left to run out.
+TEST_F(WalWriterTest, FlushCommitsTheOpenObjectAndLetsTheLoopEnd) {
+  objstore::MemoryObjectStore store;
+  WalOptions o;
+  o.linger = std::chrono::hours(1);
+  asio::io_context io;
+  asio::thread_pool blocking(2);
+  WalWriter wal(io, blocking, store, *meta_, o, nullptr);
+  std::vector<CommitResult> appended;
+  bool flushed = false;
+  auto strand = asio::make_strand(io);
+  asio::co_spawn(
+      strand,
+      [&]() -> asio::awaitable<void> {
+        auto ex = co_await asio::this_coro::executor;
+        Completion<std::vector<CommitResult>> done(ex);
+        wal.submit({item(1, 3)}, done);
+        co_await wal.flush();
+        flushed = true;
+        appended = co_await done.wait();
+      },
+      asio::detached);
+  // Generous, and only a bound: a loop kept alive by an hour-long wait would
+  // stop here without having run out of work.
+  io.run_for(std::chrono::seconds(60));
+  EXPECT_TRUE(io.stopped()) << "io.run() ended because nothing was left to do";
+  blocking.join();
+  EXPECT_TRUE(flushed);
+  ASSERT_EQ(appended.size(), 1u);
+  EXPECT_EQ(appended[0].error, ErrorCode::none);
+  EXPECT_EQ(appended[0].base_offset, 0);
+  EXPECT_EQ(store.counters().put.requests.load(), 1u);
+  EXPECT_EQ(meta_->partition_offsets(topic_.id, 1)->high_watermark, 3);
+}
+
 TEST_F(WalWriterTest, BatchesOfUnknownPartitionsFailAlone) {
   objstore::MemoryObjectStore store;
   WalOptions o;
