@@ -1,8 +1,6 @@
 #include "fetch/read_path.h"
 
 #include <algorithm>
-#include <set>
-
 #include <cstring>
 
 #include <asio/post.hpp>
@@ -156,52 +154,47 @@ asio::awaitable<std::vector<std::optional<meta::PartitionOffsets>>> ReadPath::of
   // partition each (librdkafka), one after another, and each was a trip
   // through the blocking pool to the store. Now the rest are cache hits
   // (about a microsecond each).
-  std::vector<protocol::Uuid> warm;
+  std::vector<protocol::Uuid> warm;  // topics loaded whole in this trip
+  auto is_warm = [&](const protocol::Uuid& t) { return std::find(warm.begin(), warm.end(), t) != warm.end(); };
   {
     std::lock_guard lock(mu_);
     for (size_t i : misses) {
       const protocol::Uuid& t = partitions[i].topic;
-      if (!warmed_topics_.count(t) && std::find(warm.begin(), warm.end(), t) == warm.end()) warm.push_back(t);
+      if (!warmed_topics_.count(t) && !is_warm(t)) warm.push_back(t);
     }
   }
   struct Found {
-    std::vector<std::optional<meta::PartitionOffsets>> misses;
-    std::vector<std::pair<PartitionKey, meta::PartitionOffsets>> topics;
+    std::vector<std::optional<meta::PartitionOffsets>> misses;       // one per miss
+    std::vector<std::pair<PartitionKey, meta::PartitionOffsets>> warmed;  // every partition of `warm`
   };
   auto found = co_await run_blocking(blocking_, [&] {
     Found r;
-    std::set<PartitionKey> loaded;
+    std::unordered_map<PartitionKey, meta::PartitionOffsets, PartitionKeyHash> by_key;
     for (const auto& t : warm) {
-      for (const auto& [p, o] : meta_.topic_offsets(t)) {
-        r.topics.emplace_back(PartitionKey{t, p}, o);
-        loaded.insert(PartitionKey{t, p});
-      }
+      for (const auto& [p, o] : meta_.topic_offsets(t)) by_key.emplace(PartitionKey{t, p}, o);
     }
     r.misses.reserve(misses.size());
     for (size_t i : misses) {
-      if (loaded.count(partitions[i])) {
-        r.misses.push_back(std::nullopt);  // filled from r.topics below
+      const PartitionKey& k = partitions[i];
+      if (is_warm(k.topic)) {
+        auto it = by_key.find(k);
+        r.misses.push_back(it == by_key.end() ? std::nullopt : std::optional(it->second));
       } else {
-        r.misses.push_back(meta_.partition_offsets(partitions[i].topic, partitions[i].partition));
+        r.misses.push_back(meta_.partition_offsets(k.topic, k.partition));
       }
     }
+    r.warmed.assign(by_key.begin(), by_key.end());
     return r;
   });
   if (!warm.empty()) {
     std::lock_guard lock(mu_);
-    for (const auto& t : warm) warmed_topics_.insert(t);
+    warmed_topics_.insert(warm.begin(), warm.end());
   }
-  for (const auto& [key, o] : found.topics) remember_offsets(key, o);
-  std::unordered_map<PartitionKey, meta::PartitionOffsets, PartitionKeyHash> by_key(found.topics.begin(),
-                                                                                    found.topics.end());
+  for (const auto& [key, o] : found.warmed) remember_offsets(key, o);
   for (size_t k = 0; k < misses.size(); ++k) {
-    std::optional<meta::PartitionOffsets> o = found.misses[k];
-    if (o) {
-      remember_offsets(partitions[misses[k]], *o);
-    } else if (auto it = by_key.find(partitions[misses[k]]); it != by_key.end()) {
-      o = it->second;  // remembered with its topic above
-    }
-    out[misses[k]] = o;
+    const PartitionKey& key = partitions[misses[k]];
+    if (found.misses[k] && !is_warm(key.topic)) remember_offsets(key, *found.misses[k]);
+    out[misses[k]] = found.misses[k];
   }
   co_return out;
 }
