@@ -183,14 +183,6 @@ int run_broker(const Config& config) {
   bool gc_stopped = false;  // REQUIRES: gc_strand
   asio::co_spawn(gc_strand, collect_garbage_periodically(gc_timer, gc_stopped, broker), asio::detached);
 
-  FLOE_LOG(info, "broker") << "floe " << FLOE_VERSION << " node " << broker.identity.node_id << " of cluster "
-                           << broker.identity.cluster_id << "; objects in " << objects->describe();
-  for (size_t i = 0; i < bound.size(); ++i) {
-    Listener l{bound[i].listener_name, bound[i].host, bound[i].port};
-    FLOE_LOG(info, "net") << "listening on " << l.to_string() << " (advertised as "
-                          << broker.advertised_for(l.name).to_string() << ")";
-  }
-
   // The signal set and everything that touches it run on one strand: the
   // drain callback may fire on any io thread, and a signal_set is not safe to
   // use from two threads at once.
@@ -228,6 +220,16 @@ int run_broker(const Config& config) {
     });
   };
   signals.async_wait(on_signal);
+
+  // Only now: whoever waits for these lines (scripts, the tests) may send
+  // SIGTERM at once, and before the signal set exists that kills the process.
+  FLOE_LOG(info, "broker") << "floe " << FLOE_VERSION << " node " << broker.identity.node_id << " of cluster "
+                           << broker.identity.cluster_id << "; objects in " << objects->describe();
+  for (size_t i = 0; i < bound.size(); ++i) {
+    Listener l{bound[i].listener_name, bound[i].host, bound[i].port};
+    FLOE_LOG(info, "net") << "listening on " << l.to_string() << " (advertised as "
+                          << broker.advertised_for(l.name).to_string() << ")";
+  }
 
   const int threads = std::max(1, config.num_network_threads);
   std::vector<std::thread> pool;

@@ -226,6 +226,17 @@ def test_idempotent_producer_round_trip(broker_factory, codec):
 
 # ---- crash safety ----------------------------------------------------------------
 
+def test_sigterm_as_soon_as_it_listens_is_a_clean_stop(broker_factory):
+    """Scripts (and these tests) send SIGTERM as soon as the broker logs that it
+    listens. It must then already handle the signal: a clean stop, exit code 0,
+    never death by SIGTERM (which is what happened once, when the log line came
+    before the signal handler)."""
+    b = broker_factory(start=False)
+    for _ in range(10):
+        b.start()
+        assert b.stop() == 0
+
+
 def test_acknowledged_records_survive_sigkill(broker_factory):
     broker = broker_factory(FAST)
     topic, partitions = "crash", 4
