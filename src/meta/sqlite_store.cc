@@ -675,19 +675,24 @@ struct PartitionRow {
   PartitionOffsets offsets;
 };
 
+// Columns from `first`: log_start_offset, high_watermark, max_timestamp,
+// max_timestamp_offset.
+PartitionOffsets offsets_from_row(Statement& s, int first) {
+  PartitionOffsets o;
+  o.log_start_offset = s.int64(first);
+  o.high_watermark = s.int64(first + 1);
+  o.max_timestamp = s.int64(first + 2);
+  o.max_timestamp_offset = s.int64(first + 3);
+  return o;
+}
+
 std::optional<PartitionRow> load_partition(SqliteConnection& c, const Uuid& topic, int32_t partition) {
   Statement s(c,
               "SELECT id, log_start_offset, high_watermark, max_timestamp, max_timestamp_offset "
               "FROM partitions WHERE topic_id = ? AND partition_index = ?");
   s.bind(1, topic).bind(2, partition);
   if (!s.step()) return std::nullopt;
-  PartitionRow p;
-  p.id = s.int64(0);
-  p.offsets.log_start_offset = s.int64(1);
-  p.offsets.high_watermark = s.int64(2);
-  p.offsets.max_timestamp = s.int64(3);
-  p.offsets.max_timestamp_offset = s.int64(4);
-  return p;
+  return PartitionRow{s.int64(0), offsets_from_row(s, 1)};
 }
 
 void store_partition(SqliteConnection& c, const PartitionRow& p) {
@@ -1425,14 +1430,7 @@ std::vector<std::pair<int32_t, PartitionOffsets>> SqliteMetaStore::topic_offsets
               "FROM partitions WHERE topic_id = ? ORDER BY partition_index");
   s.bind(1, topic);
   std::vector<std::pair<int32_t, PartitionOffsets>> out;
-  while (s.step()) {
-    PartitionOffsets o;
-    o.log_start_offset = s.int64(1);
-    o.high_watermark = s.int64(2);
-    o.max_timestamp = s.int64(3);
-    o.max_timestamp_offset = s.int64(4);
-    out.emplace_back(s.int32(0), o);
-  }
+  while (s.step()) out.emplace_back(s.int32(0), offsets_from_row(s, 1));
   return out;
 }
 
