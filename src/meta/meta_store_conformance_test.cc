@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <limits>
+#include <random>
 #include <set>
 #include <thread>
 
@@ -741,6 +742,123 @@ TEST_P(MetaStoreConformance, DeleteRecordsRepairsManyTimestampRows) {
   EXPECT_EQ(store().find_batch_by_timestamp(t.id, 0, 1299)->base_offset, 1300);
   EXPECT_EQ(store().find_batch_by_timestamp(t.id, 0, 1300), std::nullopt);
   EXPECT_EQ(offsets(t, 0), (PartitionOffsets{1, 1301, 1299, 1300}));
+}
+
+// Every lookup against a plain model of the batch rows, over long partitions
+// (hundreds of rows, so that a backend's internal structure is crossed many
+// times), runs of several batches, timestamps out of order and missing, and
+// deletes of records and of a whole topic in between.
+TEST_P(MetaStoreConformance, LookupsAgreeWithAModelThroughCommitsAndDeletes) {
+  constexpr int32_t kPartitions = 3;
+  Topic t = store().create_topic("t", kPartitions, {});
+  Topic other = store().create_topic("other", 2, {});
+  std::vector<std::vector<BatchLocation>> model(kPartitions);  // each partition's rows, in offset order
+  std::vector<int64_t> log_start(kPartitions, 0);
+  std::vector<int64_t> high_watermark(kPartitions, 0);
+  std::vector<size_t> rows_written(kPartitions, 0);
+  std::mt19937_64 rng(11);
+  auto random = [&](uint64_t n) { return static_cast<int64_t>(rng() % n); };
+
+  auto check = [&](int32_t p, const std::string& when) {
+    SCOPED_TRACE(when + ", partition " + std::to_string(p));
+    const std::vector<BatchLocation>& rows = model[p];
+    const PartitionOffsets o = offsets(t, p);
+    EXPECT_EQ(o.log_start_offset, log_start[p]);
+    EXPECT_EQ(o.high_watermark, high_watermark[p]);
+    // The max timestamp, and the first row reaching each timestamp.
+    // (The offset is in the first row that has it: the last of its batch
+    // while that batch is stored, the row's last after records are deleted.)
+    const BatchLocation* max_row = nullptr;
+    for (const BatchLocation& r : rows)
+      if (r.max_timestamp >= 0 && (!max_row || r.max_timestamp > max_row->max_timestamp)) max_row = &r;
+    EXPECT_EQ(o.max_timestamp, max_row ? max_row->max_timestamp : -1);
+    if (max_row) {
+      EXPECT_GE(o.max_timestamp_offset, max_row->base_offset);
+      EXPECT_LE(o.max_timestamp_offset, max_row->last_offset);
+    }
+    for (int64_t ts = -1; ts <= 1002; ts += 1 + random(7)) {
+      std::optional<BatchLocation> expected;
+      for (const BatchLocation& r : rows) {
+        if (r.max_timestamp >= ts) {
+          expected = r;
+          break;
+        }
+      }
+      EXPECT_EQ(store().find_batch_by_timestamp(t.id, p, ts), expected) << "timestamp " << ts;
+    }
+    for (int64_t from = 0; from <= high_watermark[p] + 1; ++from) {
+      // The batch holding `from`.
+      std::optional<BatchLocation> holder;
+      for (const BatchLocation& r : rows)
+        if (r.base_offset <= from && from <= r.last_offset) holder = r;
+      ASSERT_EQ(store().find_batch_containing(t.id, p, from), holder) << "offset " << from;
+      // A fetch from it with a random budget.
+      const uint64_t budget = static_cast<uint64_t>(random(4000));
+      std::vector<BatchLocation> expected;
+      uint64_t total = 0;
+      for (const BatchLocation& r : rows) {
+        if (r.last_offset < from) continue;
+        if (total >= budget && !expected.empty()) break;
+        expected.push_back(r);
+        total += r.byte_length;
+      }
+      auto plan = store().find_batches(t.id, p, from, budget);
+      ASSERT_TRUE(plan);
+      ASSERT_EQ(plan->batches, expected) << "from " << from << ", budget " << budget;
+    }
+  };
+
+  for (int round = 0; round < 120; ++round) {
+    const std::string key = "o" + std::to_string(round);
+    // Batches in a random order of partitions: some back to back with the
+    // previous batch of their partition (one run), some apart.
+    std::vector<PendingBatch> batches;
+    uint64_t end = 0;
+    int32_t previous_partition = -1;
+    const int n = 1 + static_cast<int>(random(12));
+    for (int i = 0; i < n; ++i) {
+      const int32_t p = static_cast<int32_t>(random(kPartitions));
+      const bool joined = p == previous_partition && random(2) == 0;
+      const uint32_t length = 50 + static_cast<uint32_t>(random(300));
+      const int64_t ts = random(6) == 0 ? -1 : random(1000);
+      batches.push_back(batch(t, p, 1 + static_cast<int32_t>(random(3)), joined ? end : end + 1, length, ts));
+      end = batches.back().byte_offset + length;
+      previous_partition = p;
+    }
+    if (random(4) == 0) batches.push_back(batch(other, static_cast<int32_t>(random(2)), 1, end + 1, 10));
+    const uint64_t size = batches.back().byte_offset + batches.back().byte_length;
+    CommitOutcome out = store().commit_object(ObjectCommit{key, size, 1000}, batches);
+    // The model's rows: the runs the store reports, in its row order per
+    // partition (offsets ascending).
+    for (const auto& run : out.runs) {
+      if (run.topic_id != t.id) continue;
+      model[run.partition].push_back(run.location);
+      ++rows_written[run.partition];
+      high_watermark[run.partition] = run.location.last_offset + 1;
+    }
+    if (round % 15 == 14) {
+      const int32_t p = static_cast<int32_t>(random(kPartitions));
+      // Sometimes everything, else a random point at or after the start.
+      const int64_t target =
+          random(5) == 0 ? high_watermark[p] : log_start[p] + random(high_watermark[p] - log_start[p] + 1);
+      EXPECT_EQ(store().delete_records(t.id, p, target), std::max(target, log_start[p]));
+      log_start[p] = std::max(target, log_start[p]);
+      std::erase_if(model[p], [&](const BatchLocation& r) { return r.last_offset < log_start[p]; });
+    }
+    if (round % 30 == 29) {
+      for (int32_t p = 0; p < kPartitions; ++p) check(p, "after round " + std::to_string(round));
+    }
+    if (round == 60) {
+      store().delete_topic(other.id);
+      other = store().create_topic("other", 2, {});
+    }
+  }
+  for (size_t written : rows_written) EXPECT_GT(written, 150u) << "the partitions should be long";
+  // With both topics gone, no object is referenced any more.
+  store().delete_topic(t.id);
+  store().delete_topic(other.id);
+  EXPECT_EQ(store().unreferenced_objects().size(), store().objects().size());
+  EXPECT_EQ(store().objects().size(), 120u);
 }
 
 // --- objects and garbage collection ----------------------------------------------

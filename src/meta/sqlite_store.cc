@@ -244,6 +244,68 @@ WHEN NEW.object_id IS NOT OLD.object_id BEGIN
   UPDATE objects SET live_batches = live_batches + 1 WHERE id = NEW.object_id;
 END;
 )sql"},
+    // At thousands of partitions a commit still wrote one batches_by_offset
+    // entry per partition it touched, each at the end of that partition's
+    // range of the index: once the index outgrew the pages a commit
+    // rewrites anyway, every entry dirtied a page of its own, and the
+    // commit grew with the rows kept (18 ms at 200,000 rows to 113 ms at
+    // 3,000,000 with 5,000 of 10,000 partitions per commit; make
+    // bench-meta). Now each row links to its partition's previous row
+    // (prev_id), the partition row keeps the last (last_batch_id), and only
+    // every 32nd row of a partition is indexed (marked). A lookup probes the
+    // small index for the first mark at or after its offset and walks back
+    // at most 32 rows; a commit adds an index entry for one row in 32.
+    //
+    // partition_id no longer references partitions: with no index led by it,
+    // SQLite would check each deleted partition row against every batch
+    // row. delete_topic removes a partition's rows through its chain first.
+    {7, "batch rows chained per partition; every 32nd row indexed", R"sql(
+CREATE TABLE batches_chained (
+  id                    INTEGER PRIMARY KEY,
+  partition_id          INTEGER NOT NULL,
+  prev_id               INTEGER,
+  marked                INTEGER NOT NULL CHECK (marked IN (0, 1)),
+  last_offset           INTEGER NOT NULL,
+  base_offset           INTEGER NOT NULL,
+  object_id             INTEGER NOT NULL REFERENCES objects (id),
+  byte_offset           INTEGER NOT NULL CHECK (byte_offset >= 0),
+  byte_length           INTEGER NOT NULL CHECK (byte_length > 0),
+  max_timestamp         INTEGER NOT NULL,
+  running_max_timestamp INTEGER NOT NULL CHECK (running_max_timestamp >= max_timestamp),
+  record_count          INTEGER NOT NULL,
+  CHECK (base_offset <= last_offset)
+);
+INSERT INTO batches_chained
+  SELECT rowid, partition_id, lag(rowid) OVER w, (row_number() OVER w) % 32 = 0, last_offset, base_offset,
+         object_id, byte_offset, byte_length, max_timestamp, running_max_timestamp, record_count
+  FROM batches WINDOW w AS (PARTITION BY partition_id ORDER BY last_offset)
+  ORDER BY rowid;
+ALTER TABLE partitions ADD COLUMN last_batch_id INTEGER;
+ALTER TABLE partitions ADD COLUMN unmarked_batches INTEGER NOT NULL DEFAULT 0
+  CHECK (unmarked_batches BETWEEN 0 AND 31);
+-- The bare id comes from the row holding max(last_offset) (SQLite's rule
+-- for a bare column beside max()).
+UPDATE partitions SET last_batch_id = tails.id, unmarked_batches = tails.n % 32
+  FROM (SELECT partition_id, id, max(last_offset), count(*) AS n FROM batches_chained GROUP BY partition_id) AS tails
+  WHERE tails.partition_id = partitions.id;
+-- Dropped first, so that nothing counts the rows leaving the old table.
+DROP TRIGGER batches_release_object;
+DROP TRIGGER batches_move_object;
+DROP TABLE batches;
+ALTER TABLE batches_chained RENAME TO batches;
+CREATE INDEX batches_marks ON batches (partition_id, last_offset) WHERE marked = 1;
+-- For the foreign key from batches to objects (forgetting an object checks
+-- that no batch points at it) and for repointing batches when objects merge.
+CREATE INDEX batches_by_object ON batches (object_id);
+CREATE TRIGGER batches_release_object AFTER DELETE ON batches BEGIN
+  UPDATE objects SET live_batches = live_batches - 1 WHERE id = OLD.object_id;
+END;
+CREATE TRIGGER batches_move_object AFTER UPDATE OF object_id ON batches
+WHEN NEW.object_id IS NOT OLD.object_id BEGIN
+  UPDATE objects SET live_batches = live_batches - 1 WHERE id = OLD.object_id;
+  UPDATE objects SET live_batches = live_batches + 1 WHERE id = NEW.object_id;
+END;
+)sql"},
 };
 
 constexpr int kLatestSchemaVersion = static_cast<int>(std::size(kMigrations));
@@ -255,33 +317,23 @@ constexpr bool migrations_are_consecutive() {
 }
 static_assert(migrations_are_consecutive(), "migration versions must be 1, 2, 3, ... in order");
 
-// The two lookups whose plans and counters tests inspect.
-//
-// CROSS JOIN makes batches the outer loop (SQLite never reorders a CROSS
-// JOIN): the walk follows the batch index in offset order and each row costs
-// one rowid probe into objects.
-constexpr const char* kFindBatchesSql =
-    "SELECT o.key, b.byte_offset, b.byte_length, b.base_offset, b.last_offset, b.max_timestamp "
-    "FROM batches AS b CROSS JOIN objects AS o ON o.id = b.object_id "
-    "WHERE b.partition_id = ? AND b.last_offset >= ? ORDER BY b.last_offset";
-
-// One step of the binary search for a timestamp (first_row_reaching): the
-// first row at or after an offset. INDEXED BY turns "the planner chose
+// The statements every batch lookup is made of (see migration 7): a probe of
+// the marks index, and rows read by id along a partition's chain. Their plans
+// are what tests inspect (query_plan). INDEXED BY turns "the planner chose
 // another plan" into a prepare error.
-constexpr const char* kTimestampProbeSql =
-    "SELECT last_offset, running_max_timestamp FROM batches INDEXED BY batches_by_offset "
-    "WHERE partition_id = ? AND last_offset >= ? ORDER BY last_offset LIMIT 1";
+constexpr const char* kMarkProbeSql =
+    "SELECT id FROM batches INDEXED BY batches_marks "
+    "WHERE partition_id = ? AND marked = 1 AND last_offset >= ? ORDER BY last_offset LIMIT 1";
 
-constexpr const char* kBatchAtSql =
-    "SELECT o.key, b.byte_offset, b.byte_length, b.base_offset, b.last_offset, b.max_timestamp "
-    "FROM batches AS b CROSS JOIN objects AS o ON o.id = b.object_id "
-    "WHERE b.partition_id = ? AND b.last_offset = ?";
+// Columns: partition_id, prev_id, base_offset, last_offset, object_id,
+// byte_offset, byte_length, max_timestamp, running_max_timestamp.
+constexpr const char* kRowByIdSql =
+    "SELECT partition_id, prev_id, base_offset, last_offset, object_id, byte_offset, byte_length, max_timestamp, "
+    "running_max_timestamp FROM batches WHERE id = ?";
 
-constexpr const char* kFindBatchContainingSql =
-    "SELECT o.key, b.byte_offset, b.byte_length, b.base_offset, b.last_offset, b.max_timestamp "
-    "FROM batches AS b CROSS JOIN objects AS o ON o.id = b.object_id "
-    "WHERE b.partition_id = (SELECT id FROM partitions WHERE topic_id = ? AND partition_index = ?) "
-    "AND b.last_offset >= ? ORDER BY b.last_offset LIMIT 1";
+// Every 32nd batch row of a partition is marked (indexed): a lookup walks
+// back at most this many rows from a mark.
+constexpr int kRowsPerMark = 32;
 
 // A version 4 UUID, as Kafka's Uuid.randomUuid(): never zero, and never one
 // whose text starts with '-' (it would read as an option on command lines).
@@ -673,6 +725,10 @@ std::optional<int32_t> topic_partition_count(SqliteConnection& c, const Uuid& id
 struct PartitionRow {
   int64_t id = 0;
   PartitionOffsets offsets;
+  // The end of the partition's chain of batch rows (none without rows), and
+  // how many rows at its end are not marked (0 to kRowsPerMark - 1).
+  std::optional<int64_t> last_batch_id;
+  int32_t unmarked_batches = 0;
 };
 
 // Columns from `first`: log_start_offset, high_watermark, max_timestamp,
@@ -688,30 +744,34 @@ PartitionOffsets offsets_from_row(Statement& s, int first) {
 
 std::optional<PartitionRow> load_partition(SqliteConnection& c, const Uuid& topic, int32_t partition) {
   Statement s(c,
-              "SELECT id, log_start_offset, high_watermark, max_timestamp, max_timestamp_offset "
-              "FROM partitions WHERE topic_id = ? AND partition_index = ?");
+              "SELECT id, log_start_offset, high_watermark, max_timestamp, max_timestamp_offset, last_batch_id, "
+              "unmarked_batches FROM partitions WHERE topic_id = ? AND partition_index = ?");
   s.bind(1, topic).bind(2, partition);
   if (!s.step()) return std::nullopt;
-  return PartitionRow{s.int64(0), offsets_from_row(s, 1)};
+  return PartitionRow{s.int64(0), offsets_from_row(s, 1), s.optional_int64(5), s.int32(6)};
 }
 
 void store_partition(SqliteConnection& c, const PartitionRow& p) {
   Statement s(c,
               "UPDATE partitions SET log_start_offset = ?, high_watermark = ?, max_timestamp = ?, "
-              "max_timestamp_offset = ? WHERE id = ?");
+              "max_timestamp_offset = ?, last_batch_id = ?, unmarked_batches = ? WHERE id = ?");
   s.bind(1, p.offsets.log_start_offset)
       .bind(2, p.offsets.high_watermark)
       .bind(3, p.offsets.max_timestamp)
       .bind(4, p.offsets.max_timestamp_offset)
-      .bind(5, p.id)
+      .bind(5, p.last_batch_id)
+      .bind(6, p.unmarked_batches)
+      .bind(7, p.id)
       .run();
   if (s.changes() != 1) c.fail("partition row " + std::to_string(p.id) + " vanished during a write transaction");
 }
 
-// One batches row, in the columns' order: partition_id, last_offset,
-// base_offset, object_id, byte_offset, byte_length, max_timestamp,
-// running_max_timestamp, record_count.
-using BatchRowValues = std::array<int64_t, 9>;
+// One batches row, in the columns' order: id, partition_id, prev_id (0 for
+// none, stored as NULL), marked, last_offset, base_offset, object_id,
+// byte_offset, byte_length, max_timestamp, running_max_timestamp,
+// record_count.
+using BatchRowValues = std::array<int64_t, 12>;
+constexpr size_t kPrevIdColumn = 2;
 
 constexpr size_t kRowsPerInsert = 64;
 
@@ -720,14 +780,24 @@ constexpr size_t kRowsPerInsert = 64;
 const char* insert_batch_rows_sql(size_t rows) {
   auto build = [](size_t n) {
     std::string sql =
-        "INSERT INTO batches (partition_id, last_offset, base_offset, object_id, byte_offset, byte_length, "
-        "max_timestamp, running_max_timestamp, record_count) VALUES ";
-    for (size_t i = 0; i < n; ++i) sql += i == 0 ? "(?, ?, ?, ?, ?, ?, ?, ?, ?)" : ", (?, ?, ?, ?, ?, ?, ?, ?, ?)";
+        "INSERT INTO batches (id, partition_id, prev_id, marked, last_offset, base_offset, object_id, byte_offset, "
+        "byte_length, max_timestamp, running_max_timestamp, record_count) VALUES ";
+    for (size_t i = 0; i < n; ++i) sql += i == 0 ? "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)" : ", (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
     return sql;
   };
   static const std::string one = build(1);
   static const std::string many = build(kRowsPerInsert);
   return rows == 1 ? one.c_str() : many.c_str();
+}
+
+void bind_batch_row(Statement& s, int& param, const BatchRowValues& row) {
+  for (size_t i = 0; i < row.size(); ++i) {
+    if (i == kPrevIdColumn && row[i] == 0) {
+      s.bind(param++, std::optional<int64_t>());
+    } else {
+      s.bind(param++, row[i]);
+    }
+  }
 }
 
 // Inserts the rows kRowsPerInsert to a statement (one step per row was a
@@ -737,28 +807,160 @@ void insert_batch_rows(SqliteConnection& c, const std::vector<BatchRowValues>& r
   for (; i + kRowsPerInsert <= rows.size(); i += kRowsPerInsert) {
     Statement s(c, insert_batch_rows_sql(kRowsPerInsert));
     int param = 1;
-    for (size_t r = i; r < i + kRowsPerInsert; ++r)
-      for (int64_t v : rows[r]) s.bind(param++, v);
+    for (size_t r = i; r < i + kRowsPerInsert; ++r) bind_batch_row(s, param, rows[r]);
     s.run();
   }
   for (; i < rows.size(); ++i) {
     Statement s(c, insert_batch_rows_sql(1));
     int param = 1;
-    for (int64_t v : rows[i]) s.bind(param++, v);
+    bind_batch_row(s, param, rows[i]);
     s.run();
   }
 }
 
-// Columns: key, byte_offset, byte_length, base_offset, last_offset, max_timestamp.
-BatchLocation location_from_row(Statement& s) {
-  BatchLocation b;
-  b.object_key = s.text(0);
-  b.byte_offset = s.uint64(1);
-  b.byte_length = s.uint32(2);
-  b.base_offset = s.int64(3);
-  b.last_offset = s.int64(4);
-  b.max_timestamp = s.int64(5);
-  return b;
+// One batches row, as a walk along its partition's chain reads it.
+struct BatchRow {
+  int64_t id = 0;
+  std::optional<int64_t> prev_id;
+  int64_t base_offset = 0;
+  int64_t last_offset = 0;
+  int64_t object_id = 0;
+  uint64_t byte_offset = 0;
+  uint32_t byte_length = 0;
+  int64_t max_timestamp = -1;
+  int64_t running_max = -1;
+};
+
+// A partition's batch rows (migration 7). Each row links to the partition's
+// previous row, the partition row names the last, and every kRowsPerMark-th
+// row is in the batches_marks index. A read costs one probe of that index
+// for the first mark at or after an offset, then at most kRowsPerMark rows
+// walked back from it: bounded by what it returns, never by the partition's
+// length or the reader's lag.
+//
+// Rows are only ever deleted from a chain's start (delete_records) or whole
+// (delete_topic), so a link to a row that is gone ends the chain. Ids are
+// never reused while a row links to them (a new row's id is above every
+// live one); a link is still checked (same partition, offsets below) before
+// it is followed.
+class BatchChain {
+ public:
+  BatchChain(SqliteConnection& c, int64_t partition_id, std::optional<int64_t> last_id,
+             SqliteMetaStore::LookupCounters& counters)
+      : c_(c), partition_id_(partition_id), last_id_(last_id), counters_(counters) {}
+
+  std::optional<BatchRow> last() {
+    if (!last_id_) return std::nullopt;
+    std::optional<BatchRow> r = row(*last_id_);
+    if (!r) {
+      c_.fail("corrupt: the last batch row " + std::to_string(*last_id_) + " of partition " +
+              std::to_string(partition_id_) + " is missing");
+    }
+    return r;
+  }
+
+  // The first marked row whose last offset is at least `offset`.
+  std::optional<BatchRow> mark_at_or_after(int64_t offset) {
+    ++counters_.mark_probes;
+    int64_t id = 0;
+    {
+      Statement s(c_, kMarkProbeSql);
+      s.bind(1, partition_id_).bind(2, offset);
+      if (!s.step()) return std::nullopt;
+      id = s.int64(0);
+    }
+    std::optional<BatchRow> r = row(id);
+    if (!r) c_.fail("batch row " + std::to_string(id) + " vanished in a transaction");
+    return r;
+  }
+
+  // The row before `r` in offset order; none at the start of the chain.
+  std::optional<BatchRow> previous(const BatchRow& r) {
+    if (!r.prev_id) return std::nullopt;
+    std::optional<BatchRow> p = row(*r.prev_id);
+    if (!p || p->last_offset >= r.base_offset) return std::nullopt;
+    return p;
+  }
+
+  // The rows that end at or after `from`, oldest first, up to and including
+  // the first mark at or after it (the last row when there is none): what a
+  // walk forward from `from` reads next. Empty when no row ends that late.
+  std::vector<BatchRow> segment_from(int64_t from) {
+    std::optional<BatchRow> end = mark_at_or_after(from);
+    if (!end) end = last();
+    std::vector<BatchRow> out;
+    if (!end || end->last_offset < from) return out;
+    out.push_back(*end);
+    // A row that starts at or before `from` is the first one wanted: the
+    // row before it ends before `from`, and is not read.
+    while (out.back().base_offset > from) {
+      std::optional<BatchRow> p = previous(out.back());
+      if (!p || p->last_offset < from) break;
+      out.push_back(*p);
+    }
+    std::reverse(out.begin(), out.end());
+    return out;
+  }
+
+ private:
+  // The row with this id, if it is one of this partition's.
+  std::optional<BatchRow> row(int64_t id) {
+    ++counters_.rows_read;
+    Statement s(c_, kRowByIdSql);
+    s.bind(1, id);
+    if (!s.step() || s.int64(0) != partition_id_) return std::nullopt;
+    BatchRow r;
+    r.id = id;
+    r.prev_id = s.optional_int64(1);
+    r.base_offset = s.int64(2);
+    r.last_offset = s.int64(3);
+    r.object_id = s.int64(4);
+    r.byte_offset = s.uint64(5);
+    r.byte_length = s.uint32(6);
+    r.max_timestamp = s.int64(7);
+    r.running_max = s.int64(8);
+    return r;
+  }
+
+  SqliteConnection& c_;
+  int64_t partition_id_;
+  std::optional<int64_t> last_id_;
+  SqliteMetaStore::LookupCounters& counters_;
+};
+
+// A partition's rows in offset order, from the first that ends at or after
+// `from`, a segment of the chain at a time.
+class BatchCursor {
+ public:
+  BatchCursor(BatchChain& chain, int64_t from) : chain_(chain), next_from_(from) {}
+
+  std::optional<BatchRow> next() {
+    if (at_ == segment_.size()) {
+      segment_ = chain_.segment_from(next_from_);
+      at_ = 0;
+      if (segment_.empty()) return std::nullopt;
+    }
+    const BatchRow& r = segment_[at_++];
+    next_from_ = r.last_offset + 1;
+    return r;
+  }
+
+ private:
+  BatchChain& chain_;
+  int64_t next_from_;
+  std::vector<BatchRow> segment_;
+  size_t at_ = 0;
+};
+
+BatchLocation location_of(SqliteConnection& c, const BatchRow& r) {
+  Statement s(c, "SELECT key FROM objects WHERE id = ?");
+  s.bind(1, r.object_id);
+  if (!s.step()) c.fail("corrupt: batch row " + std::to_string(r.id) + " points at a missing object");
+  return BatchLocation{s.text(0), r.byte_offset, r.byte_length, r.base_offset, r.last_offset, r.max_timestamp};
+}
+
+void delete_batch_row(SqliteConnection& c, int64_t id) {
+  Statement(c, "DELETE FROM batches WHERE id = ?").bind(1, id).run();
 }
 
 struct ProducerBatch {
@@ -893,109 +1095,59 @@ void validate(const ObjectCommit& object, std::span<const PendingBatch> batches)
 // the rows that remain must forget the dropped ones. Rows are rewritten in
 // offset order until the recomputed value equals the stored one: from there
 // on the dropped rows no longer dominate. In the usual case (timestamps that
-// rise with offsets) that is the first row. Reads in chunks and updates
-// between them, because SQLite does not promise what a statement sees of
-// rows changed while it is being stepped.
-void repair_running_max(SqliteConnection& c, int64_t partition_id) {
-  constexpr int kChunk = 512;
+// rise with offsets) that is the first row.
+void repair_running_max(SqliteConnection& c, BatchChain& chain) {
   int64_t running = -1;
-  int64_t after = std::numeric_limits<int64_t>::min();
-  for (;;) {
-    std::vector<std::pair<int64_t, int64_t>> updates;  // last_offset, running max
-    bool done = false;
-    int rows = 0;
-    {
-      Statement s(c,
-                  "SELECT last_offset, max_timestamp, running_max_timestamp FROM batches "
-                  "WHERE partition_id = ? AND last_offset > ? ORDER BY last_offset LIMIT 512");
-      s.bind(1, partition_id).bind(2, after);
-      while (s.step()) {
-        ++rows;
-        after = s.int64(0);
-        running = std::max(running, s.int64(1));
-        if (running == s.int64(2)) {
-          done = true;
-          break;
-        }
-        updates.emplace_back(after, running);
-      }
-    }
-    for (const auto& [last_offset, value] : updates) {
-      Statement(c, "UPDATE batches SET running_max_timestamp = ? WHERE partition_id = ? AND last_offset = ?")
-          .bind(1, value)
-          .bind(2, partition_id)
-          .bind(3, last_offset)
-          .run();
-    }
-    if (done || rows < kChunk) return;
+  BatchCursor cursor(chain, std::numeric_limits<int64_t>::min());
+  while (std::optional<BatchRow> r = cursor.next()) {
+    running = std::max(running, r->max_timestamp);
+    if (running == r->running_max) return;
+    Statement(c, "UPDATE batches SET running_max_timestamp = ? WHERE id = ?").bind(1, running).bind(2, r->id).run();
   }
 }
 
-// A batch row's last offset and running max timestamp.
-struct RowMark {
-  int64_t last_offset = 0;
-  int64_t running_max = 0;
-};
-
-// The partition's last batch row.
-std::optional<RowMark> last_row(SqliteConnection& c, int64_t partition_id) {
-  Statement s(c,
-              "SELECT last_offset, running_max_timestamp FROM batches WHERE partition_id = ? "
-              "ORDER BY last_offset DESC LIMIT 1");
-  s.bind(1, partition_id);
-  if (!s.step()) return std::nullopt;
-  return RowMark{s.int64(0), s.int64(1)};
-}
-
-// The last offset of the partition's first batch row (in offset order)
-// whose running max timestamp is at least `timestamp`: the first row that
-// holds a record with a timestamp >= it. The running max never decreases
-// in offset order, so "the row at or after offset x reaches it" is false,
-// then true, as x grows: a binary search over offsets finds the turn, each
-// step one probe of batches_by_offset (about log2 of the partition's offset
-// span, ~30 at a billion offsets). `probes` counts them.
-std::optional<int64_t> first_row_reaching(SqliteConnection& c, int64_t partition_id, int64_t timestamp,
-                                          int64_t& probes) {
-  auto probe = [&](int64_t from) -> std::optional<RowMark> {
-    ++probes;
-    Statement s(c, kTimestampProbeSql);
-    s.bind(1, partition_id).bind(2, from);
-    if (!s.step()) return std::nullopt;
-    return RowMark{s.int64(0), s.int64(1)};
-  };
-  std::optional<RowMark> last = last_row(c, partition_id);
+// The partition's first batch row (in offset order) whose running max
+// timestamp is at least `timestamp`: the first row that holds a record with
+// a timestamp >= it. The running max never decreases in offset order, so
+// "the first mark at or after offset x reaches it (or there is no such
+// mark)" is false, then true, as x grows: a binary search over offsets finds
+// the first mark that reaches it, each step one probe of the marks index
+// (about log2 of the partition's offset span, ~30 at a billion offsets).
+// The row sought is that mark (or the last row) or one of the fewer than
+// kRowsPerMark rows before it.
+std::optional<BatchRow> first_row_reaching(BatchChain& chain, int64_t timestamp) {
+  std::optional<BatchRow> last = chain.last();
   if (!last || last->running_max < timestamp) return std::nullopt;
-  std::optional<RowMark> first = probe(std::numeric_limits<int64_t>::min());
-  if (!first) c.fail("a partition's last batch row has no first row");
-  if (first->running_max >= timestamp) return first->last_offset;
-  // Invariant: the row at or after `hi` reaches the timestamp; every row
-  // before `lo` does not.
-  int64_t lo = first->last_offset + 1;
-  int64_t hi = last->last_offset;
+  int64_t lo = 0;  // offsets are never negative
+  int64_t hi = last->last_offset + 1;
+  // Invariant: the first mark at or after `hi` reaches the timestamp (or
+  // there is none); every mark before `lo` does not.
   while (lo < hi) {
     const int64_t mid = lo + (hi - lo) / 2;
-    std::optional<RowMark> row = probe(mid);
-    if (!row) c.fail("no batch row at or after offset " + std::to_string(mid) + " below the last one");
-    if (row->running_max >= timestamp) {
+    std::optional<BatchRow> mark = chain.mark_at_or_after(mid);
+    if (!mark || mark->running_max >= timestamp) {
       hi = mid;
     } else {
-      lo = row->last_offset + 1;
+      lo = mark->last_offset + 1;
     }
   }
-  std::optional<RowMark> found = probe(lo);
-  if (!found || found->running_max < timestamp) c.fail("the running max timestamp decreases in offset order");
-  return found->last_offset;
+  std::optional<BatchRow> found = chain.mark_at_or_after(lo);
+  if (!found) found = last;
+  while (std::optional<BatchRow> p = chain.previous(*found)) {
+    if (p->running_max < timestamp) break;
+    found = p;
+  }
+  return found;
 }
 
 // The partition's max timestamp and the last offset of the first batch that
 // has it, from the batch rows (-1, -1 without rows or timestamps).
-std::pair<int64_t, int64_t> max_timestamp_of_rows(SqliteConnection& c, int64_t partition_id) {
-  std::optional<RowMark> last = last_row(c, partition_id);
+std::pair<int64_t, int64_t> max_timestamp_of_rows(SqliteConnection& c, BatchChain& chain) {
+  std::optional<BatchRow> last = chain.last();
   if (!last || last->running_max < 0) return {-1, -1};
-  int64_t probes = 0;
-  std::optional<int64_t> at = first_row_reaching(c, partition_id, last->running_max, probes);
-  if (!at) c.fail("corrupt: running max timestamps of partition " + std::to_string(partition_id));
-  return {last->running_max, *at};
+  std::optional<BatchRow> at = first_row_reaching(chain, last->running_max);
+  if (!at) c.fail("corrupt: running max timestamps of a partition");
+  return {last->running_max, at->last_offset};
 }
 
 // Columns: group_id, protocol_type, generation, protocol, empty, state_ms,
@@ -1035,10 +1187,10 @@ std::optional<int64_t> partition_row_id(SqliteConnection& c, const PartitionId& 
 
 const char* lookup_sql(SqliteMetaStore::Lookup lookup) {
   switch (lookup) {
-    case SqliteMetaStore::Lookup::find_batches:
-      return kFindBatchesSql;
-    case SqliteMetaStore::Lookup::find_batch_by_timestamp:
-      return kTimestampProbeSql;
+    case SqliteMetaStore::Lookup::mark_probe:
+      return kMarkProbeSql;
+    case SqliteMetaStore::Lookup::row_by_id:
+      return kRowByIdSql;
   }
   throw std::invalid_argument("unknown lookup");
 }
@@ -1203,11 +1355,24 @@ void SqliteMetaStore::delete_topic(const Uuid& id) {
   Transaction txn(c, Transaction::write);
   if (!topic_partition_count(c, id))
     throw MetaError(ErrorCode::unknown_topic_id, "no topic with id " + id.to_string());
-  // Children first; the foreign keys would refuse any other order. Deleting
-  // batch rows releases their objects (the triggers count references down).
-  Statement(c, "DELETE FROM batches WHERE partition_id IN (SELECT id FROM partitions WHERE topic_id = ?)")
-      .bind(1, id)
-      .run();
+  // Children first; the foreign keys would refuse any other order. Batch
+  // rows go along each partition's chain (no index leads with their
+  // partition); deleting them releases their objects (the triggers count
+  // references down).
+  std::vector<std::pair<int64_t, std::optional<int64_t>>> chains;  // partition id, last batch row
+  {
+    Statement s(c, "SELECT id, last_batch_id FROM partitions WHERE topic_id = ?");
+    s.bind(1, id);
+    while (s.step()) chains.emplace_back(s.int64(0), s.optional_int64(1));
+  }
+  for (const auto& [partition_id, last_id] : chains) {
+    BatchChain chain(c, partition_id, last_id, counters_);
+    for (std::optional<BatchRow> r = chain.last(); r;) {
+      std::optional<BatchRow> before = chain.previous(*r);
+      delete_batch_row(c, r->id);
+      r = before;
+    }
+  }
   Statement(c, "DELETE FROM producer_state WHERE partition_id IN (SELECT id FROM partitions WHERE topic_id = ?)")
       .bind(1, id)
       .run();
@@ -1307,12 +1472,24 @@ CommitOutcome SqliteMetaStore::commit_object(const ObjectCommit& object, std::sp
   // The batch rows, in the order their runs closed; inserted at the end.
   std::vector<BatchRowValues> rows;
   CommitOutcome out;
+  // Ids for the new rows, above every row's: the write lock keeps them ours.
+  std::optional<int64_t> next_row_id;
   auto close_run = [&](const std::pair<Uuid, int32_t>& partition, PartitionSlot& slot) {
     const Run& r = *slot.run;
+    PartitionRow& p = *slot.row;
     slot.running_max = std::max(slot.running_max, r.max_timestamp);
-    rows.push_back({slot.row->id, r.last_offset, r.base_offset, *object_id, static_cast<int64_t>(r.byte_offset),
-                    static_cast<int64_t>(r.byte_length), r.max_timestamp, slot.running_max,
-                    r.last_offset - r.base_offset + 1});
+    if (!next_row_id) {
+      Statement s(c, "SELECT coalesce(max(id), 0) + 1 FROM batches");
+      if (!s.step()) c.fail("max(id) returned no row");
+      next_row_id = s.int64(0);
+    }
+    const int64_t id = (*next_row_id)++;
+    const bool marked = p.unmarked_batches == kRowsPerMark - 1;
+    rows.push_back({id, p.id, p.last_batch_id.value_or(0), marked ? 1 : 0, r.last_offset, r.base_offset, *object_id,
+                    static_cast<int64_t>(r.byte_offset), static_cast<int64_t>(r.byte_length), r.max_timestamp,
+                    slot.running_max, r.last_offset - r.base_offset + 1});
+    p.last_batch_id = id;
+    p.unmarked_batches = marked ? 0 : p.unmarked_batches + 1;
     out.runs.push_back({partition.first, partition.second,
                         BatchLocation{object.key, r.byte_offset, static_cast<uint32_t>(r.byte_length), r.base_offset,
                                       r.last_offset, r.max_timestamp}});
@@ -1443,17 +1620,17 @@ std::optional<FetchPlan> SqliteMetaStore::find_batches(const Uuid& topic, int32_
   if (!p) return std::nullopt;
   FetchPlan plan;
   plan.offsets = p->offsets;
-  // Step the index walk and stop as soon as the budget is reached: the rows
-  // read are the rows returned (the last may cross the budget; the caller
-  // cuts it at a batch boundary).
-  Statement s(c, kFindBatchesSql);
-  s.bind(1, p->id).bind(2, from_offset);
+  // Walk forward and stop as soon as the budget is reached: the rows
+  // returned, plus at most a segment's worth read to find the first (the
+  // last may cross the budget; the caller cuts it at a batch boundary).
+  BatchChain chain(c, p->id, p->last_batch_id, counters_);
+  BatchCursor cursor(chain, from_offset);
   uint64_t total = 0;
   while (total < max_bytes || plan.batches.empty()) {
-    if (!s.step()) break;
-    ++find_batches_rows_;
-    plan.batches.push_back(location_from_row(s));
-    total += plan.batches.back().byte_length;
+    std::optional<BatchRow> r = cursor.next();
+    if (!r) break;
+    plan.batches.push_back(location_of(c, *r));
+    total += r->byte_length;
   }
   return plan;
 }
@@ -1463,25 +1640,26 @@ std::optional<BatchLocation> SqliteMetaStore::find_batch_by_timestamp(const Uuid
   std::lock_guard lock(mu_);
   SqliteConnection& c = *db_;
   Transaction txn(c, Transaction::read);  // every probe sees one snapshot
-  std::optional<int64_t> partition_id = partition_row_id(c, PartitionId{topic, partition});
-  if (!partition_id) return std::nullopt;
-  std::optional<int64_t> last_offset = first_row_reaching(c, *partition_id, timestamp, find_by_timestamp_rows_);
-  if (!last_offset) return std::nullopt;
-  Statement s(c, kBatchAtSql);
-  s.bind(1, *partition_id).bind(2, *last_offset);
-  if (!s.step()) c.fail("batch row at " + std::to_string(*last_offset) + " vanished in a read transaction");
-  return location_from_row(s);
+  std::optional<PartitionRow> p = load_partition(c, topic, partition);
+  if (!p) return std::nullopt;
+  BatchChain chain(c, p->id, p->last_batch_id, counters_);
+  std::optional<BatchRow> r = first_row_reaching(chain, timestamp);
+  if (!r) return std::nullopt;
+  return location_of(c, *r);
 }
 
 std::optional<BatchLocation> SqliteMetaStore::find_batch_containing(const Uuid& topic, int32_t partition,
                                                                     int64_t offset) {
   std::lock_guard lock(mu_);
-  Statement s(*db_, kFindBatchContainingSql);
-  s.bind(1, topic).bind(2, partition).bind(3, offset);
-  if (!s.step()) return std::nullopt;
-  BatchLocation b = location_from_row(s);
-  if (b.base_offset > offset) return std::nullopt;  // before the first stored batch
-  return b;
+  SqliteConnection& c = *db_;
+  Transaction txn(c, Transaction::read);
+  std::optional<PartitionRow> p = load_partition(c, topic, partition);
+  if (!p) return std::nullopt;
+  BatchChain chain(c, p->id, p->last_batch_id, counters_);
+  BatchCursor cursor(chain, offset);
+  std::optional<BatchRow> r = cursor.next();
+  if (!r || r->base_offset > offset) return std::nullopt;  // past the end, or before the first stored batch
+  return location_of(c, *r);
 }
 
 int64_t SqliteMetaStore::delete_records(const Uuid& topic, int32_t partition, int64_t offset) {
@@ -1502,12 +1680,26 @@ int64_t SqliteMetaStore::delete_records(const Uuid& topic, int32_t partition, in
   if (target <= p->offsets.log_start_offset) return p->offsets.log_start_offset;
 
   p->offsets.log_start_offset = target;
-  // A batch straddling the new start stays; fetch skips its early records.
-  Statement drop(c, "DELETE FROM batches WHERE partition_id = ? AND last_offset < ?");
-  drop.bind(1, p->id).bind(2, target).run();
-  if (drop.changes() > 0) {
-    repair_running_max(c, p->id);
-    std::tie(p->offsets.max_timestamp, p->offsets.max_timestamp_offset) = max_timestamp_of_rows(c, p->id);
+  // The rows that end before the target go: the start of the chain, up to
+  // the first row that ends at or after it (all of it when none does). A
+  // batch straddling the new start stays; fetch skips its early records.
+  BatchChain chain(c, p->id, p->last_batch_id, counters_);
+  std::vector<BatchRow> kept = chain.segment_from(target);
+  std::optional<BatchRow> doomed = kept.empty() ? chain.last() : chain.previous(kept.front());
+  const bool dropped_any = doomed.has_value();
+  while (doomed) {
+    std::optional<BatchRow> before = chain.previous(*doomed);
+    delete_batch_row(c, doomed->id);
+    doomed = before;
+  }
+  if (kept.empty()) {
+    p->last_batch_id.reset();
+    p->unmarked_batches = 0;
+  }
+  if (dropped_any) {
+    BatchChain rest(c, p->id, p->last_batch_id, counters_);
+    repair_running_max(c, rest);
+    std::tie(p->offsets.max_timestamp, p->offsets.max_timestamp_offset) = max_timestamp_of_rows(c, rest);
   }
   store_partition(c, *p);
   txn.commit();
@@ -1749,16 +1941,9 @@ std::vector<std::string> SqliteMetaStore::query_plan(Lookup lookup) {
   return lines;
 }
 
-SqliteMetaStore::LookupCounters SqliteMetaStore::take_counters(Lookup lookup) {
+SqliteMetaStore::LookupCounters SqliteMetaStore::take_counters() {
   std::lock_guard lock(mu_);
-  sqlite3_stmt* stmt = db_->cached(lookup_sql(lookup));
-  LookupCounters out;
-  int64_t& rows = lookup == Lookup::find_batches ? find_batches_rows_ : find_by_timestamp_rows_;
-  out.rows_stepped = std::exchange(rows, 0);
-  out.fullscan_steps = sqlite3_stmt_status(stmt, SQLITE_STMTSTATUS_FULLSCAN_STEP, 1);
-  out.sorts = sqlite3_stmt_status(stmt, SQLITE_STMTSTATUS_SORT, 1);
-  out.vm_steps = sqlite3_stmt_status(stmt, SQLITE_STMTSTATUS_VM_STEP, 1);
-  return out;
+  return std::exchange(counters_, LookupCounters{});
 }
 
 }  // namespace floe::meta

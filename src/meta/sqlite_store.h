@@ -95,30 +95,27 @@ class SqliteMetaStore final : public MetaStore {
 
   // --- introspection, for tests and benchmarks -----------------------------
 
-  // The index lookups whose cost must not grow with the partition's size.
-  enum class Lookup { find_batches, find_batch_by_timestamp };
+  // The two statements every batch lookup is made of: a probe of the marks
+  // index, and a row read by id along a partition's chain (see migration 7
+  // in sqlite_store.cc).
+  enum class Lookup { mark_probe, row_by_id };
 
-  // SQLite's EXPLAIN QUERY PLAN for the lookup, one line per plan step.
+  // SQLite's EXPLAIN QUERY PLAN for the statement, one line per plan step.
   std::vector<std::string> query_plan(Lookup lookup);
 
-  // What the lookup's statement did since the previous call (the counters
-  // are reset): rows it produced to the store, full-scan steps, sorts, and
-  // virtual-machine steps (a work measure proportional to rows visited).
-  // find_batch_by_timestamp is a binary search: its statement is one probe,
-  // and rows_stepped counts the probes.
+  // What the batch lookups (fetch, by timestamp, containing an offset,
+  // deleting records) did since the previous call (the counters are reset):
+  // probes of the marks index and batch rows read. Commits are not counted.
   struct LookupCounters {
-    int64_t rows_stepped = 0;
-    int64_t fullscan_steps = 0;
-    int64_t sorts = 0;
-    int64_t vm_steps = 0;
+    int64_t mark_probes = 0;
+    int64_t rows_read = 0;
   };
-  LookupCounters take_counters(Lookup lookup);
+  LookupCounters take_counters();
 
  private:
   std::mutex mu_;
   std::unique_ptr<SqliteConnection> db_;  // GUARDED_BY(mu_)
-  int64_t find_batches_rows_ = 0;         // GUARDED_BY(mu_)
-  int64_t find_by_timestamp_rows_ = 0;    // GUARDED_BY(mu_)
+  LookupCounters counters_;               // GUARDED_BY(mu_)
 };
 
 }  // namespace floe::meta

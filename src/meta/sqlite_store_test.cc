@@ -90,6 +90,31 @@ PendingBatch plain(const Topic& t, int32_t partition, int32_t count, uint64_t by
   return b;
 }
 
+// Puts a current file's batch rows back into version 6's shape (arrival
+// order, no chain, one index entry per row) and forgets version 7, so that
+// reopening it runs that step on a file with data.
+void back_to_version_6(RawDb& raw) {
+  raw.exec(
+      "BEGIN; DROP TRIGGER batches_release_object; DROP TRIGGER batches_move_object; "
+      "CREATE TABLE v6 (partition_id INTEGER NOT NULL REFERENCES partitions (id), last_offset INTEGER NOT NULL, "
+      "base_offset INTEGER NOT NULL, object_id INTEGER NOT NULL REFERENCES objects (id), "
+      "byte_offset INTEGER NOT NULL, byte_length INTEGER NOT NULL, max_timestamp INTEGER NOT NULL, "
+      "running_max_timestamp INTEGER NOT NULL, record_count INTEGER NOT NULL); "
+      "INSERT INTO v6 SELECT partition_id, last_offset, base_offset, object_id, byte_offset, byte_length, "
+      "max_timestamp, running_max_timestamp, record_count FROM batches ORDER BY id; "
+      "DROP TABLE batches; ALTER TABLE v6 RENAME TO batches; "
+      "CREATE UNIQUE INDEX batches_by_offset ON batches (partition_id, last_offset); "
+      "CREATE INDEX batches_by_object ON batches (object_id); "
+      "CREATE TRIGGER batches_release_object AFTER DELETE ON batches BEGIN "
+      "  UPDATE objects SET live_batches = live_batches - 1 WHERE id = OLD.object_id; END; "
+      "CREATE TRIGGER batches_move_object AFTER UPDATE OF object_id ON batches "
+      "WHEN NEW.object_id IS NOT OLD.object_id BEGIN "
+      "  UPDATE objects SET live_batches = live_batches - 1 WHERE id = OLD.object_id; "
+      "  UPDATE objects SET live_batches = live_batches + 1 WHERE id = NEW.object_id; END; "
+      "ALTER TABLE partitions DROP COLUMN last_batch_id; ALTER TABLE partitions DROP COLUMN unmarked_batches; "
+      "DELETE FROM schema_version WHERE version >= 7; COMMIT");
+}
+
 // --- schema and file -----------------------------------------------------------
 
 TEST(SqliteMetaStore, FreshFileGetsEveryMigration) {
@@ -152,6 +177,7 @@ TEST(SqliteMetaStore, MigratesAVersion2FileToGroups) {
   }
   {
     RawDb raw(file);
+    back_to_version_6(raw);
     // Back to version 2's shape: no group tables, and batch rows with the
     // producer columns that version 5 dropped.
     raw.exec("BEGIN; DROP TABLE group_offsets; DROP TABLE groups; DELETE FROM schema_version WHERE version >= 3; "
@@ -205,6 +231,7 @@ TEST(SqliteMetaStore, MigratesVersion5BatchRowsToArrivalOrder) {
   }
   {
     RawDb raw(file);
+    back_to_version_6(raw);
     raw.exec(
         "BEGIN; DROP TRIGGER batches_release_object; DROP TRIGGER batches_move_object; "
         "CREATE TABLE v5 (partition_id INTEGER NOT NULL REFERENCES partitions (id), last_offset INTEGER NOT NULL, "
@@ -229,7 +256,7 @@ TEST(SqliteMetaStore, MigratesVersion5BatchRowsToArrivalOrder) {
   EXPECT_EQ(store.schema_version(), SqliteMetaStore::latest_schema_version());
   RawDb raw(file);
   EXPECT_EQ(raw.value("SELECT count(*) FROM sqlite_master WHERE name = 'batches_by_running_max_timestamp'"), "0");
-  EXPECT_EQ(raw.value("SELECT count(*) FROM sqlite_master WHERE name = 'batches_by_offset'"), "1");
+  EXPECT_EQ(raw.value("SELECT count(*) FROM sqlite_master WHERE name = 'batches_marks'"), "1");
   EXPECT_EQ(raw.value("SELECT group_concat(live_batches) FROM objects ORDER BY id"), "4,4");
 
   // Partition 0 has batches 0 and 2 of each object: offsets 0-2 (ts 1000),
@@ -247,6 +274,62 @@ TEST(SqliteMetaStore, MigratesVersion5BatchRowsToArrivalOrder) {
   store.delete_records(t.id, 0, 6);
   EXPECT_EQ(raw.value("SELECT group_concat(live_batches) FROM objects ORDER BY id"), "2,4");
   EXPECT_EQ(store.partition_offsets(t.id, 0), (PartitionOffsets{6, 12, 1105, 11}));
+  EXPECT_EQ(raw.value("PRAGMA integrity_check"), "ok");
+  EXPECT_TRUE(raw.rows("PRAGMA foreign_key_check").empty());
+}
+
+// Version 7 chains each partition's rows and indexes every 32nd. A version
+// 6 file with 70 rows in partition 0 (marks at rows 32 and 64, 6 after),
+// 5 in partition 1 and none in partition 2 must read back the same, and
+// commits after the step must carry the chain on: the next mark of
+// partition 0 comes 26 rows later.
+TEST(SqliteMetaStore, MigratesVersion6BatchRowsToChains) {
+  ScratchDir dir;
+  fs::path file = dir.path() / "meta.db";
+  Topic t;
+  std::vector<BatchLocation> before;
+  {
+    SqliteMetaStore store(file.string());
+    t = store.create_topic("t", 3, {});
+    for (int o = 0; o < 70; ++o) {
+      std::vector<PendingBatch> batches{plain(t, 0, 2, 0, 10, 1000 + o)};
+      if (o < 5) batches.push_back(plain(t, 1, 1, 10, 10, 5000 - o));
+      ASSERT_TRUE(store.commit_object(ObjectCommit{"o" + std::to_string(o), 20, 5}, batches).object_recorded);
+    }
+    before = store.find_batches(t.id, 0, 0, 1 << 20)->batches;
+    ASSERT_EQ(before.size(), 70u);
+  }
+  {
+    RawDb raw(file);
+    back_to_version_6(raw);
+    ASSERT_EQ(raw.value("SELECT max(version) FROM schema_version"), "6");
+  }
+  SqliteMetaStore store(file.string());
+  EXPECT_EQ(store.schema_version(), SqliteMetaStore::latest_schema_version());
+  RawDb raw(file);
+  EXPECT_EQ(raw.value("SELECT count(*) FROM sqlite_master WHERE name = 'batches_by_offset'"), "0");
+  EXPECT_EQ(raw.rows("SELECT p.partition_index, p.unmarked_batches, b.last_offset FROM partitions AS p "
+                     "LEFT JOIN batches AS b ON b.id = p.last_batch_id ORDER BY p.partition_index"),
+            (std::vector<std::string>{"0|6|139", "1|5|4", "2|0|NULL"}));
+  EXPECT_EQ(raw.value("SELECT group_concat(last_offset) FROM (SELECT last_offset FROM batches WHERE marked = 1 ORDER BY last_offset)"), "63,127");
+
+  EXPECT_EQ(store.find_batches(t.id, 0, 0, 1 << 20)->batches, before);
+  EXPECT_EQ(store.find_batches(t.id, 0, 101, 1 << 20)->batches,
+            std::vector<BatchLocation>(before.begin() + 50, before.end()));
+  EXPECT_EQ(store.find_batch_containing(t.id, 0, 64)->base_offset, 64);
+  EXPECT_EQ(store.find_batch_by_timestamp(t.id, 0, 1033)->base_offset, 66);
+  EXPECT_EQ(store.find_batch_by_timestamp(t.id, 1, 4997)->base_offset, 0);  // the running max is 5000 from the start
+  EXPECT_EQ(store.find_batches(t.id, 1, 0, 1 << 20)->batches.size(), 5u);
+
+  for (int o = 70; o < 100; ++o) {
+    std::vector<PendingBatch> batches{plain(t, 0, 2, 0, 10, 1000 + o)};
+    ASSERT_TRUE(store.commit_object(ObjectCommit{"o" + std::to_string(o), 10, 5}, batches).object_recorded);
+  }
+  EXPECT_EQ(raw.value("SELECT group_concat(last_offset) FROM (SELECT last_offset FROM batches WHERE marked = 1 ORDER BY last_offset)"),
+            "63,127,191");
+  auto all = store.find_batches(t.id, 0, 0, 1 << 20)->batches;
+  ASSERT_EQ(all.size(), 100u);
+  for (size_t i = 0; i < all.size(); ++i) EXPECT_EQ(all[i].base_offset, static_cast<int64_t>(2 * i));
   EXPECT_EQ(raw.value("PRAGMA integrity_check"), "ok");
   EXPECT_TRUE(raw.rows("PRAGMA foreign_key_check").empty());
 }
@@ -428,8 +511,7 @@ class SqliteMetaStoreLookupCost : public ::testing::Test {
       store_->commit_object(ObjectCommit{"o" + std::to_string(o), uint64_t{kPerObject} * (kLength + 1), 1}, batches);
     }
     ASSERT_EQ(store_->partition_offsets(t_.id, 0)->high_watermark, kBatches);
-    store_->take_counters(SqliteMetaStore::Lookup::find_batches);
-    store_->take_counters(SqliteMetaStore::Lookup::find_batch_by_timestamp);
+    store_->take_counters();
   }
 
   ScratchDir dir_;
@@ -437,71 +519,71 @@ class SqliteMetaStoreLookupCost : public ::testing::Test {
   Topic t_;
 };
 
-TEST_F(SqliteMetaStoreLookupCost, FindBatchesReadsOnlyTheRowsItReturns) {
-  std::vector<int64_t> vm_steps;
-  for (int64_t from : {int64_t{0}, int64_t{50'000}, int64_t{kBatches - 10}}) {
+// Row k of the partition (from 1) is marked when k % 32 == 0: offsets 31,
+// 63, ... A fetch probes the marks index once per segment of 32 rows it
+// reaches and reads the rows back from that mark, so it reads what it
+// returns and at most a segment more, wherever the consumer is.
+TEST_F(SqliteMetaStoreLookupCost, FindBatchesReadsWhatItReturnsAndAtMostASegmentMore) {
+  for (int64_t from : {int64_t{0}, int64_t{12'345}, int64_t{50'000}, int64_t{kBatches - 10}}) {
     auto plan = store_->find_batches(t_.id, 0, from, 10 * kLength);
     ASSERT_TRUE(plan);
     ASSERT_EQ(plan->batches.size(), 10u);
     EXPECT_EQ(plan->batches.front().base_offset, from);
-    auto counters = store_->take_counters(SqliteMetaStore::Lookup::find_batches);
-    EXPECT_EQ(counters.rows_stepped, 10) << "from " << from;
-    EXPECT_EQ(counters.fullscan_steps, 0) << "from " << from;
-    EXPECT_EQ(counters.sorts, 0) << "from " << from;
-    vm_steps.push_back(counters.vm_steps);
+    auto counters = store_->take_counters();
+    EXPECT_LE(counters.mark_probes, 2) << "from " << from;
+    EXPECT_LE(counters.rows_read, 10 + 32 + 2) << "from " << from;
   }
-  // The work is the same wherever the consumer is, and a tiny fraction of
-  // the partition's rows (a virtual-machine step is a few per row visited).
-  for (int64_t steps : vm_steps) {
-    EXPECT_LT(steps, 1000);
-    EXPECT_LE(steps, vm_steps.front() + 50);
-  }
+  // From offset 0 the first mark is at 31: one probe, 32 rows read.
+  store_->find_batches(t_.id, 0, 0, 10 * kLength);
+  auto counters = store_->take_counters();
+  EXPECT_EQ(counters.mark_probes, 1);
+  EXPECT_EQ(counters.rows_read, 32);
 
-  // A run that crosses the budget is read and returned (the caller cuts
-  // it), and nothing after it.
+  // A long read: one probe and 32 rows per segment.
+  auto plan = store_->find_batches(t_.id, 0, 64, 320 * kLength);
+  ASSERT_EQ(plan->batches.size(), 320u);
+  EXPECT_EQ(plan->batches.back().last_offset, 64 + 319);
+  counters = store_->take_counters();
+  EXPECT_EQ(counters.mark_probes, 10);
+  EXPECT_EQ(counters.rows_read, 320);
+
+  // A run that crosses the budget is returned (the caller cuts it), and
+  // nothing after it.
   EXPECT_EQ(store_->find_batches(t_.id, 0, 0, 10 * kLength + 50)->batches.size(), 11u);
-  EXPECT_EQ(store_->take_counters(SqliteMetaStore::Lookup::find_batches).rows_stepped, 11);
 
-  auto plan = store_->query_plan(SqliteMetaStore::Lookup::find_batches);
   std::string text;
-  for (const auto& line : plan) text += line + "\n";
-  EXPECT_NE(text.find("SEARCH b USING INDEX batches_by_offset (partition_id=? AND last_offset>?)"), std::string::npos)
+  for (const auto& line : store_->query_plan(SqliteMetaStore::Lookup::mark_probe)) text += line + "\n";
+  EXPECT_NE(text.find("SEARCH batches USING INDEX batches_marks (partition_id=? AND last_offset>?)"), std::string::npos)
       << text;
-  EXPECT_NE(text.find("SEARCH o USING INTEGER PRIMARY KEY"), std::string::npos) << text;
   EXPECT_EQ(text.find("SCAN"), std::string::npos) << text;
   EXPECT_EQ(text.find("TEMP B-TREE"), std::string::npos) << text;
+  text.clear();
+  for (const auto& line : store_->query_plan(SqliteMetaStore::Lookup::row_by_id)) text += line + "\n";
+  EXPECT_NE(text.find("SEARCH batches USING INTEGER PRIMARY KEY (rowid=?)"), std::string::npos) << text;
 }
 
-TEST_F(SqliteMetaStoreLookupCost, FindBatchByTimestampIsABinarySearchOverOffsets) {
+TEST_F(SqliteMetaStoreLookupCost, FindBatchByTimestampIsABinarySearchOverMarks) {
   // Batch i has timestamp 1'000'000 + 10 i, 25 less when i % 7 == 0:
   // 48'999 -> 1'489'990, 49'000 -> 1'489'975 (late), 49'001 -> 1'490'010.
   auto b = store_->find_batch_by_timestamp(t_.id, 0, 1'489'985);
   ASSERT_TRUE(b);
   EXPECT_EQ(b->base_offset, 48'999);
-  store_->take_counters(SqliteMetaStore::Lookup::find_batch_by_timestamp);
+  store_->take_counters();
   b = store_->find_batch_by_timestamp(t_.id, 0, 1'489'995);  // the late batch is skipped
   ASSERT_TRUE(b);
   EXPECT_EQ(b->base_offset, 49'001);
   EXPECT_EQ(b->max_timestamp, 1'490'010);
-  // One probe per halving of the 100,000 offsets, and a few more.
-  auto counters = store_->take_counters(SqliteMetaStore::Lookup::find_batch_by_timestamp);
-  EXPECT_GE(counters.rows_stepped, 17);
-  EXPECT_LE(counters.rows_stepped, 20);
-  EXPECT_EQ(counters.fullscan_steps, 0);
-  EXPECT_EQ(counters.sorts, 0);
-  EXPECT_LT(counters.vm_steps, 20 * 30);
+  // One probe per halving of the 100,000 offsets, one more for the mark
+  // found, and fewer than 32 rows walked back from it.
+  auto counters = store_->take_counters();
+  EXPECT_GE(counters.mark_probes, 17);
+  EXPECT_LE(counters.mark_probes, 19);
+  EXPECT_LE(counters.rows_read, counters.mark_probes + 1 + 32);
 
   // Before every batch, after every batch, and at the very first and last.
   EXPECT_EQ(store_->find_batch_by_timestamp(t_.id, 0, 0)->base_offset, 0);
   EXPECT_EQ(store_->find_batch_by_timestamp(t_.id, 0, 1'000'000 + (kBatches - 1) * 10)->base_offset, kBatches - 1);
   EXPECT_FALSE(store_->find_batch_by_timestamp(t_.id, 0, 1'000'000 + kBatches * 10));
-
-  std::string text;
-  for (const auto& line : store_->query_plan(SqliteMetaStore::Lookup::find_batch_by_timestamp)) text += line + "\n";
-  EXPECT_NE(text.find("SEARCH batches USING INDEX batches_by_offset (partition_id=? AND last_offset>?)"),
-            std::string::npos)
-      << text;
-  EXPECT_EQ(text.find("TEMP B-TREE"), std::string::npos) << text;
 }
 
 // The binary search against the definition, over random timestamps (late
