@@ -268,8 +268,9 @@ class MetaStore {
   // containing from_offset first, then following ones until the bytes
   // returned reach max_bytes (the first run is always returned, however
   // large: KIP-74; the last one may cross max_bytes, and the caller cuts it
-  // at a batch boundary). Cost is bounded by max_bytes (plus one run), never
-  // by how far from_offset is from the start. The first run may start
+  // at a batch boundary). Cost is bounded by max_bytes (plus one run, and a
+  // constant number of rows a backend may read to find the first: SQLite
+  // walks back at most 32), never by how far from_offset is from the start. The first run may start
   // before from_offset and before the log start offset (see
   // delete_records); skipping those batches and records is the caller's.
   // nullopt if the partition is unknown.
