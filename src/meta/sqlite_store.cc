@@ -332,7 +332,8 @@ constexpr const char* kRowByIdSql =
     "running_max_timestamp FROM batches WHERE id = ?";
 
 // Every 32nd batch row of a partition is marked (indexed): a lookup walks
-// back at most this many rows from a mark.
+// back at most this many rows from a mark. Migration 7 marks the rows it
+// converts by the same number (a literal in its SQL).
 constexpr int kRowsPerMark = 32;
 
 // A version 4 UUID, as Kafka's Uuid.randomUuid(): never zero, and never one
