@@ -28,9 +28,9 @@
 #include <asio/awaitable.hpp>
 #include <asio/steady_timer.hpp>
 #include <asio/thread_pool.hpp>
+#include <array>
 #include <chrono>
 #include <cstdint>
-#include <deque>
 #include <list>
 #include <memory>
 #include <mutex>
@@ -153,9 +153,35 @@ class ReadPath {
   std::unordered_map<PartitionKey, meta::PartitionOffsets, PartitionKeyHash> offsets_;
   // Topics whose partitions' offsets were all loaded at once (offsets_all).
   std::set<protocol::Uuid> warmed_topics_;
-  // Per partition, its last kRecentRuns runs in offset order, back to back
-  // (each starts at the offset after the one before).
-  std::unordered_map<PartitionKey, std::deque<meta::BatchLocation>, PartitionKeyHash> recent_runs_;
+  // A partition's last kRecentRuns runs in offset order, back to back (each
+  // starts at the offset after the one before), in a fixed ring: a commit
+  // overwrites the oldest slot in place, where its object key string keeps
+  // its buffer, instead of allocating and freeing deque chunks and strings
+  // for each of the ~5,000 partitions it touches at 10,000 partitions.
+  class RecentRuns {
+   public:
+    bool empty() const { return size_ == 0; }
+    size_t size() const { return size_; }
+    // The i-th oldest.
+    const meta::BatchLocation& operator[](size_t i) const { return slots_[(first_ + i) % kRecentRuns]; }
+    const meta::BatchLocation& front() const { return (*this)[0]; }
+    const meta::BatchLocation& back() const { return (*this)[size_ - 1]; }
+    void clear() { first_ = size_ = 0; }
+    // Appends, dropping the oldest when full.
+    void push_back(const meta::BatchLocation& run) {
+      if (size_ < kRecentRuns) {
+        slots_[(first_ + size_++) % kRecentRuns] = run;
+      } else {
+        slots_[first_] = run;
+        first_ = (first_ + 1) % kRecentRuns;
+      }
+    }
+
+   private:
+    std::array<meta::BatchLocation, kRecentRuns> slots_;
+    size_t first_ = 0, size_ = 0;
+  };
+  std::unordered_map<PartitionKey, RecentRuns, PartitionKeyHash> recent_runs_;
   uint64_t plans_from_recent_runs_ = 0, plans_from_store_ = 0;
   struct CacheEntry {
     std::shared_ptr<const protocol::Bytes> data;

@@ -270,6 +270,9 @@ TEST_F(ReadPathTest, RecentRunsWithAGapOrTooOldOrInvalidatedLeaveItToTheStore) {
     EXPECT_EQ(after.plans_from_store - before.plans_from_store, 1u);
     EXPECT_EQ(after.plans_from_recent_runs - before.plans_from_recent_runs, 1u);
     EXPECT_EQ(plans[0]->batches, meta_->find_batches(t.id, 0, 4, 100)->batches);
+    // The kept runs, in offset order after the ring wrapped: 5 to 12.
+    EXPECT_EQ(plans[1]->batches.size(), ReadPath::kRecentRuns);
+    EXPECT_EQ(plans[1]->batches, meta_->find_batches(t.id, 0, 5, 100)->batches);
 
     // DeleteRecords (and topic deletion) invalidate the partition.
     reader.invalidate_partition(t.id, 0);
