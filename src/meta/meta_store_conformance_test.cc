@@ -185,6 +185,13 @@ TEST_P(MetaStoreConformance, DeleteTopic) {
   EXPECT_ERROR(meta_error_of([&] { store().delete_topic(t.id); }), ErrorCode::unknown_topic_id);
   EXPECT_EQ(offsets(other, 0).high_watermark, 1);
 
+  // A late commit to the deleted topic (an object sealed before the delete)
+  // stores nothing.
+  CommitOutcome late = commit("late", {batch(t, 0, 1), batch(t, 1, 1)});
+  EXPECT_ERROR(late.results.at(0).error, ErrorCode::unknown_topic_or_partition);
+  EXPECT_ERROR(late.results.at(1).error, ErrorCode::unknown_topic_or_partition);
+  EXPECT_FALSE(late.object_recorded);
+
   // The name is free again, with a new id and empty partitions.
   Topic again = store().create_topic("t", 1, {});
   EXPECT_NE(again.id, t.id);

@@ -28,6 +28,7 @@
 namespace floe::meta {
 
 class SqliteConnection;
+struct PartitionRowCache;
 
 class SqliteMetaStore final : public MetaStore {
  public:
@@ -116,6 +117,9 @@ class SqliteMetaStore final : public MetaStore {
   std::mutex mu_;
   std::unique_ptr<SqliteConnection> db_;  // GUARDED_BY(mu_)
   LookupCounters counters_;               // GUARDED_BY(mu_)
+  // The partition rows as this store's own commits left them (see
+  // PartitionRowCache in sqlite_store.cc).
+  std::unique_ptr<PartitionRowCache> partition_rows_;  // GUARDED_BY(mu_)
 };
 
 }  // namespace floe::meta
