@@ -1555,6 +1555,8 @@ CommitOutcome SqliteMetaStore::commit_object(const ObjectCommit& object, std::sp
   std::map<std::pair<int64_t, int64_t>, ProducerState> producers;  // (partition id, producer id)
 
   out.results.resize(batches.size());
+  rows.reserve(batches.size());  // at most a row per batch
+  out.runs.reserve(batches.size());
   for (size_t i = 0; i < batches.size(); ++i) {
     const PendingBatch& b = batches[i];
     CommitResult& r = out.results[i];
