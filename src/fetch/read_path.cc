@@ -99,6 +99,15 @@ void ReadPath::invalidate_partition(const protocol::Uuid& topic, int32_t partiti
   recent_runs_.erase(PartitionKey{topic, partition});
 }
 
+void ReadPath::forget_topic(const protocol::Uuid& topic, int32_t partitions) {
+  std::lock_guard lock(mu_);
+  for (int32_t p = 0; p < partitions; ++p) {
+    offsets_.erase(PartitionKey{topic, p});
+    recent_runs_.erase(PartitionKey{topic, p});
+  }
+  warmed_topics_.erase(topic);
+}
+
 void ReadPath::remember_offsets(const PartitionKey& p, const meta::PartitionOffsets& o) {
   std::lock_guard lock(mu_);
   auto& cur = offsets_[p];

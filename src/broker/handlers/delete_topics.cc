@@ -97,9 +97,7 @@ asio::awaitable<DeleteTopicsHandler::Response> DeleteTopicsHandler::handle(Reque
     if (e.ok()) {
       deleted_any = true;
       FLOE_LOG(info, "admin") << "deleted topic " << topic->name << " (" << id.to_string() << ")";
-      if (broker.reader) {
-        for (int32_t p = 0; p < topic->partitions; ++p) broker.reader->invalidate_partition(id, p);
-      }
+      if (broker.reader) broker.reader->forget_topic(id, topic->partitions);
     }
     answer(topic->name, id, e);
   }
