@@ -90,6 +90,16 @@ PendingBatch plain(const Topic& t, int32_t partition, int32_t count, uint64_t by
   return b;
 }
 
+// The triggers that keep objects.live_batches, as every batches table since
+// version 2 has them (tests that rebuild an older table recreate them).
+constexpr const char* kBatchesObjectTriggers =
+    "CREATE TRIGGER batches_release_object AFTER DELETE ON batches BEGIN "
+    "  UPDATE objects SET live_batches = live_batches - 1 WHERE id = OLD.object_id; END; "
+    "CREATE TRIGGER batches_move_object AFTER UPDATE OF object_id ON batches "
+    "WHEN NEW.object_id IS NOT OLD.object_id BEGIN "
+    "  UPDATE objects SET live_batches = live_batches - 1 WHERE id = OLD.object_id; "
+    "  UPDATE objects SET live_batches = live_batches + 1 WHERE id = NEW.object_id; END; ";
+
 // Puts a current file's batch rows back into version 6's shape (arrival
 // order, no chain, one index entry per row) and forgets version 7, so that
 // reopening it runs that step on a file with data.
@@ -105,12 +115,7 @@ void back_to_version_6(RawDb& raw) {
       "DROP TABLE batches; ALTER TABLE v6 RENAME TO batches; "
       "CREATE UNIQUE INDEX batches_by_offset ON batches (partition_id, last_offset); "
       "CREATE INDEX batches_by_object ON batches (object_id); "
-      "CREATE TRIGGER batches_release_object AFTER DELETE ON batches BEGIN "
-      "  UPDATE objects SET live_batches = live_batches - 1 WHERE id = OLD.object_id; END; "
-      "CREATE TRIGGER batches_move_object AFTER UPDATE OF object_id ON batches "
-      "WHEN NEW.object_id IS NOT OLD.object_id BEGIN "
-      "  UPDATE objects SET live_batches = live_batches - 1 WHERE id = OLD.object_id; "
-      "  UPDATE objects SET live_batches = live_batches + 1 WHERE id = NEW.object_id; END; "
+      + std::string(kBatchesObjectTriggers) +
       "ALTER TABLE partitions DROP COLUMN last_batch_id; ALTER TABLE partitions DROP COLUMN unmarked_batches; "
       "DELETE FROM schema_version WHERE version >= 7; COMMIT");
 }
@@ -242,12 +247,7 @@ TEST(SqliteMetaStore, MigratesVersion5BatchRowsToArrivalOrder) {
         "INSERT INTO v5 SELECT * FROM batches; DROP TABLE batches; ALTER TABLE v5 RENAME TO batches; "
         "CREATE INDEX batches_by_running_max_timestamp ON batches (partition_id, running_max_timestamp, last_offset); "
         "CREATE INDEX batches_by_object ON batches (object_id); "
-        "CREATE TRIGGER batches_release_object AFTER DELETE ON batches BEGIN "
-        "  UPDATE objects SET live_batches = live_batches - 1 WHERE id = OLD.object_id; END; "
-        "CREATE TRIGGER batches_move_object AFTER UPDATE OF object_id ON batches "
-        "WHEN NEW.object_id IS NOT OLD.object_id BEGIN "
-        "  UPDATE objects SET live_batches = live_batches - 1 WHERE id = OLD.object_id; "
-        "  UPDATE objects SET live_batches = live_batches + 1 WHERE id = NEW.object_id; END; "
+        + std::string(kBatchesObjectTriggers) +
         "DELETE FROM schema_version WHERE version >= 6; COMMIT");
     ASSERT_EQ(raw.value("SELECT max(version) FROM schema_version"), "5");
     ASSERT_EQ(raw.value("SELECT group_concat(live_batches) FROM objects ORDER BY id"), "4,4");
