@@ -117,6 +117,7 @@ void back_to_version_6(RawDb& raw) {
       "CREATE INDEX batches_by_object ON batches (object_id); "
       + std::string(kBatchesObjectTriggers) +
       "ALTER TABLE partitions DROP COLUMN last_batch_id; ALTER TABLE partitions DROP COLUMN unmarked_batches; "
+      "DELETE FROM cluster WHERE key = 'next_partition_id'; "
       "DELETE FROM schema_version WHERE version >= 7; COMMIT");
 }
 
@@ -308,6 +309,8 @@ TEST(SqliteMetaStore, MigratesVersion6BatchRowsToChains) {
   EXPECT_EQ(store.schema_version(), SqliteMetaStore::latest_schema_version());
   RawDb raw(file);
   EXPECT_EQ(raw.value("SELECT count(*) FROM sqlite_master WHERE name = 'batches_by_offset'"), "0");
+  EXPECT_EQ(raw.value("SELECT value FROM cluster WHERE key = 'next_partition_id'"),
+            raw.value("SELECT max(id) + 1 FROM partitions"));
   EXPECT_EQ(raw.rows("SELECT p.partition_index, p.unmarked_batches, b.last_offset FROM partitions AS p "
                      "LEFT JOIN batches AS b ON b.id = p.last_batch_id ORDER BY p.partition_index"),
             (std::vector<std::string>{"0|6|139", "1|5|4", "2|0|NULL"}));
@@ -332,6 +335,26 @@ TEST(SqliteMetaStore, MigratesVersion6BatchRowsToChains) {
   for (size_t i = 0; i < all.size(); ++i) EXPECT_EQ(all[i].base_offset, static_cast<int64_t>(2 * i));
   EXPECT_EQ(raw.value("PRAGMA integrity_check"), "ok");
   EXPECT_TRUE(raw.rows("PRAGMA foreign_key_check").empty());
+}
+
+// A deleted partition's id is never given to a new one: were any of its
+// batch rows left behind, a new partition could otherwise read them as its
+// own (batch rows name their partition by id, with no foreign key).
+TEST(SqliteMetaStore, PartitionIdsAreNeverReused) {
+  ScratchDir dir;
+  fs::path file = dir.path() / "meta.db";
+  SqliteMetaStore store(file.string());
+  Topic a = store.create_topic("a", 2, {});
+  Topic b = store.create_topic("b", 2, {});
+  RawDb raw(file);
+  const std::string highest = raw.value("SELECT max(id) FROM partitions");
+  store.delete_topic(b.id);
+  store.delete_topic(a.id);
+  Topic c = store.create_topic("c", 1, {});
+  store.create_partitions(c.id, 3);
+  EXPECT_EQ(raw.rows("SELECT id > " + highest + " FROM partitions ORDER BY partition_index"),
+            (std::vector<std::string>{"1", "1", "1"}));
+  EXPECT_EQ(raw.value("SELECT count(DISTINCT id) FROM partitions"), "3");
 }
 
 TEST(SqliteMetaStore, GroupOffsetsGoWithTheirTopic) {
