@@ -51,13 +51,19 @@ namespace {
 // (the batch list itself keeps arrival order: results map to requests by
 // index). Back to back, a partition's batches become one row of the batch
 // index (meta::BatchLocation) instead of one row each; nullopt when the
-// object is already laid out so (one partition).
+// object is already laid out so (one partition), or when no partition has
+// two batches in it: then every batch is a row of its own in any layout, and
+// the copy is for nothing (at 10,000 partitions an object holds about one
+// batch of each of ~5,000 partitions: flat out, 8 MiB ~25 times a second).
 std::optional<protocol::Bytes> group_by_partition(const protocol::Bytes& data, std::vector<meta::PendingBatch>& batches,
                                                   BufferPool& buffers) {
   auto key = [&](uint32_t i) { return std::tie(batches[i].topic_id.bytes, batches[i].partition); };
   std::vector<uint32_t> order(batches.size());
   std::iota(order.begin(), order.end(), 0u);
   std::stable_sort(order.begin(), order.end(), [&](uint32_t a, uint32_t b) { return key(a) < key(b); });
+  bool shared = false;  // some partition has two batches or more
+  for (size_t i = 1; i < order.size() && !shared; ++i) shared = key(order[i]) == key(order[i - 1]);
+  if (!shared) return std::nullopt;
   bool moved = false;
   for (size_t i = 0; i < order.size() && !moved; ++i) moved = order[i] != i;
   if (!moved) return std::nullopt;

@@ -128,6 +128,27 @@ TEST_F(WalWriterTest, ManyRequestsShareOneObjectAndGetContiguousOffsets) {
   }
 }
 
+// With one batch per partition nothing is gained by regrouping (each batch
+// is a row either way): the object keeps the bytes as they arrived.
+TEST_F(WalWriterTest, AnObjectWithOneBatchPerPartitionKeepsItsArrivalLayout) {
+  objstore::MemoryObjectStore store;
+  std::vector<std::vector<AppendItem>> reqs{{item(3, 2), item(1, 1)}, {item(2, 3), item(0, 1)}};
+  std::vector<CommittedObject> committed;
+  WalOptions o;
+  o.linger = std::chrono::milliseconds(50);
+  run(store, o, std::move(reqs), &committed);
+  ASSERT_EQ(committed.size(), 1u);
+  const CommittedObject& c = committed[0];
+  ASSERT_EQ(c.batches.size(), 4u);
+  uint64_t end = 0;
+  for (const auto& b : c.batches) {
+    EXPECT_EQ(b.byte_offset, end) << "partition " << b.partition;
+    end = b.byte_offset + b.byte_length;
+  }
+  EXPECT_EQ(end, c.data->size());
+  EXPECT_EQ(c.runs.size(), 4u);
+}
+
 // An object of more requests than one answering step (answer_some): every
 // request is answered, with its own offsets, oldest first.
 TEST_F(WalWriterTest, AnObjectsRequestsAreAllAnsweredOldestFirst) {
