@@ -104,9 +104,10 @@ class SqliteMetaStore final : public MetaStore {
   // SQLite's EXPLAIN QUERY PLAN for the statement, one line per plan step.
   std::vector<std::string> query_plan(Lookup lookup);
 
-  // What the batch lookups (fetch, by timestamp, containing an offset,
-  // deleting records) did since the previous call (the counters are reset):
-  // probes of the marks index and batch rows read. Commits are not counted.
+  // What the walks along batch chains (fetch, by timestamp, containing an
+  // offset, deleting records or a topic) did since the previous call (the
+  // counters are reset): probes of the marks index and batch rows read.
+  // Commits are not counted.
   struct LookupCounters {
     int64_t mark_probes = 0;
     int64_t rows_read = 0;
