@@ -12,7 +12,7 @@ FUZZ_SECONDS ?= 60
 # and to benchmark.
 BUILD_PKGS = g++ cmake ninja-build pkg-config libasio-dev libssl-dev zlib1g-dev \
              libsnappy-dev liblz4-dev libzstd-dev libsqlite3-dev \
-             libcurl4-openssl-dev libexpat1-dev nlohmann-json3-dev
+             libcurl4-openssl-dev libexpat1-dev nlohmann-json3-dev libjemalloc-dev
 TEST_PKGS  = libgtest-dev libgmock-dev clang libclang-rt-14-dev python3 python3-pytest \
              python3-confluent-kafka python3-kafka python3-snappy python3-lz4 python3-zstandard \
              kcat librdkafka-dev
