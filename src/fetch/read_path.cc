@@ -21,11 +21,7 @@ using ObjectResult = std::pair<std::shared_ptr<const Bytes>, std::exception_ptr>
 }  // namespace
 
 size_t PartitionKeyHash::operator()(const PartitionKey& k) const noexcept {
-  uint64_t lo = 0, hi = 0;
-  std::memcpy(&lo, k.topic.bytes.data(), 8);
-  std::memcpy(&hi, k.topic.bytes.data() + 8, 8);
-  uint64_t h = lo ^ (hi * 0x9E3779B97F4A7C15ULL) ^ (uint64_t{static_cast<uint32_t>(k.partition)} * 0xC2B2AE3D27D4EB4FULL);
-  return static_cast<size_t>(h ^ (h >> 31));
+  return protocol::hash_partition(k.topic, k.partition);
 }
 
 struct ReadPath::Loading {

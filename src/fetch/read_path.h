@@ -53,7 +53,6 @@ struct PartitionKey {
   auto operator<=>(const PartitionKey&) const = default;
 };
 
-// Topic ids are random (version 4 UUIDs), so their halves are good hash bits.
 // Hashed, not ordered, containers: a fetch at 10,000 partitions looks up and
 // registers every one of them, and a commit updates ~5,000.
 struct PartitionKeyHash {

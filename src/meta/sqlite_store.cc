@@ -803,6 +803,14 @@ void store_partition(SqliteConnection& c, const PartitionRow& p) {
 // partition rows (delete_records, delete_topic). Rows of partitions not seen
 // yet (new topics) are read from the file. Entries change only after their
 // commit is durable, so a rolled-back commit leaves nothing behind.
+namespace {
+// (topic id, partition) as commit_object and PartitionRowCache key them.
+using PartitionName = std::pair<Uuid, int32_t>;
+struct PartitionNameHash {
+  size_t operator()(const PartitionName& p) const noexcept { return protocol::hash_partition(p.first, p.second); }
+};
+}  // namespace
+
 struct PartitionRowCache {
   // Past this many rows the copy starts over (a broker writing to millions
   // of partitions reads some back again rather than holding them all).
@@ -829,7 +837,7 @@ struct PartitionRowCache {
     rows[{topic, partition}] = row;
   }
 
-  std::map<std::pair<Uuid, int32_t>, PartitionRow> rows;
+  std::unordered_map<PartitionName, PartitionRow, PartitionNameHash> rows;
   int64_t data_version = -1;
 };
 
@@ -1565,7 +1573,7 @@ CommitOutcome SqliteMetaStore::commit_object(const ObjectCommit& object, std::sp
   CommitOutcome out;
   // Ids for the new rows, above every row's: the write lock keeps them ours.
   std::optional<int64_t> next_row_id;
-  auto close_run = [&](const std::pair<Uuid, int32_t>& partition, PartitionSlot& slot) {
+  auto close_run = [&](const PartitionName& partition, PartitionSlot& slot) {
     const Run& r = *slot.run;
     PartitionRow& p = *slot.row;
     slot.running_max = std::max(slot.running_max, r.max_timestamp);
@@ -1586,7 +1594,10 @@ CommitOutcome SqliteMetaStore::commit_object(const ObjectCommit& object, std::sp
                                       r.last_offset, r.max_timestamp}});
     slot.run.reset();
   };
-  std::map<std::pair<Uuid, int32_t>, PartitionSlot> partitions;
+  // Hashed: a commit at 10,000 partitions touches ~5,000, and an ordered map
+  // of them was ~10% of its CPU (key comparisons, node walks).
+  std::unordered_map<PartitionName, PartitionSlot, PartitionNameHash> partitions;
+  partitions.reserve(batches.size());
   std::map<std::pair<int64_t, int64_t>, ProducerState> producers;  // (partition id, producer id)
 
   out.results.resize(batches.size());
@@ -1669,8 +1680,15 @@ CommitOutcome SqliteMetaStore::commit_object(const ObjectCommit& object, std::sp
     r.base_offset = base_offset;
   }
 
-  for (auto& [key, slot] : partitions)
-    if (slot.run) close_run(key, slot);
+  // The touched partitions in row id order: their rows are updated, and
+  // their last runs get row ids, in one pass along the table.
+  std::vector<std::pair<const PartitionName, PartitionSlot>*> touched;
+  touched.reserve(partitions.size());
+  for (auto& entry : partitions)
+    if (entry.second.row) touched.push_back(&entry);
+  std::sort(touched.begin(), touched.end(), [](const auto* a, const auto* b) { return a->second.row->id < b->second.row->id; });
+  for (auto* entry : touched)
+    if (entry->second.run) close_run(entry->first, entry->second);
   insert_batch_rows(c, rows);
   if (object_id) {
     Statement(c, "UPDATE objects SET live_batches = live_batches + ? WHERE id = ?")
@@ -1678,13 +1696,13 @@ CommitOutcome SqliteMetaStore::commit_object(const ObjectCommit& object, std::sp
         .bind(2, *object_id)
         .run();
   }
-  for (const auto& [key, slot] : partitions)
-    if (slot.dirty) store_partition(c, *slot.row);
+  for (const auto* entry : touched)
+    if (entry->second.dirty) store_partition(c, *entry->second.row);
   for (const auto& [key, st] : producers)
     if (st.dirty) store_producer(c, key.first, key.second, st, object.append_time_ms);
   txn.commit();
-  for (const auto& [key, slot] : partitions)
-    if (slot.dirty) partition_rows_->put(key.first, key.second, *slot.row);
+  for (const auto* entry : touched)
+    if (entry->second.dirty) partition_rows_->put(entry->first.first, entry->first.second, *entry->second.row);
   drop_rows_unless_done.done = true;
   out.object_recorded = object_id.has_value();
   return out;

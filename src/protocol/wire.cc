@@ -18,6 +18,14 @@ int base64url_value(char c) {
 }
 }  // namespace
 
+size_t hash_partition(const Uuid& topic, int32_t partition) noexcept {
+  uint64_t lo = 0, hi = 0;
+  std::memcpy(&lo, topic.bytes.data(), 8);
+  std::memcpy(&hi, topic.bytes.data() + 8, 8);
+  uint64_t h = lo ^ (hi * 0x9E3779B97F4A7C15ULL) ^ (uint64_t{static_cast<uint32_t>(partition)} * 0xC2B2AE3D27D4EB4FULL);
+  return static_cast<size_t>(h ^ (h >> 31));
+}
+
 bool Uuid::is_zero() const {
   for (auto b : bytes)
     if (b != 0) return false;

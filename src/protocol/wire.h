@@ -42,6 +42,10 @@ struct Uuid {
   auto operator<=>(const Uuid&) const = default;
 };
 
+// A hash of (topic id, partition) for hashed containers. Topic ids are random
+// (version 4 UUIDs), so their halves are good hash bits.
+size_t hash_partition(const Uuid& topic, int32_t partition) noexcept;
+
 // A tagged field that this version of the codec does not know. Kept verbatim
 // so that a decode followed by an encode loses nothing.
 struct RawTaggedField {
