@@ -792,6 +792,12 @@ void store_partition(SqliteConnection& c, const PartitionRow& p) {
   if (s.changes() != 1) c.fail("partition row " + std::to_string(p.id) + " vanished during a write transaction");
 }
 
+// (topic id, partition) as commit_object and PartitionRowCache key them.
+using PartitionName = std::pair<Uuid, int32_t>;
+struct PartitionNameHash {
+  size_t operator()(const PartitionName& p) const noexcept { return protocol::hash_partition(p.first, p.second); }
+};
+
 }  // namespace
 
 // The partition rows as this store's own commits left them. A commit at
@@ -803,14 +809,6 @@ void store_partition(SqliteConnection& c, const PartitionRow& p) {
 // partition rows (delete_records, delete_topic). Rows of partitions not seen
 // yet (new topics) are read from the file. Entries change only after their
 // commit is durable, so a rolled-back commit leaves nothing behind.
-namespace {
-// (topic id, partition) as commit_object and PartitionRowCache key them.
-using PartitionName = std::pair<Uuid, int32_t>;
-struct PartitionNameHash {
-  size_t operator()(const PartitionName& p) const noexcept { return protocol::hash_partition(p.first, p.second); }
-};
-}  // namespace
-
 struct PartitionRowCache {
   // Past this many rows the copy starts over (a broker writing to millions
   // of partitions reads some back again rather than holding them all).

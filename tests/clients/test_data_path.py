@@ -963,20 +963,29 @@ def test_incremental_alter_configs(broker_factory):
 def test_produce_follows_topic_config_changes(broker_factory):
     # The produce path resolves a topic's settings once per topic snapshot;
     # a config change must reach the very next request on the same connection.
+    # A second topic with a small limit, produced to alternately, must keep its own.
     broker = broker_factory(FAST)
     create_topic(broker, "changing", 1)
+    create_topic(broker, "small", 1, {"max.message.bytes": "1024"})
     big = kw.build_record_batch([Record(None, bytes(200) + bytes([i])) for i in range(10)])
     assert len(big) > 1024
     with connect(broker) as conn:
-        def produce_big():
-            return kw.produce(conn, 9, {"changing": {0: big}}).partition("changing", 0).error_code
+        def produce_big(topic="changing"):
+            return kw.produce(conn, 9, {topic: {0: big}}).partition(topic, 0).error_code
         assert produce_big() == kw.NONE
+        assert produce_big("small") == kw.MESSAGE_TOO_LARGE
         for change, expected in [(("max.message.bytes", kw.CONFIG_SET, "1024"), kw.MESSAGE_TOO_LARGE),
                                  (("max.message.bytes", kw.CONFIG_DELETE, None), kw.NONE),
                                  (("max.message.bytes", kw.CONFIG_SET, "1000"), kw.MESSAGE_TOO_LARGE)]:
             resp = kw.incremental_alter_configs(conn, 1, [(kw.RESOURCE_TOPIC, "changing", [change])])
             assert resp[0][0] == kw.NONE, resp
             assert produce_big() == expected, change
+            assert produce_big("small") == kw.MESSAGE_TOO_LARGE
+        # Deleted and created again under the same name without the limit.
+        a = admin(broker)
+        a.delete_topics(["small"], request_timeout=TIMEOUT_S)["small"].result(TIMEOUT_S)
+        create_topic(broker, "small", 1)
+        assert produce_big("small") == kw.NONE
 
 
 def test_incremental_alter_configs_append_to_a_list(broker_factory):
