@@ -24,6 +24,10 @@ size_t PartitionKeyHash::operator()(const PartitionKey& k) const noexcept {
   return protocol::hash_partition(k.topic, k.partition);
 }
 
+size_t ReadPath::TopicIdHash::operator()(const protocol::Uuid& topic) const noexcept {
+  return protocol::hash_partition(topic, 0);
+}
+
 struct ReadPath::Loading {
   std::vector<Completion<ObjectResult>> waiters;
 };
@@ -32,7 +36,7 @@ struct ReadPath::Watch::State {
   explicit State(asio::any_io_executor ex) : timer(ex) {}
   asio::steady_timer timer;
   bool notified = false;  // REQUIRES: timer's executor
-  std::vector<PartitionKey> keys;
+  std::vector<protocol::Uuid> topics;  // those it is registered under
 };
 
 ReadPath::ReadPath(asio::thread_pool& blocking, meta::MetaStore& meta, objstore::ObjectStore& objects,
@@ -43,6 +47,9 @@ ReadPath::~ReadPath() = default;
 
 void ReadPath::on_commit(const ingest::CommittedObject& committed) {
   std::vector<std::shared_ptr<Watch::State>> wake;
+  const std::vector<TopicWatch> no_watches;
+  const std::vector<TopicWatch>* topic_watches = nullptr;  // those of watched_topic
+  protocol::Uuid watched_topic;
   {
     std::lock_guard lock(mu_);
     cache_put_locked(committed.key, committed.data);
@@ -69,11 +76,19 @@ void ReadPath::on_commit(const ingest::CommittedObject& committed) {
           it->second.max_timestamp_offset = end - 1;
         }
       }
-      auto [lo, hi] = watchers_.equal_range(key);
-      for (auto w = lo; w != hi; ++w) {
+      if (!topic_watches || b.topic_id != watched_topic) {
+        watched_topic = b.topic_id;
+        auto w = watchers_.find(b.topic_id);
+        topic_watches = w == watchers_.end() ? &no_watches : &w->second;
+      }
+      for (const TopicWatch& w : *topic_watches) {
+        if (static_cast<size_t>(b.partition) >= w.partitions.size() || !w.partitions[static_cast<size_t>(b.partition)]) {
+          continue;
+        }
         // One fetch usually watches all the partitions a commit touches:
         // skip the run of repeats here, the rest below.
-        if (auto s = w->second.lock(); s && (wake.empty() || wake.back() != s)) wake.push_back(std::move(s));
+        if (!wake.empty() && wake.back().get() == w.id) continue;
+        if (auto s = w.state.lock()) wake.push_back(std::move(s));
       }
     }
   }
@@ -347,35 +362,57 @@ std::unique_ptr<ReadPath::Watch> ReadPath::watch(std::span<const PartitionKey> p
   auto w = std::unique_ptr<Watch>(new Watch());
   w->owner_ = this;
   w->state_ = std::make_shared<Watch::State>(executor);
-  w->state_->keys.assign(partitions.begin(), partitions.end());
+  // One entry per topic, built outside the lock. A fetch lists a topic's
+  // partitions together, so the index is consulted only when the topic changes.
+  std::vector<TopicWatch> entries;
+  std::unordered_map<protocol::Uuid, size_t, TopicIdHash> index;
+  size_t current = 0;
+  for (const auto& k : partitions) {
+    if (k.partition < 0) continue;
+    if (entries.empty() || w->state_->topics[current] != k.topic) {
+      auto [it, added] = index.try_emplace(k.topic, entries.size());
+      if (added) {
+        w->state_->topics.push_back(k.topic);
+        entries.push_back(TopicWatch{w->state_.get(), w->state_, {}});
+      }
+      current = it->second;
+    }
+    auto& bits = entries[current].partitions;
+    const auto p = static_cast<size_t>(k.partition);
+    if (p >= bits.size()) bits.resize(p + 1);
+    bits[p] = true;
+  }
   std::lock_guard lock(mu_);
-  for (const auto& k : partitions) watchers_.emplace(k, w->state_);
+  for (size_t i = 0; i < entries.size(); ++i) watchers_[w->state_->topics[i]].push_back(std::move(entries[i]));
   return w;
+}
+
+size_t ReadPath::watch_registrations() const {
+  std::lock_guard lock(mu_);
+  size_t n = 0;
+  for (const auto& [topic, list] : watchers_) n += list.size();
+  return n;
 }
 
 ReadPath::Watch::~Watch() {
   std::lock_guard lock(owner_->mu_);
-  for (const auto& k : state_->keys) {
-    auto [lo, hi] = owner_->watchers_.equal_range(k);
-    for (auto it = lo; it != hi;) {
-      auto s = it->second.lock();
-      if (!s || s == state_) {
-        it = owner_->watchers_.erase(it);
-      } else {
-        ++it;
-      }
-    }
+  for (const auto& topic : state_->topics) {
+    auto it = owner_->watchers_.find(topic);
+    if (it == owner_->watchers_.end()) continue;
+    auto& list = it->second;
+    std::erase_if(list, [&](const TopicWatch& e) { return e.id == state_.get(); });
+    if (list.empty()) owner_->watchers_.erase(it);
   }
 }
 
-asio::awaitable<void> ReadPath::Watch::wait_until(std::chrono::steady_clock::time_point deadline) {
+asio::awaitable<bool> ReadPath::Watch::wait_until(std::chrono::steady_clock::time_point deadline) {
   auto s = state_;
   while (!s->notified && std::chrono::steady_clock::now() < deadline) {
     s->timer.expires_at(deadline);
     std::error_code ec;
     co_await s->timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
   }
-  s->notified = false;
+  co_return std::exchange(s->notified, false);
 }
 
 ReadPath::CacheStats ReadPath::cache_stats() const {

@@ -5,6 +5,7 @@
 #include <asio/co_spawn.hpp>
 #include <asio/detached.hpp>
 #include <asio/io_context.hpp>
+#include <asio/post.hpp>
 #include <asio/steady_timer.hpp>
 #include <asio/thread_pool.hpp>
 #include <asio/use_awaitable.hpp>
@@ -96,36 +97,92 @@ TEST_F(ReadPathTest, MissingObjectsThrowTheStoreError) {
   });
 }
 
+namespace {
+
+// What on_commit gets for one batch of `topic`-`partition`.
+ingest::CommittedObject one_batch_commit(const protocol::Uuid& topic, int32_t partition) {
+  ingest::CommittedObject c;
+  c.key = "wal/" + std::to_string(partition);
+  c.data = std::make_shared<const protocol::Bytes>(protocol::Bytes(10));
+  meta::PendingBatch b;
+  b.topic_id = topic;
+  b.partition = partition;
+  b.record_count = 1;
+  c.batches.push_back(b);
+  c.results.push_back(meta::CommitResult{protocol::ErrorCode::none, 0, 0, false});
+  return c;
+}
+
+// Whether `watch` was woken: lets every wake-up already posted to this
+// (single-threaded) io_context run first, then looks without waiting.
+asio::awaitable<bool> woken(ReadPath::Watch& watch) {
+  co_await asio::post(co_await asio::this_coro::executor, asio::use_awaitable);
+  co_return co_await watch.wait_until(std::chrono::steady_clock::now() - std::chrono::seconds(1));
+}
+
+}  // namespace
+
 TEST_F(ReadPathTest, ACommitWakesAWatchOnItsPartitionOnly) {
   ReadPath reader(blocking_, *meta_, store_, 1 << 20);
   protocol::Uuid topic;
   topic.bytes[0] = 1;
   PartitionKey watched{topic, 3};
-  auto commit_to = [&](int32_t partition) {
-    ingest::CommittedObject c;
-    c.key = "wal/" + std::to_string(partition);
-    c.data = std::make_shared<const protocol::Bytes>(protocol::Bytes(10));
-    meta::PendingBatch b;
-    b.topic_id = topic;
-    b.partition = partition;
-    b.record_count = 1;
-    c.batches.push_back(b);
-    c.results.push_back(meta::CommitResult{protocol::ErrorCode::none, 0, 0, false});
-    reader.on_commit(c);
-  };
   run([&](asio::io_context& io) -> asio::awaitable<void> {
     auto watch = reader.watch(std::span(&watched, 1), co_await asio::this_coro::executor);
-    // A commit to another partition does not wake it: only the deadline ends
-    // this wait (no time is asserted; the test would still pass if it were
-    // woken, so the next part is the real check).
-    commit_to(2);
-    co_await watch->wait_until(std::chrono::steady_clock::now() + std::chrono::milliseconds(20));
+    reader.on_commit(one_batch_commit(topic, 2));
+    EXPECT_FALSE(co_await woken(*watch));
     // A commit made before the wait starts is remembered: a wait with a
     // far deadline returns (otherwise this test hangs and ctest fails it).
-    commit_to(3);
+    reader.on_commit(one_batch_commit(topic, 3));
     asio::steady_timer settle(io, std::chrono::milliseconds(10));
     co_await settle.async_wait(asio::use_awaitable);
-    co_await watch->wait_until(std::chrono::steady_clock::now() + std::chrono::hours(1));
+    EXPECT_TRUE(co_await watch->wait_until(std::chrono::steady_clock::now() + std::chrono::hours(1)));
+    // Once reported, the wake-up is spent.
+    EXPECT_FALSE(co_await woken(*watch));
+  });
+}
+
+TEST_F(ReadPathTest, WatchesRegisterOncePerTopicAndWakeOnlyForTheirPartitions) {
+  ReadPath reader(blocking_, *meta_, store_, 1 << 20);
+  protocol::Uuid a, b;
+  a.bytes[0] = 1;
+  b.bytes[0] = 2;
+  run([&](asio::io_context&) -> asio::awaitable<void> {
+    auto ex = co_await asio::this_coro::executor;
+    // Topics interleaved and repeated, and a negative partition, which is ignored.
+    std::vector<PartitionKey> first_keys{{a, 5}, {b, 2}, {a, 0}, {a, -1}};
+    std::vector<PartitionKey> second_keys{{a, 1}};
+    auto first = reader.watch(first_keys, ex);
+    auto second = reader.watch(second_keys, ex);
+    EXPECT_EQ(reader.watch_registrations(), 3u);  // first: a and b; second: a
+
+    reader.on_commit(one_batch_commit(a, 5));
+    EXPECT_TRUE(co_await woken(*first));
+    EXPECT_FALSE(co_await woken(*second));
+    reader.on_commit(one_batch_commit(a, 1));
+    EXPECT_FALSE(co_await woken(*first));
+    EXPECT_TRUE(co_await woken(*second));
+    reader.on_commit(one_batch_commit(b, 2));
+    EXPECT_TRUE(co_await woken(*first));
+    // Partitions nobody watches: inside the first watch's range, past every
+    // watch's range, and of a topic with no watches.
+    for (const auto& [topic, partition] : std::vector<std::pair<protocol::Uuid, int32_t>>{{a, 3}, {a, 600}, {b, 0}}) {
+      protocol::Uuid nobody;
+      nobody.bytes[0] = 9;
+      reader.on_commit(one_batch_commit(topic, partition));
+      reader.on_commit(one_batch_commit(nobody, 0));
+      EXPECT_FALSE(co_await woken(*first));
+      EXPECT_FALSE(co_await woken(*second));
+    }
+
+    first.reset();
+    EXPECT_EQ(reader.watch_registrations(), 1u);
+    reader.on_commit(one_batch_commit(a, 1));
+    EXPECT_TRUE(co_await woken(*second));
+    second.reset();
+    EXPECT_EQ(reader.watch_registrations(), 0u);
+    auto none = reader.watch(std::vector<PartitionKey>{{a, -1}}, ex);
+    EXPECT_EQ(reader.watch_registrations(), 0u);
   });
 }
 

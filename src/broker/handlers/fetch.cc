@@ -159,7 +159,10 @@ asio::awaitable<FetchHandler::Response> FetchHandler::handle(RequestContext& ctx
     }
     slots[t].topic = topic;
     if (topic) {
-      for (const auto& fp : ft.partitions) keys.push_back({topic->id, fp.partition});
+      // Only partitions that exist: any other is an error, which answers at once.
+      for (const auto& fp : ft.partitions) {
+        if (fp.partition >= 0 && fp.partition < topic->partitions) keys.push_back({topic->id, fp.partition});
+      }
     }
   }
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(std::max(0, req.max_wait_ms));
