@@ -53,8 +53,8 @@ struct PartitionKey {
   auto operator<=>(const PartitionKey&) const = default;
 };
 
-// Hashed, not ordered, containers: a fetch at 10,000 partitions looks up and
-// registers every one of them, and a commit updates ~5,000.
+// Hashed, not ordered, containers: a fetch at 10,000 partitions looks up every
+// one of them, and a commit updates ~5,000.
 struct PartitionKeyHash {
   size_t operator()(const PartitionKey& k) const noexcept;
 };
