@@ -986,6 +986,14 @@ def test_produce_follows_topic_config_changes(broker_factory):
         a.delete_topics(["small"], request_timeout=TIMEOUT_S)["small"].result(TIMEOUT_S)
         create_topic(broker, "small", 1)
         assert produce_big("small") == kw.NONE
+        # More topics than the per-thread cache holds, in turn, twice round:
+        # each keeps its own limit however the entries are reused.
+        for i in range(10):
+            create_topic(broker, f"many-{i}", 1, {"max.message.bytes": "1024"} if i % 2 == 0 else {})
+        for _ in range(2):
+            for i in range(10):
+                expected = kw.MESSAGE_TOO_LARGE if i % 2 == 0 else kw.NONE
+                assert produce_big(f"many-{i}") == expected, i
 
 
 def test_incremental_alter_configs_append_to_a_list(broker_factory):
