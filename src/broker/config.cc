@@ -381,6 +381,12 @@ const ConfigKey kKeys[] = {
     {.name = "log.level", .type = ConfigType::string, .default_value = "INFO",
      .help = "Log verbosity: TRACE, DEBUG, INFO, WARN or ERROR (any case).",
      .check = check_log_level},
+    {.name = "request.stats.interval.ms", .type = ConfigType::int64, .default_value = "60000",
+     .min = 0,
+     .help = "Every this often, log how long the broker took to answer requests since the last "
+             "such line, per API (count, p50, p99, p99.9 and max, from a request's last byte "
+             "read to its response written); 0 logs only at shutdown.",
+     .field = &Config::request_stats_interval_ms},
 
     // Kafka tiered storage: accepted so that Kafka configurations work unchanged.
     {.name = "remote.log.storage.system.enable", .type = ConfigType::boolean,

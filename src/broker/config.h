@@ -104,6 +104,7 @@ struct Config {
   int64_t object_store_fault_timeout_ms{};
   std::string metastore;                   // metastore URL
   LogLevel log_level = LogLevel::info;     // log.level
+  int64_t request_stats_interval_ms{};     // 0: only at shutdown
 
   int32_t socket_request_max_bytes{};
   int32_t num_network_threads{};

@@ -86,6 +86,22 @@ asio::awaitable<void> collect_garbage_periodically(asio::steady_timer& timer, co
   }
 }
 
+// Every `interval`, logs how long requests took since the previous line and
+// starts the counts again; an idle broker logs nothing.
+asio::awaitable<void> log_request_stats_periodically(asio::steady_timer& timer, const bool& stopped,
+                                                     net::RequestStats& stats, std::chrono::milliseconds interval) {
+  while (!stopped) {
+    timer.expires_after(interval);
+    std::error_code ec;
+    co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    if (ec || stopped) co_return;  // cancelled: shutting down
+    auto taken = stats.take();
+    if (taken.empty()) continue;
+    FLOE_LOG(info, "broker") << "requests answered in the last " << interval.count()
+                             << " ms (read to written): " << net::RequestStats::describe(taken);
+  }
+}
+
 }  // namespace
 
 int run_broker(const Config& config) {
@@ -182,6 +198,13 @@ int run_broker(const Config& config) {
   asio::steady_timer gc_timer(gc_strand);
   bool gc_stopped = false;  // REQUIRES: gc_strand
   asio::co_spawn(gc_strand, collect_garbage_periodically(gc_timer, gc_stopped, broker), asio::detached);
+  asio::steady_timer stats_timer(gc_strand);
+  if (config.request_stats_interval_ms > 0) {
+    asio::co_spawn(gc_strand,
+                   log_request_stats_periodically(stats_timer, gc_stopped, server.request_stats(),
+                                                  std::chrono::milliseconds(config.request_stats_interval_ms)),
+                   asio::detached);
+  }
 
   // The signal set and everything that touches it run on one strand: the
   // drain callback may fire on any io thread, and a signal_set is not safe to
@@ -211,6 +234,7 @@ int run_broker(const Config& config) {
         asio::post(gc_strand, [&] {
           gc_stopped = true;
           gc_timer.cancel();
+          stats_timer.cancel();
         });
         asio::post(signal_strand, [&] {
           std::error_code ignored;
@@ -245,6 +269,8 @@ int run_broker(const Config& config) {
   prices.transfer_gb = *parse_price(config.object_store_price_transfer_gb);
   // The backend's counters: with a fault wrapper, they are the requests that
   // really reached the store.
+  FLOE_LOG(info, "broker") << "requests answered since the last such line (read to written): "
+                           << net::RequestStats::describe(server.request_stats().take());
   FLOE_LOG(info, "broker") << "stopped; " << ws.objects_committed << " objects committed (" << ws.bytes_committed
                            << " bytes, " << ws.hedged_uploads << " uploads hedged); object store: " << objstore::describe_usage(backend->counters(), prices);
   return 0;

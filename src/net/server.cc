@@ -86,6 +86,13 @@ class Connection : public std::enable_shared_from_this<Connection> {
     bool ready = false;
     bool close_after = false;  // the handler asked to close the connection
     std::optional<Bytes> response;
+    int16_t api_key = -1;                          // -1: too short to have one
+    std::chrono::steady_clock::time_point received;  // when its last byte was read
+  };
+  // A response being written, for RequestStats once it is.
+  struct Written {
+    int16_t api_key;
+    std::chrono::steady_clock::time_point received;
   };
 
   asio::awaitable<void> read_loop() {
@@ -159,7 +166,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
   void dispatch(Bytes frame) {
     uint64_t seq = first_seq_ + slots_.size();
-    slots_.emplace_back();
+    Slot& slot = slots_.emplace_back();
+    slot.received = last_activity_;
+    if (frame.size() >= 2) slot.api_key = static_cast<int16_t>((frame[0] << 8) | frame[1]);
     const int cls = server_.handler_.concurrency_class(frame);
     waiting_.push_back({seq, cls, std::move(frame)});
     start_ready();
@@ -222,10 +231,14 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void flush() {
     if (writing_ || closed_) return;
     std::vector<Bytes> batch;
+    std::vector<Written> written_info;
     bool close_after = false;
     while (!slots_.empty() && slots_.front().ready) {
       Slot& s = slots_.front();
-      if (s.response) batch.push_back(std::move(*s.response));
+      if (s.response) {
+        batch.push_back(std::move(*s.response));
+        written_info.push_back({s.api_key, s.received});
+      }
       close_after = s.close_after;
       slots_.pop_front();
       ++first_seq_;
@@ -259,6 +272,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
       while (first < views.size() && n >= views[first].size()) n -= views[first++].size();
       if (first < views.size()) views[first] += n;
     }
+    record_written(written_info, 0, first);
     if (first == views.size()) {
       last_activity_ = std::chrono::steady_clock::now();
       if (close_after) {
@@ -272,10 +286,12 @@ class Connection : public std::enable_shared_from_this<Connection> {
     std::vector<asio::const_buffer> rest(views.begin() + static_cast<std::ptrdiff_t>(first), views.end());
     writing_ = true;
     auto bufs = std::make_shared<std::vector<Bytes>>(std::move(batch));
+    auto infos = std::make_shared<std::vector<Written>>(std::move(written_info));
     asio::async_write(socket_, rest,
-                      [self = shared_from_this(), bufs, close_after](std::error_code ec, size_t) {
+                      [self = shared_from_this(), bufs, infos, first, close_after](std::error_code ec, size_t) {
                         self->writing_ = false;
                         self->last_activity_ = std::chrono::steady_clock::now();
+                        if (!ec) self->record_written(*infos, first, infos->size());
                         if (ec) {
                           FLOE_LOG(debug, "net") << "write to " << self->info_.peer << " failed: " << ec.message();
                           self->close();
@@ -287,6 +303,17 @@ class Connection : public std::enable_shared_from_this<Connection> {
                         }
                         self->flush();
                       });
+  }
+
+  // Counts responses [from, to) of a flush as written now. A response cut in
+  // two by a full socket counts when its last byte is taken.
+  void record_written(const std::vector<Written>& infos, size_t from, size_t to) {
+    if (from >= to) return;
+    const auto now = std::chrono::steady_clock::now();
+    for (size_t i = from; i < to; ++i) {
+      server_.stats_.record(infos[i].api_key,
+                            std::chrono::duration_cast<std::chrono::microseconds>(now - infos[i].received));
+    }
   }
 
   asio::awaitable<void> idle_watch() {

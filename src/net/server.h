@@ -26,6 +26,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "net/request_stats.h"
 #include "protocol/wire.h"
 
 namespace floe::net {
@@ -96,6 +97,11 @@ class Server {
   // `on_drained` runs on the io_context once the last connection has closed.
   void stop(std::function<void()> on_drained = nullptr);
 
+  // How long requests took, per API, from the last byte read to the
+  // response handed to the socket (requests without a response, produce
+  // with acks=0, are not counted). Thread-safe.
+  RequestStats& request_stats() { return stats_; }
+
  private:
   friend class Connection;
   struct Acceptor;
@@ -111,6 +117,7 @@ class Server {
   std::function<void()> on_drained_;                             // REQUIRES: mu_
   uint64_t next_id_ = 1;                                         // REQUIRES: mu_
   std::unordered_map<uint64_t, std::weak_ptr<Connection>> connections_;  // REQUIRES: mu_
+  RequestStats stats_;
 };
 
 }  // namespace floe::net

@@ -23,8 +23,11 @@ namespace {
 using protocol::Bytes;
 
 // A request is (id, response size, delay ms); the response is the size
-// prefix, the id, then filler bytes that depend on the id. Every request is
-// in one concurrency class, so later ones may finish first.
+// prefix, the id, then filler bytes that depend on the id (none at all for
+// size kNoResponse). Every request is in one concurrency class, so later
+// ones may finish first. The id's top 16 bits are where a Kafka request has
+// its API key.
+constexpr uint32_t kNoResponse = UINT32_MAX;
 class EchoHandler final : public FrameHandler {
  public:
   asio::awaitable<std::optional<Bytes>> handle(const ConnectionInfo&, Bytes frame) override {
@@ -36,6 +39,7 @@ class EchoHandler final : public FrameHandler {
       asio::steady_timer t(co_await asio::this_coro::executor, std::chrono::milliseconds(delay_ms));
       co_await t.async_wait(asio::use_awaitable);
     }
+    if (size == kNoResponse) co_return std::nullopt;
     Bytes out;
     protocol::Writer w(out);
     w.write_uint32(4 + size);
@@ -127,6 +131,41 @@ TEST_F(ServerTest, ResponsesToAClientThatReadsLateArriveWhole) {
   for (uint32_t id = 0; id < kRequests; ++id) send_request(id, kSize + id, 0);
   std::this_thread::sleep_for(std::chrono::milliseconds(200));
   for (uint32_t id = 0; id < kRequests; ++id) expect_response(id, kSize + id);
+}
+
+// Every written response is counted once under its API key, including those
+// a full socket split across an asynchronous write; a request without a
+// response is not counted. A response cannot go out before its handler's
+// timer fired, so every latency is at least that delay.
+TEST_F(ServerTest, RequestLatencyIsRecordedPerApiOncePerWrittenResponse) {
+  connect_client();
+  constexpr uint32_t kProduce = 0, kFetch = 1;
+  constexpr uint32_t kSmall = 40, kLarge = 12;
+  for (uint32_t i = 0; i < kSmall; ++i) send_request(kProduce << 16 | i, 30, 20);
+  send_request(kProduce << 16 | kSmall, kNoResponse, 0);
+  // Far more than the socket buffers hold, read late: most are written by
+  // the asynchronous write.
+  for (uint32_t i = 0; i < kLarge; ++i) send_request(kFetch << 16 | i, 1 << 20, 0);
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  for (uint32_t i = 0; i < kSmall; ++i) expect_response(kProduce << 16 | i, 30);
+  for (uint32_t i = 0; i < kLarge; ++i) expect_response(kFetch << 16 | i, 1 << 20);
+  // The last response's bytes can reach the client just before its write's
+  // completion runs: wait for it to be counted (a hang guard, not a timing).
+  std::vector<RequestStats::Entry> snap;
+  for (int i = 0; i < 1000; ++i) {
+    snap = server_->request_stats().snapshot();
+    if (snap.size() == 2 && snap[1].latency.count == kLarge) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  ASSERT_EQ(snap.size(), 2u);
+  EXPECT_EQ(snap[0].api_key, 0);
+  EXPECT_EQ(snap[0].latency.count, kSmall) << "the request without a response is not counted";
+  EXPECT_GE(snap[0].latency.quantile_us(0.01), 20000 * 0.99) << "at least the handler's 20 ms";
+  EXPECT_EQ(snap[1].api_key, 1);
+  EXPECT_EQ(snap[1].latency.count, kLarge);
+  // The client read nothing for 200 ms, and the last large responses could
+  // not be written before it did.
+  EXPECT_GE(snap[1].latency.max_us, 200000u * 0.99);
 }
 
 TEST_F(ServerTest, AStopAnswersWhatWasReadThenClosesAndDrains) {
