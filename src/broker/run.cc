@@ -267,10 +267,10 @@ int run_broker(const Config& config) {
   prices.read_request = *parse_price(config.object_store_price_read_requests) / 1000;
   prices.storage_gb_month = *parse_price(config.object_store_price_storage_gb_month);
   prices.transfer_gb = *parse_price(config.object_store_price_transfer_gb);
-  // The backend's counters: with a fault wrapper, they are the requests that
-  // really reached the store.
   FLOE_LOG(info, "broker") << "requests answered since the last such line (read to written): "
                            << net::RequestStats::describe(server.request_stats().take());
+  // The backend's counters: with a fault wrapper, they are the requests that
+  // really reached the store.
   FLOE_LOG(info, "broker") << "stopped; " << ws.objects_committed << " objects committed (" << ws.bytes_committed
                            << " bytes, " << ws.hedged_uploads << " uploads hedged); object store: " << objstore::describe_usage(backend->counters(), prices);
   return 0;
