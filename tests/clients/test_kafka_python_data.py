@@ -8,6 +8,7 @@ without -G): consumer groups come with a later issue.
 from __future__ import annotations
 
 import contextlib
+import re
 import shutil
 import subprocess
 import time
@@ -176,3 +177,45 @@ def test_kcat_round_trip(broker_factory, codec):
     out = run_kcat(broker, ["-C", "-t", "kc", "-p", "0", "-o", "250", "-e",
                             "-f", "%o|%k|%s|%h\n"])
     assert out.splitlines() == ["250|hk|with headers|h1=v1,h2=v2"]
+
+
+def test_request_latency_is_logged_per_api(broker_factory):
+    # Every request.stats.interval.ms the broker logs, per API, how many
+    # requests it answered since the last such line and how long they took
+    # (last byte read to response written); at shutdown, the rest.
+    broker = broker_factory({**FAST, "request.stats.interval.ms": 200})
+    run_kcat(broker, ["-P", "-t", "stats", "-p", "0", "-X", "acks=all"], "".join(f"r{i}\n" for i in range(10)))
+    assert run_kcat(broker, ["-C", "-t", "stats", "-p", "0", "-o", "beginning", "-e", "-f", "%s\n"]).split() == [
+        f"r{i}" for i in range(10)]
+    periodic_re = re.compile(r"requests answered in the last 200 ms \(read to written\): (.*)$", re.M)
+    api_re = re.compile(r"(\w+) (\d+) p50 ([\d.]+) p99 ([\d.]+) p99\.9 ([\d.]+) max ([\d.]+) ms")
+
+    def answered(lines: list[str]) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for line in lines:
+            entries = api_re.findall(line)
+            assert entries and len(entries) == line.count(";") + 1, line
+            for name, n, p50, p99, p999, longest in entries:
+                assert 0 <= float(p50) <= float(p99) <= float(p999) <= float(longest), line
+                counts[name] = counts.get(name, 0) + int(n)
+        return counts
+
+    # Lines come every 200 ms while requests are answered: wait for the
+    # produce's and the fetch's to be logged (a hang guard, not a timing).
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        counts = answered(periodic_re.findall(broker.stderr_text()))
+        if counts.get("Produce") and counts.get("Fetch"):
+            break
+        time.sleep(0.05)
+    assert counts.get("Produce", 0) >= 1, broker.stderr_text()
+    assert counts.get("Fetch", 0) >= 1, broker.stderr_text()
+    assert counts.get("Metadata", 0) >= 2, broker.stderr_text()  # one per kcat at least
+
+    broker.stop()
+    shutdown = re.findall(r"requests answered since the last such line \(read to written\): (.*)$",
+                          broker.stderr_text(), re.M)
+    assert len(shutdown) == 1, broker.stderr_text()
+    # Whatever came after the last periodic line (perhaps nothing: "none").
+    if shutdown[0] != "none":
+        answered(shutdown)
