@@ -1088,6 +1088,30 @@ def test_fetch_response_max_bytes_across_partitions(broker_factory):
         assert [len(resp.partition("mb", p).fetched()) for p in range(3)] == [20, 20, 20]
 
 
+def test_fetch_response_puts_the_oldest_records_first(broker_factory):
+    """Partitions with records come first, by the timestamp of their first record returned;
+    the rest follow in request order; topics keep the request's order."""
+    broker = broker_factory(FAST)
+    create_topic(broker, "ord", 6)
+    create_topic(broker, "ord-other", 2)
+    t0 = int(time.time() * 1000)
+    for partition, delta in [(0, 50), (2, 10), (3, 40), (4, 20), (2, 100)]:
+        r = raw_produce(broker, "ord", partition, [Record(None, b"v%d" % delta)], base_timestamp=t0 + delta)
+        assert r.error_code == kw.NONE
+    r = raw_produce(broker, "ord-other", 1, [Record(None, b"x")], base_timestamp=t0 + 30)
+    assert r.error_code == kw.NONE
+    with connect(broker) as conn:
+        resp = kw.fetch(conn, 12, {"ord-other": {0: 0, 1: 0}, "ord": {p: 0 for p in range(6)}})
+        assert list(resp.topics) == ["ord-other", "ord"]
+        assert list(resp.topics["ord-other"]) == [1, 0]
+        assert list(resp.topics["ord"]) == [2, 4, 3, 0, 1, 5]
+        assert [len(resp.partition("ord", p).fetched()) for p in range(6)] == [1, 0, 2, 1, 1, 0]
+        # From partition 2's second batch on, its first record is the youngest.
+        resp = kw.fetch(conn, 12, {"ord": {p: 1 if p == 2 else 0 for p in range(6)}})
+        assert list(resp.topics["ord"]) == [4, 3, 0, 2, 1, 5]
+        assert [r.value for r in resp.partition("ord", 2).fetched()] == [b"v100"]
+
+
 def test_backpressure_with_a_small_wal_buffer(broker_factory):
     """Past wal.buffer.max.bytes produce requests wait; nothing is lost or reordered."""
     broker = broker_factory({"wal.linger.ms": 5, "wal.object.max.bytes": 65536,

@@ -1,11 +1,14 @@
 #include "broker/handlers/fetch.h"
 
+#include <algorithm>
 #include <chrono>
+#include <limits>
 
 #include "broker/topic_cache.h"
 #include "common/log.h"
 #include "fetch/read_path.h"
 #include "protocol/generated/error_codes.h"
+#include "protocol/record_batch.h"
 
 namespace floe::broker {
 
@@ -138,6 +141,47 @@ asio::awaitable<size_t> collect(RequestContext& ctx, const FetchHandler::Request
   co_return total;
 }
 
+// Puts each topic's partitions that carry records first, oldest first by the
+// timestamp of their first record; the others follow in request order.
+// Clients find partitions by index, not position (a sessionless response need
+// only carry every partition asked for), but they hand records to the
+// application in response order: a consumer takes a while to get through
+// thousands of partitions of one response, and in request order the records
+// that had waited longest in the producer's and the broker's buffers would
+// wait for all the younger ones ahead of them. With a producer's timestamps
+// (CreateTime) this is the order the records were sent in.
+void order_oldest_first(FetchHandler::Response& resp) {
+  using PartitionData = FetchHandler::Response::PartitionData;
+  for (auto& tr : resp.responses) {
+    auto& parts = tr.partitions;
+    struct Entry {
+      int64_t first_timestamp;
+      size_t index;
+    };
+    std::vector<Entry> with_records;
+    std::vector<size_t> without;
+    for (size_t i = 0; i < parts.size(); ++i) {
+      const auto& records = parts[i].records;
+      if (!records || records->empty()) {
+        without.push_back(i);
+        continue;
+      }
+      auto h = pb::parse_whole_batch_header(*records);
+      with_records.push_back({h ? h->base_timestamp : std::numeric_limits<int64_t>::max(), i});
+    }
+    std::stable_sort(with_records.begin(), with_records.end(),
+                     [](const Entry& a, const Entry& b) { return a.first_timestamp < b.first_timestamp; });
+    bool in_order = true;
+    for (size_t i = 0; i < with_records.size() && in_order; ++i) in_order = with_records[i].index == i;
+    if (in_order) continue;
+    std::vector<PartitionData> ordered;
+    ordered.reserve(parts.size());
+    for (const auto& e : with_records) ordered.push_back(std::move(parts[e.index]));
+    for (size_t i : without) ordered.push_back(std::move(parts[i]));
+    parts = std::move(ordered);
+  }
+}
+
 }  // namespace
 
 asio::awaitable<FetchHandler::Response> FetchHandler::handle(RequestContext& ctx, Request& req) {
@@ -177,6 +221,7 @@ asio::awaitable<FetchHandler::Response> FetchHandler::handle(RequestContext& ctx
     }
     if (bytes >= static_cast<size_t>(std::max(0, req.min_bytes)) || has_error || keys.empty() ||
         std::chrono::steady_clock::now() >= deadline) {
+      if (bytes > 0) order_oldest_first(resp);
       break;
     }
     co_await watch->wait_until(deadline);
