@@ -1,5 +1,7 @@
 #include "ingest/wal_writer.h"
 
+#include <condition_variable>
+
 #include "common/clock.h"
 
 #include <asio/bind_executor.hpp>
@@ -9,6 +11,7 @@
 #include <asio/redirect_error.hpp>
 #include <asio/use_awaitable.hpp>
 #include <algorithm>
+#include <condition_variable>
 #include <cstdio>
 #include <numeric>
 #include <random>
@@ -41,7 +44,43 @@ struct WalWriter::Object {
   bool upload_started = false;
   bool uploaded = false;
   bool failed = false;
+  // The commit may start while the PUT runs (WalOptions::early_commit_max_put).
+  bool put_started = false;    // the bytes and batch offsets are final
+  bool early_commit_tried = false;
+  std::shared_ptr<UploadOutcome> put_outcome = std::make_shared<UploadOutcome>();
   std::chrono::steady_clock::time_point opened, sealed, upload_done;
+};
+
+// Whether the object's upload succeeded, for a commit that started before it
+// ended and waits for it in the metadata store's gate (on a blocking thread).
+struct WalWriter::UploadOutcome {
+  // Any thread; the first outcome counts.
+  void set(bool durable) {
+    {
+      std::lock_guard lock(mu);
+      if (outcome) return;
+      outcome = durable;
+      at = std::chrono::steady_clock::now();
+    }
+    cv.notify_all();
+  }
+  // True once the object is durable; false when the upload failed or has
+  // not ended within `limit`.
+  bool wait_durable(std::chrono::steady_clock::duration limit) {
+    std::unique_lock lock(mu);
+    cv.wait_for(lock, limit, [&] { return outcome.has_value(); });
+    return outcome.value_or(false);
+  }
+  std::optional<std::chrono::steady_clock::time_point> ended() {
+    std::lock_guard lock(mu);
+    if (!outcome) return std::nullopt;
+    return at;
+  }
+
+  std::mutex mu;
+  std::condition_variable cv;
+  std::optional<bool> outcome;  // GUARDED_BY(mu)
+  std::chrono::steady_clock::time_point at;  // GUARDED_BY(mu)
 };
 
 namespace {
@@ -232,6 +271,8 @@ asio::awaitable<void> WalWriter::upload(std::shared_ptr<Object> obj) {
   auto grouped =
       co_await run_blocking(blocking_, [&] { return group_by_partition(*obj->sealed_data, obj->batches, *buffers_); });
   if (grouped) obj->sealed_data = buffers_->share(std::move(*grouped));
+  obj->put_started = true;
+  commit_ready();  // the front object may commit beside its PUT
   std::chrono::milliseconds backoff{100};
   for (int attempt = 1;; ++attempt) {
     try {
@@ -258,6 +299,7 @@ asio::awaitable<void> WalWriter::upload(std::shared_ptr<Object> obj) {
     backoff *= 4;
   }
   if (!obj->uploaded) obj->failed = true;
+  obj->put_outcome->set(obj->uploaded);
   obj->upload_done = std::chrono::steady_clock::now();
   --uploads_in_flight_;
   start_uploads();
@@ -298,9 +340,9 @@ asio::awaitable<void> WalWriter::put_hedged(std::shared_ptr<Object> obj) {
   };
   auto race = std::make_shared<Race>();
   Completion<std::exception_ptr> done(strand_);  // nullptr: a PUT succeeded
-  auto launch = [this, race, done, data = obj->sealed_data, key = obj->key] {
+  auto launch = [this, race, done, data = obj->sealed_data, key = obj->key, outcome = obj->put_outcome] {
     race->running.fetch_add(1);
-    asio::post(blocking_, [this, race, done, data, key] {
+    asio::post(blocking_, [this, race, done, data, key, outcome] {
       auto started = std::chrono::steady_clock::now();
       std::exception_ptr error;
       try {
@@ -310,6 +352,7 @@ asio::awaitable<void> WalWriter::put_hedged(std::shared_ptr<Object> obj) {
       }
       if (!error) {
         record_put(std::chrono::steady_clock::now() - started);
+        outcome->set(true);  // straight from here: a commit may be waiting for it
         done.set(nullptr);
       } else if (race->running.fetch_sub(1) == 1) {
         done.set(error);  // the last PUT running has failed too
@@ -345,7 +388,8 @@ void WalWriter::commit_ready() {
       finish(*front, failed_results(front->batches.size(), ErrorCode::kafka_storage_error));
       continue;
     }
-    if (!front->uploaded) return;
+    if (!front->uploaded && !may_commit_early(*front)) return;
+    if (!front->uploaded) front->early_commit_tried = true;
     committing_ = true;
     asio::co_spawn(strand_, commit(front), asio::detached);
   }
@@ -359,14 +403,57 @@ void WalWriter::commit_ready() {
   }
 }
 
+// Whether the front object, still uploading, may be committed now: its PUT
+// has started, it has not been tried early before, and recent PUTs were
+// quick. The commit then holds the store's write lock until the PUT ends,
+// which is cheap only when PUTs are short.
+// REQUIRES: strand_
+bool WalWriter::may_commit_early(const Object& obj) {
+  if (options_.early_commit_max_put.count() < 0 || !obj.put_started || obj.early_commit_tried || obj.failed) {
+    return false;
+  }
+  auto p90 = recent_put_p90();
+  return p90 && *p90 <= options_.early_commit_max_put;
+}
+
+// The 90th percentile of recent successful PUTs; nullopt with too few.
+std::optional<std::chrono::steady_clock::duration> WalWriter::recent_put_p90() {
+  constexpr size_t kMinSamples = 8;
+  std::lock_guard lock(put_times_mu_);
+  if (put_times_.size() < kMinSamples) return std::nullopt;
+  std::vector<std::chrono::steady_clock::duration> times = put_times_;
+  auto p90 = times.begin() + static_cast<std::ptrdiff_t>(times.size() * 9 / 10);
+  std::nth_element(times.begin(), p90, times.end());
+  return *p90;
+}
+
 asio::awaitable<void> WalWriter::commit(std::shared_ptr<Object> obj) {
   meta::ObjectCommit oc{obj->key, obj->sealed_data->size(), unix_now_ms()};
   std::vector<CommitResult> results;
   std::vector<meta::StoredRun> runs;
   bool recorded = false;
   bool outcome_known = false;
+  const auto commit_started = std::chrono::steady_clock::now();
+  // Committed beside its PUT: the transaction does its work while the PUT
+  // runs, then waits in the gate until the object is durable. It waits at
+  // most twice early_commit_max_put (other writers of the store wait too);
+  // past that, or when the upload failed, the commit is abandoned and made
+  // again, the usual way, once the upload has ended.
+  meta::CommitGate gate;
+  if (!obj->uploaded) {
+    const auto limit = 2 * std::chrono::steady_clock::duration(options_.early_commit_max_put);
+    gate = [outcome = obj->put_outcome, limit] { return outcome->wait_durable(limit); };
+  }
   try {
-    auto outcome = co_await run_blocking(blocking_, [&] { return meta_.commit_object(oc, obj->batches); });
+    auto outcome = co_await run_blocking(blocking_, [&] { return meta_.commit_object(oc, obj->batches, gate); });
+    if (outcome.abandoned) {
+      ++stats_.early_commits_abandoned;
+      FLOE_LOG(debug, "ingest") << "commit of " << obj->key << " beside its upload abandoned; committing after it";
+      committing_ = false;
+      commit_ready();
+      co_return;
+    }
+    if (gate) ++stats_.early_commits;
     results = std::move(outcome.results);
     runs = std::move(outcome.runs);
     recorded = outcome.object_recorded;
@@ -385,11 +472,14 @@ asio::awaitable<void> WalWriter::commit(std::shared_ptr<Object> obj) {
   {
     using std::chrono::duration_cast;
     using ms = std::chrono::milliseconds;
+    // With an early commit, "commit" is what it added after the upload.
     auto now = std::chrono::steady_clock::now();
+    auto uploaded = obj->put_outcome->ended().value_or(now);
     FLOE_LOG(debug, "ingest") << obj->key << ": " << obj->sealed_data->size() << " bytes, " << obj->batches.size()
                               << " batches; open " << duration_cast<ms>(obj->sealed - obj->opened).count()
-                              << " ms, upload " << duration_cast<ms>(obj->upload_done - obj->sealed).count()
-                              << " ms, commit " << duration_cast<ms>(now - obj->upload_done).count() << " ms";
+                              << " ms, upload " << duration_cast<ms>(uploaded - obj->sealed).count()
+                              << " ms, commit " << duration_cast<ms>(now - std::max(uploaded, commit_started)).count()
+                              << " ms" << (gate ? " (begun beside the upload)" : "");
   }
   if (recorded) {
     ++stats_.objects_committed;
@@ -491,7 +581,7 @@ asio::awaitable<void> WalWriter::flush() {
 
 WalWriter::Stats WalWriter::stats() const {
   return Stats{stats_.objects_committed.load(), stats_.bytes_committed.load(), stats_.upload_failures.load(),
-               stats_.hedged_uploads.load()};
+               stats_.hedged_uploads.load(), stats_.early_commits.load(), stats_.early_commits_abandoned.load()};
 }
 
 // REQUIRES: strand_

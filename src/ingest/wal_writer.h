@@ -69,6 +69,14 @@ struct WalOptions {
   // the first to succeed counts. A slow S3 PUT is usually a slow request,
   // not a slow store, so a fresh one beats it. Negative: never.
   std::chrono::milliseconds upload_hedge{200};
+  // Early commits: while the 90th percentile of recent PUTs is at most this
+  // long, the oldest sealed object's commit starts as soon as its PUT does,
+  // and is made durable only once the PUT has succeeded (the store's gate,
+  // meta::CommitGate); the commit's work and the upload overlap instead of
+  // adding up. The commit holds the store's write lock while it waits, at
+  // most twice this long, then gives up and commits after the upload.
+  // Negative: never.
+  std::chrono::milliseconds early_commit_max_put{20};
 };
 
 class WalWriter {
@@ -100,12 +108,18 @@ class WalWriter {
     uint64_t bytes_committed = 0;
     uint64_t upload_failures = 0;
     uint64_t hedged_uploads = 0;  // second PUTs sent
+    uint64_t early_commits = 0;            // committed beside their upload
+    uint64_t early_commits_abandoned = 0;  // the upload failed or ran long: committed after it
   };
   Stats stats() const;
 
  private:
   struct Request;
   struct Object;
+  struct UploadOutcome;
+
+  bool may_commit_early(const Object& obj);
+  std::optional<std::chrono::steady_clock::duration> recent_put_p90();
 
   asio::awaitable<void> admit(uint64_t bytes);
   void admit_locked(std::shared_ptr<Request> request);
@@ -154,6 +168,8 @@ class WalWriter {
     std::atomic<uint64_t> bytes_committed{0};
     std::atomic<uint64_t> upload_failures{0};
     std::atomic<uint64_t> hedged_uploads{0};
+    std::atomic<uint64_t> early_commits{0};
+    std::atomic<uint64_t> early_commits_abandoned{0};
   } stats_;  // written on strand_, read anywhere
 
   // How long recent successful PUTs took, for the hedge delay (written by

@@ -10,8 +10,11 @@
 #include <asio/strand.hpp>
 #include <asio/thread_pool.hpp>
 #include <atomic>
+#include <condition_variable>
 #include <filesystem>
 #include <map>
+#include <mutex>
+#include <set>
 #include <thread>
 
 #include "common/completion.h"
@@ -443,15 +446,28 @@ TEST_F(WalWriterTest, BatchesOfUnknownPartitionsFailAlone) {
   EXPECT_EQ(results[0][2].error, ErrorCode::none);
 }
 
-// A metadata store whose commits fail on demand; everything else is the real one.
+// A metadata store whose commits fail on demand, and that tells which
+// objects' commits began with a gate (beside their upload); everything else
+// is the real one.
 class FailingCommits final : public meta::MetaStore {
  public:
   explicit FailingCommits(meta::MetaStore& inner) : inner_(inner) {}
   std::atomic<int> failures_left{0};
 
-  meta::CommitOutcome commit_object(const meta::ObjectCommit& o, std::span<const meta::PendingBatch> b) override {
+  meta::CommitOutcome commit_object(const meta::ObjectCommit& o, std::span<const meta::PendingBatch> b,
+                                    const meta::CommitGate& gate = nullptr) override {
+    if (gate) {
+      std::lock_guard lock(mu_);
+      gated_.insert(o.key);
+      cv_.notify_all();
+    }
     if (failures_left.fetch_sub(1) > 0) throw std::runtime_error("injected: disk I/O error");
-    return inner_.commit_object(o, b);
+    return inner_.commit_object(o, b, gate);
+  }
+  // Whether a commit of `key` with a gate begins within `limit`.
+  bool wait_for_gated_commit(const std::string& key, std::chrono::milliseconds limit) {
+    std::unique_lock lock(mu_);
+    return cv_.wait_for(lock, limit, [&] { return gated_.count(key) > 0; });
   }
   std::string cluster_id(const std::optional<std::string>& p) override { return inner_.cluster_id(p); }
   int64_t allocate_producer_id() override { return inner_.allocate_producer_id(); }
@@ -511,6 +527,9 @@ class FailingCommits final : public meta::MetaStore {
 
  private:
   meta::MetaStore& inner_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::set<std::string> gated_;  // GUARDED_BY(mu_)
 };
 
 TEST_F(WalWriterTest, AFailedCommitFailsItsObjectAndLaterObjectsStillCommit) {
@@ -545,6 +564,178 @@ TEST_F(WalWriterTest, AFailedCommitFailsItsObjectAndLaterObjectsStillCommit) {
   // The failed object was uploaded but is not referenced: garbage collection's.
   EXPECT_EQ(store.list("wal/").size(), 2u);
   EXPECT_EQ(meta_->objects().size(), 1u);
+}
+
+}  // namespace
+}  // namespace floe::ingest
+
+namespace floe::ingest {
+namespace {
+
+// Runs PUTs through a hook first: (call number from 0, key).
+class HookedPuts final : public objstore::ObjectStore {
+ public:
+  HookedPuts(objstore::ObjectStore& inner, std::function<void(int, const std::string&)> hook)
+      : inner_(inner), hook_(std::move(hook)) {}
+  void put(const std::string& key, std::span<const uint8_t> data) override {
+    hook_(calls_++, key);
+    inner_.put(key, data);
+  }
+  bool create(const std::string& key, std::span<const uint8_t> data) override { return inner_.create(key, data); }
+  objstore::Bytes get(const std::string& key, std::optional<objstore::ByteRange> r) override { return inner_.get(key, r); }
+  std::optional<objstore::ObjectInfo> head(const std::string& key) override { return inner_.head(key); }
+  void remove(std::span<const std::string> keys) override { inner_.remove(keys); }
+  std::vector<objstore::ObjectInfo> list(const std::string& prefix) override { return inner_.list(prefix); }
+  std::string describe() const override { return "hooked"; }
+
+ private:
+  objstore::ObjectStore& inner_;
+  std::function<void(int, const std::string&)> hook_;
+  std::atomic<int> calls_{0};
+};
+
+class EarlyCommitTest : public WalWriterTest {
+ protected:
+  static constexpr int kWarmup = 10;  // quick PUTs first: recent_put_p90 needs samples
+  static constexpr int kRequests = 14;
+
+  // Appends kRequests one-record batches to partition 0, one after another
+  // (each its own object). Returns their results; `durable_at_commit` says,
+  // per committed object, whether its bytes were in `inner` when the commit
+  // was reported.
+  std::vector<std::vector<CommitResult>> run_in_turn(objstore::ObjectStore& store, objstore::ObjectStore& inner,
+                                                     meta::MetaStore& meta, WalOptions o, WalWriter::Stats& stats,
+                                                     std::vector<bool>& durable_at_commit) {
+    asio::io_context io;
+    asio::thread_pool blocking(4);
+    o.linger = std::chrono::milliseconds(1);
+    o.upload_hedge = std::chrono::milliseconds(-1);
+    WalWriter wal(io, blocking, store, meta, o, [&](const CommittedObject& c) {
+      durable_at_commit.push_back(inner.head(c.key).has_value());
+    });
+    std::vector<std::vector<CommitResult>> results(kRequests);
+    asio::co_spawn(
+        io,
+        [&]() -> asio::awaitable<void> {
+          for (int i = 0; i < kRequests; ++i) {
+            std::vector<AppendItem> one;
+            one.push_back(item(0, 1));
+            results[static_cast<size_t>(i)] = co_await wal.append(std::move(one));
+          }
+        },
+        asio::detached);
+    io.run();
+    blocking.join();
+    stats = wal.stats();
+    return results;
+  }
+};
+
+// Past the warm-up, each PUT holds its bytes back until the commit of its
+// object has begun (with a gate): it cannot finish first, so the commit runs
+// beside it, and is reported only once the object is stored.
+TEST_F(EarlyCommitTest, TheOldestObjectCommitsBesideItsUploadAndOnlyOnceItIsStored) {
+  objstore::MemoryObjectStore inner;
+  FailingCommits meta(*meta_);
+  std::atomic<int> overlapped{0};
+  HookedPuts store(inner, [&](int call, const std::string& key) {
+    if (call < kWarmup) return;
+    if (meta.wait_for_gated_commit(key, std::chrono::seconds(5))) ++overlapped;
+    // Long enough for a commit that did not wait to be reported first.
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  });
+  WalOptions o;
+  o.early_commit_max_put = std::chrono::milliseconds(5000);
+  WalWriter::Stats stats;
+  std::vector<bool> durable;
+  auto results = run_in_turn(store, inner, meta, o, stats, durable);
+  for (int i = 0; i < kRequests; ++i) {
+    ASSERT_EQ(results[static_cast<size_t>(i)].size(), 1u);
+    EXPECT_EQ(results[static_cast<size_t>(i)][0].error, ErrorCode::none);
+    EXPECT_EQ(results[static_cast<size_t>(i)][0].base_offset, i);
+  }
+  EXPECT_EQ(overlapped.load(), kRequests - kWarmup) << "every commit past the warm-up began before its PUT ended";
+  EXPECT_GE(stats.early_commits, static_cast<uint64_t>(kRequests - kWarmup));
+  EXPECT_EQ(stats.early_commits_abandoned, 0u);
+  ASSERT_EQ(durable.size(), static_cast<size_t>(kRequests));
+  for (size_t i = 0; i < durable.size(); ++i) EXPECT_TRUE(durable[i]) << "object " << i << " reported before stored";
+  EXPECT_EQ(meta_->partition_offsets(topic_.id, 0)->high_watermark, kRequests);
+}
+
+// An upload that fails while its commit waits in the gate: the commit is
+// abandoned and the object's batches fail, retriably; nothing refers to it.
+TEST_F(EarlyCommitTest, AnUploadThatFailsUnderAnEarlyCommitLeavesNoTrace) {
+  objstore::MemoryObjectStore inner;
+  FailingCommits meta(*meta_);
+  std::string failed_key;
+  HookedPuts store(inner, [&](int call, const std::string& key) {
+    if (call != kWarmup) return;
+    failed_key = key;
+    EXPECT_TRUE(meta.wait_for_gated_commit(key, std::chrono::seconds(5)));
+    throw objstore::ObjectStoreError(objstore::ErrorKind::other, "injected");
+  });
+  WalOptions o;
+  o.early_commit_max_put = std::chrono::milliseconds(5000);
+  o.upload_attempts = 1;
+  WalWriter::Stats stats;
+  std::vector<bool> durable;
+  auto results = run_in_turn(store, inner, meta, o, stats, durable);
+  int64_t next = 0;
+  for (int i = 0; i < kRequests; ++i) {
+    const auto& r = results[static_cast<size_t>(i)].at(0);
+    if (i == kWarmup) {
+      EXPECT_EQ(r.error, ErrorCode::kafka_storage_error);
+      continue;
+    }
+    EXPECT_EQ(r.error, ErrorCode::none) << i;
+    EXPECT_EQ(r.base_offset, next++);
+  }
+  EXPECT_EQ(stats.early_commits_abandoned, 1u);
+  for (bool d : durable) EXPECT_TRUE(d);
+  EXPECT_EQ(meta_->partition_offsets(topic_.id, 0)->high_watermark, kRequests - 1);
+  for (const auto& obj : meta_->objects()) EXPECT_NE(obj.key, failed_key);
+}
+
+// An upload that outlasts the gate's wait: the early commit gives up (other
+// writers of the store were waiting) and the object commits after its upload.
+TEST_F(EarlyCommitTest, AnUploadLongerThanTheGateWaitsCommitsAfterIt) {
+  objstore::MemoryObjectStore inner;
+  FailingCommits meta(*meta_);
+  HookedPuts store(inner, [&](int call, const std::string& key) {
+    if (call != kWarmup) return;
+    EXPECT_TRUE(meta.wait_for_gated_commit(key, std::chrono::seconds(5)));
+    std::this_thread::sleep_for(std::chrono::seconds(1));  // 100 times the gate's wait
+  });
+  WalOptions o;
+  o.early_commit_max_put = std::chrono::milliseconds(5);
+  WalWriter::Stats stats;
+  std::vector<bool> durable;
+  auto results = run_in_turn(store, inner, meta, o, stats, durable);
+  for (int i = 0; i < kRequests; ++i) {
+    EXPECT_EQ(results[static_cast<size_t>(i)].at(0).error, ErrorCode::none) << i;
+    EXPECT_EQ(results[static_cast<size_t>(i)].at(0).base_offset, i);
+  }
+  EXPECT_EQ(stats.early_commits_abandoned, 1u);
+  ASSERT_EQ(durable.size(), static_cast<size_t>(kRequests));
+  for (bool d : durable) EXPECT_TRUE(d);
+}
+
+// Turned off, or while PUTs are slow, commits wait for their uploads.
+TEST_F(EarlyCommitTest, NoEarlyCommitWhenTurnedOffOrWhilePutsAreSlow) {
+  for (int slow : {0, 1}) {
+    objstore::MemoryObjectStore inner;
+    HookedPuts store(inner, [&](int, const std::string&) {
+      if (slow) std::this_thread::sleep_for(std::chrono::milliseconds(30));
+    });
+    WalOptions o;
+    o.early_commit_max_put = std::chrono::milliseconds(slow ? 10 : -1);
+    WalWriter::Stats stats;
+    std::vector<bool> durable;
+    auto results = run_in_turn(store, inner, *meta_, o, stats, durable);
+    for (const auto& r : results) EXPECT_EQ(r.at(0).error, ErrorCode::none);
+    EXPECT_EQ(stats.early_commits, 0u) << "slow " << slow;
+    EXPECT_EQ(stats.early_commits_abandoned, 0u) << "slow " << slow;
+  }
 }
 
 }  // namespace

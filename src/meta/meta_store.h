@@ -13,6 +13,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -128,7 +129,18 @@ struct CommitOutcome {
   // The rows written, each partition's in offset order (what find_batches
   // returns for this object). The read path plans recent fetches from them.
   std::vector<StoredRun> runs;
+  // The gate (CommitGate) said no: nothing was written, and results and runs
+  // are empty.
+  bool abandoned = false;
 };
+
+// Called by commit_object once, after every check and write of the commit
+// and just before it is made durable, on the committing thread and with the
+// store's write lock held. True commits; false abandons the commit (nothing
+// is written). The WAL writer commits an object while its upload is still
+// running and waits here for the upload, so that nothing refers to an
+// object that is not durable.
+using CommitGate = std::function<bool()>;
 
 struct FetchPlan {
   PartitionOffsets offsets;
@@ -254,7 +266,13 @@ class MetaStore {
   // with std::runtime_error). A malformed PendingBatch (record_count < 1,
   // byte range empty or outside the object) is a caller bug:
   // std::invalid_argument, nothing committed.
-  virtual CommitOutcome commit_object(const ObjectCommit& object, std::span<const PendingBatch> batches) = 0;
+  //
+  // With a gate, the commit asks it before making anything durable, and is
+  // abandoned (CommitOutcome::abandoned, nothing written) when it says no.
+  // The gate may block: for as long as it does, every other writer of the
+  // store waits.
+  virtual CommitOutcome commit_object(const ObjectCommit& object, std::span<const PendingBatch> batches,
+                                      const CommitGate& gate = nullptr) = 0;
 
   // Offsets of one partition; nullopt if the topic or partition is unknown.
   virtual std::optional<PartitionOffsets> partition_offsets(const Uuid& topic, int32_t partition) = 0;

@@ -286,6 +286,55 @@ TEST_P(MetaStoreConformance, ObjectIsNotRecordedWhenNothingIsStored) {
   EXPECT_TRUE(empty.results.empty());
 }
 
+// The gate is asked once, after the commit's checks and writes; "no" leaves
+// no trace: no object, no offsets, no producer state, nothing for a fetch.
+TEST_P(MetaStoreConformance, AGateThatSaysNoAbandonsTheCommit) {
+  Topic t = store().create_topic("t", 2, {});
+  ASSERT_EQ(commit_one(idempotent(t, 0, 9, 0, 0, 2)).base_offset, 0);
+  const auto objects_before = store().objects().size();
+
+  std::vector<PendingBatch> batches{idempotent(t, 0, 9, 0, 2, 3), batch(t, 1, 4), batch(t, 7, 1)};
+  uint64_t end = 0;
+  for (auto& b : batches) {
+    b.byte_offset = end;
+    end += b.byte_length;
+  }
+  int asked = 0;
+  CommitOutcome no = store().commit_object(ObjectCommit{"gated", end, 1000}, batches, [&] {
+    ++asked;
+    return false;
+  });
+  EXPECT_EQ(asked, 1);
+  EXPECT_TRUE(no.abandoned);
+  EXPECT_TRUE(no.results.empty());
+  EXPECT_TRUE(no.runs.empty());
+  EXPECT_FALSE(no.object_recorded);
+  EXPECT_EQ(store().objects().size(), objects_before);
+  EXPECT_EQ(offsets(t, 0).high_watermark, 2);
+  EXPECT_EQ(offsets(t, 1).high_watermark, 0);
+  EXPECT_EQ(store().find_batches(t.id, 1, 0, 1 << 20)->batches.size(), 0u);
+
+  // The same commit again, with a gate that says yes: as if the first had
+  // never been (sequence 2 is not taken for a duplicate).
+  CommitOutcome yes = store().commit_object(ObjectCommit{"gated", end, 1000}, batches, [&] {
+    ++asked;
+    return true;
+  });
+  EXPECT_EQ(asked, 2);
+  EXPECT_FALSE(yes.abandoned);
+  ASSERT_EQ(yes.results.size(), 3u);
+  EXPECT_ERROR(yes.results[0].error, ErrorCode::none);
+  EXPECT_FALSE(yes.results[0].duplicate);
+  EXPECT_EQ(yes.results[0].base_offset, 2);
+  EXPECT_EQ(yes.results[1].base_offset, 0);
+  EXPECT_ERROR(yes.results[2].error, ErrorCode::unknown_topic_or_partition);
+  EXPECT_TRUE(yes.object_recorded);
+  EXPECT_EQ(offsets(t, 0).high_watermark, 5);
+  EXPECT_EQ(offsets(t, 1).high_watermark, 4);
+  // And the producer state is the second commit's: the next sequence is 5.
+  EXPECT_EQ(commit_one(idempotent(t, 0, 9, 0, 5, 1)).base_offset, 5);
+}
+
 TEST_P(MetaStoreConformance, ObjectsListsRecordedObjects) {
   Topic t = store().create_topic("t", 1, {});
   commit("wal/a", {batch(t, 0, 1, 0, 40)}, 111);

@@ -1525,7 +1525,8 @@ int64_t SqliteMetaStore::topics_version() {
 
 // --- the data path -------------------------------------------------------------
 
-CommitOutcome SqliteMetaStore::commit_object(const ObjectCommit& object, std::span<const PendingBatch> batches) {
+CommitOutcome SqliteMetaStore::commit_object(const ObjectCommit& object, std::span<const PendingBatch> batches,
+                                             const CommitGate& gate) {
   validate(object, batches);
   std::lock_guard lock(mu_);
   SqliteConnection& c = *db_;
@@ -1698,6 +1699,14 @@ CommitOutcome SqliteMetaStore::commit_object(const ObjectCommit& object, std::sp
     if (entry->second.dirty) store_partition(c, *entry->second.row);
   for (const auto& [key, st] : producers)
     if (st.dirty) store_producer(c, key.first, key.second, st, object.append_time_ms);
+  if (gate && !gate()) {
+    // The transaction rolls back. The cached partition rows are still
+    // right: they change only after COMMIT, below.
+    drop_rows_unless_done.done = true;
+    CommitOutcome abandoned;
+    abandoned.abandoned = true;
+    return abandoned;
+  }
   txn.commit();
   for (const auto* entry : touched)
     if (entry->second.dirty) partition_rows_->put(entry->first.first, entry->first.second, *entry->second.row);

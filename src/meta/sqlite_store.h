@@ -67,7 +67,8 @@ class SqliteMetaStore final : public MetaStore {
                            const std::map<std::string, std::optional<std::string>>& changes) override;
   int64_t topics_version() override;
 
-  CommitOutcome commit_object(const ObjectCommit& object, std::span<const PendingBatch> batches) override;
+  CommitOutcome commit_object(const ObjectCommit& object, std::span<const PendingBatch> batches,
+                              const CommitGate& gate = nullptr) override;
   std::optional<PartitionOffsets> partition_offsets(const Uuid& topic, int32_t partition) override;
   std::vector<std::pair<int32_t, PartitionOffsets>> topic_offsets(const Uuid& topic) override;
   std::optional<FetchPlan> find_batches(const Uuid& topic, int32_t partition, int64_t from_offset,
