@@ -24,7 +24,10 @@ Environment (all optional):
   BENCH_LATENCY_SECONDS 20            length of the latency runs (after BENCH_WARMUP_S)
   BENCH_WARMUP_S       3              first seconds of a latency run left out of percentiles
   BENCH_RECORD_SIZE    1024
-  BENCH_LINGER_MS      5              producer linger.ms
+  BENCH_LINGER_MS      5              producer linger.ms of the flat-out runs
+  BENCH_LATENCY_LINGER_MS 0           producer linger.ms of the latency runs: the broker batches
+                                      for wal.linger.ms, so the client's own linger only adds
+                                      to latency (librdkafka's default 5 adds ~5 ms; bench/README)
   BENCH_DISK_BYTES     1073741824     bytes written by the disk test
   BENCH_DRAIN_S        60             how long a run waits for the broker to catch up at its end
   BENCH_PRODUCERS      1              producer instances in floe_load (partitions spread over them)
@@ -78,6 +81,7 @@ LATENCY_SECONDS = env_float("BENCH_LATENCY_SECONDS", 20)
 WARMUP_S = env_float("BENCH_WARMUP_S", 3)
 RECORD_SIZE = env_int("BENCH_RECORD_SIZE", 1024)
 LINGER_MS = env_int("BENCH_LINGER_MS", 5)
+LATENCY_LINGER_MS = env_int("BENCH_LATENCY_LINGER_MS", 0)
 DISK_BYTES = env_int("BENCH_DISK_BYTES", GIB)
 DRAIN_S = env_int("BENCH_DRAIN_S", 60)
 PRODUCERS = env_int("BENCH_PRODUCERS", 1)
@@ -135,11 +139,11 @@ def build_load_tool() -> None:
     subprocess.run(cmd, check=True)
 
 
-def run_load(bootstrap: str, topic: str, partitions: int, extra: list[str],
+def run_load(bootstrap: str, topic: str, partitions: int, linger_ms: int, extra: list[str],
              timeout: float) -> dict:
     cmd = [str(LOAD_BIN), "--bootstrap", bootstrap, "--topic", topic,
            "--partitions", str(partitions), "--record-size", str(RECORD_SIZE),
-           "--linger-ms", str(LINGER_MS), "--producers", str(PRODUCERS),
+           "--linger-ms", str(linger_ms), "--producers", str(PRODUCERS),
            "--backpressure-threshold", str(backpressure_threshold(partitions)), *extra]
     log("  $ " + " ".join(cmd))
     done = subprocess.run(cmd, stdout=subprocess.PIPE, text=True, timeout=timeout)
@@ -295,7 +299,7 @@ def disk_limit(parent: str | None, total: int, streams: int, chunk: int = 8 * MI
 
 def flat_out(partitions: int) -> dict:
     def run(broker: Broker) -> dict:
-        return run_load(broker.bootstrap, "flat", partitions,
+        return run_load(broker.bootstrap, "flat", partitions, LINGER_MS,
                         ["--bytes", str(FLAT_BYTES), "--rate-mibs", "0", "--warmup-s", "0",
                          "--max-seconds", str(MAX_SECONDS), "--drain-s", str(DRAIN_S)],
                         timeout=MAX_SECONDS + 600)
@@ -304,7 +308,7 @@ def flat_out(partitions: int) -> dict:
 
 def at_rate(partitions: int) -> dict:
     def run(broker: Broker) -> dict:
-        return run_load(broker.bootstrap, "lat", partitions,
+        return run_load(broker.bootstrap, "lat", partitions, LATENCY_LINGER_MS,
                         ["--rate-mibs", str(RATE_MIBS), "--seconds",
                          str(LATENCY_SECONDS + WARMUP_S), "--warmup-s", str(WARMUP_S), "--e2e",
                          "--drain-s", str(DRAIN_S), "--consumer-wait-s", str(DRAIN_S)],
@@ -456,7 +460,8 @@ def main() -> int:
         "settings": {"record_size": RECORD_SIZE, "acks": "all", "flat_out_bytes": FLAT_BYTES,
                      "flat_out_max_seconds": MAX_SECONDS, "rate_mibs": RATE_MIBS,
                      "latency_seconds": LATENCY_SECONDS, "warmup_s": WARMUP_S,
-                     "producer_linger_ms": LINGER_MS, "producers": PRODUCERS,
+                     "producer_linger_ms": LINGER_MS, "producer_linger_ms_latency_runs": LATENCY_LINGER_MS,
+                     "producers": PRODUCERS,
                      "producer_backpressure_threshold": {
                          str(p): backpressure_threshold(p) for p in PARTITIONS + [S3_PARTITIONS] if p > 0},
                      "broker_args": BROKER_ARGS,
@@ -475,6 +480,7 @@ def main() -> int:
     print()
     print(f"floe benchmark: {RECORD_SIZE} B records, acks=all, broker defaults"
           f"{' + ' + ' '.join(BROKER_ARGS) if BROKER_ARGS else ''} (wal.linger.ms={linger}); "
+          f"producer linger.ms {LINGER_MS} flat out, {LATENCY_LINGER_MS} at {RATE_MIBS:g} MiB/s; "
           f"{os.cpu_count()} CPUs, client and broker on one machine")
     print("disk limit (sequential writes, fsync every 8 MiB): " +
           ", ".join(f"{d['mib_per_s']:.1f} MiB/s with {d['streams']} stream(s)" for d in disks) +
