@@ -322,15 +322,20 @@ asio::awaitable<std::shared_ptr<const Bytes>> ReadPath::object(const std::string
 asio::awaitable<bool> ReadPath::append_batches(const meta::BatchLocation& loc, int64_t from, size_t limit, bool first,
                                                Bytes& out) {
   auto data = co_await object(loc.object_key);
+  co_return append_batches_from(*data, loc, from, limit, first, out);
+}
+
+bool ReadPath::append_batches_from(const Bytes& object, const meta::BatchLocation& loc, int64_t from, size_t limit,
+                                   bool first, Bytes& out) {
   auto corrupt = [&](const std::string& what) {
     return std::runtime_error("batch run at " + std::to_string(loc.byte_offset) + "+" +
                               std::to_string(loc.byte_length) + " of object " + loc.object_key + " (offsets " +
                               std::to_string(loc.base_offset) + "-" + std::to_string(loc.last_offset) + "): " + what);
   };
-  if (loc.byte_offset > data->size() || loc.byte_length > data->size() - loc.byte_offset) {
-    throw corrupt("lies outside the object's " + std::to_string(data->size()) + " bytes");
+  if (loc.byte_offset > object.size() || loc.byte_length > object.size() - loc.byte_offset) {
+    throw corrupt("lies outside the object's " + std::to_string(object.size()) + " bytes");
   }
-  const std::span<const uint8_t> run(data->data() + loc.byte_offset, loc.byte_length);
+  const std::span<const uint8_t> run(object.data() + loc.byte_offset, loc.byte_length);
   int64_t base = loc.base_offset;  // the next batch's committed base offset
   size_t pos = 0;
   const size_t start = out.size();
@@ -341,7 +346,7 @@ asio::awaitable<bool> ReadPath::append_batches(const meta::BatchLocation& loc, i
     const int64_t last = base + h->last_offset_delta;
     if (last >= from) {
       const bool must = first && out.size() == start;
-      if (!must && out.size() + size > limit) co_return false;
+      if (!must && out.size() + size > limit) return false;
       const size_t at = out.size();
       out.insert(out.end(), run.begin() + static_cast<std::ptrdiff_t>(pos),
                  run.begin() + static_cast<std::ptrdiff_t>(pos + size));
@@ -354,7 +359,7 @@ asio::awaitable<bool> ReadPath::append_batches(const meta::BatchLocation& loc, i
   if (base != loc.last_offset + 1) {
     throw corrupt("its batches end at offset " + std::to_string(base - 1));
   }
-  co_return true;
+  return true;
 }
 
 std::unique_ptr<ReadPath::Watch> ReadPath::watch(std::span<const PartitionKey> partitions,

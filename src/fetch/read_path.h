@@ -109,6 +109,11 @@ class ReadPath {
   // offsets), objstore::ObjectStoreError if the object cannot be read.
   asio::awaitable<bool> append_batches(const meta::BatchLocation& loc, int64_t from, size_t limit, bool first,
                                        protocol::Bytes& out);
+  // The same from `object`, the object `loc` lies in (from object()): for a
+  // caller reading many runs of one object, one cache lookup instead of one
+  // per run.
+  static bool append_batches_from(const protocol::Bytes& object, const meta::BatchLocation& loc, int64_t from,
+                                  size_t limit, bool first, protocol::Bytes& out);
 
   // Long poll. A Watch registered before the caller looks at the partitions
   // remembers any commit that touches them from then on, so a wake-up between

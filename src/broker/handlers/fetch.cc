@@ -108,6 +108,8 @@ asio::awaitable<size_t> collect(RequestContext& ctx, const FetchHandler::Request
   size_t budget = max_bytes;
   size_t total = 0;
   bool first_data = true;  // the first batch of the response is returned whole
+  std::shared_ptr<const pb::Bytes> object;  // the object last read from
+  std::string object_key;
   for (size_t k = 0; k < pending.size(); ++k) {
     const Pending& p = pending[k];
     PartitionData& pd = *p.pd;
@@ -124,7 +126,15 @@ asio::awaitable<size_t> collect(RequestContext& ctx, const FetchHandler::Request
     for (const auto& loc : plan->batches) {
       const size_t before = records.size();
       try {
-        if (!co_await reader.append_batches(loc, p.fetch_offset, limit, first_data && records.empty(), records)) break;
+        // Most runs of a fetch lie in one object (the last commit's).
+        if (!object || loc.object_key != object_key) {
+          object = co_await reader.object(loc.object_key);
+          object_key = loc.object_key;
+        }
+        if (!fetch::ReadPath::append_batches_from(*object, loc, p.fetch_offset, limit, first_data && records.empty(),
+                                                  records)) {
+          break;
+        }
       } catch (const std::exception& e) {
         records.resize(before);
         FLOE_LOG(error, "fetch") << "cannot read " << p.topic->name << "-" << pd.partition_index << " at "
