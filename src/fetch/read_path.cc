@@ -254,15 +254,17 @@ asio::awaitable<std::vector<std::optional<meta::FetchPlan>>> ReadPath::plan_all(
   co_return plans;
 }
 
+// The cache charges an object the memory it holds: a WAL object still in its
+// pool buffer (ingest/buffer_pool.h) holds the whole buffer.
 void ReadPath::cache_put_locked(const std::string& key, std::shared_ptr<const Bytes> data) {
-  if (!data || data->size() > cache_max_bytes_) return;
+  if (!data || data->capacity() > cache_max_bytes_) return;
   if (cache_.count(key)) return;
   lru_.push_front(key);
   cache_[key] = CacheEntry{data, lru_.begin()};
-  cache_bytes_ += data->size();
+  cache_bytes_ += data->capacity();
   while (cache_bytes_ > cache_max_bytes_ && !lru_.empty()) {
     auto victim = cache_.find(lru_.back());
-    cache_bytes_ -= victim->second.data->size();
+    cache_bytes_ -= victim->second.data->capacity();
     cache_.erase(victim);
     lru_.pop_back();
   }

@@ -28,8 +28,8 @@ TEST(BufferPoolTest, ABufferComesBackWhenItsLastReferenceGoesAndIsTakenAgain) {
 
 TEST(BufferPoolTest, ASmallFillMovesToItsOwnBufferAndTheBigOneReturnsAtOnce) {
   auto pool = BufferPool::create(1000, 2);
-  EXPECT_FALSE(pool->worth_a_buffer(749));
-  EXPECT_TRUE(pool->worth_a_buffer(750));
+  EXPECT_FALSE(pool->worth_a_buffer(249));
+  EXPECT_TRUE(pool->worth_a_buffer(250));
   protocol::Bytes b = pool->take();
   b.assign(10, 'y');
   auto shared = pool->share(std::move(b));
