@@ -57,7 +57,9 @@ void ReadPath::on_commit(const ingest::CommittedObject& committed) {
     // last one (a commit this broker did not see came between) starts its
     // tail afresh.
     for (const auto& run : committed.runs) {
-      auto& q = recent_runs_[PartitionKey{run.topic_id, run.partition}];
+      auto& runs = state_locked(PartitionKey{run.topic_id, run.partition}).runs;
+      if (!runs) runs = std::make_unique<RecentRuns>();
+      RecentRuns& q = *runs;
       if (!q.empty() && q.back().last_offset + 1 != run.location.base_offset) q.clear();
       q.push_back(run.location);
     }
@@ -65,15 +67,15 @@ void ReadPath::on_commit(const ingest::CommittedObject& committed) {
       const auto& b = committed.batches[i];
       const auto& r = committed.results[i];
       if (r.error != protocol::ErrorCode::none || r.duplicate) continue;
-      PartitionKey key{b.topic_id, b.partition};
-      auto it = offsets_.find(key);
-      if (it != offsets_.end()) {
+      PartitionState* state = find_state_locked(PartitionKey{b.topic_id, b.partition});
+      if (state && state->offsets) {
+        meta::PartitionOffsets& o = *state->offsets;
         int64_t end = r.base_offset + b.record_count;
-        if (end > it->second.high_watermark) it->second.high_watermark = end;
-        it->second.log_start_offset = r.log_start_offset;
-        if (b.max_timestamp > it->second.max_timestamp) {
-          it->second.max_timestamp = b.max_timestamp;
-          it->second.max_timestamp_offset = end - 1;
+        if (end > o.high_watermark) o.high_watermark = end;
+        o.log_start_offset = r.log_start_offset;
+        if (b.max_timestamp > o.max_timestamp) {
+          o.max_timestamp = b.max_timestamp;
+          o.max_timestamp_offset = end - 1;
         }
       }
       if (!topic_watches || b.topic_id != watched_topic) {
@@ -104,26 +106,41 @@ void ReadPath::on_commit(const ingest::CommittedObject& committed) {
   }
 }
 
-void ReadPath::invalidate_partition(const protocol::Uuid& topic, int32_t partition) {
-  std::lock_guard lock(mu_);
-  offsets_.erase(PartitionKey{topic, partition});
-  recent_runs_.erase(PartitionKey{topic, partition});
+ReadPath::PartitionState* ReadPath::find_state_locked(const PartitionKey& k) {
+  auto it = partitions_.find(k.topic);
+  if (it == partitions_.end() || k.partition < 0 || static_cast<size_t>(k.partition) >= it->second.size()) {
+    return nullptr;
+  }
+  return &it->second[static_cast<size_t>(k.partition)];
 }
 
-void ReadPath::forget_topic(const protocol::Uuid& topic, int32_t partitions) {
+ReadPath::PartitionState& ReadPath::state_locked(const PartitionKey& k) {
+  auto& topic = partitions_[k.topic];
+  const auto p = static_cast<size_t>(k.partition);
+  if (p >= topic.size()) topic.resize(p + 1);
+  return topic[p];
+}
+
+void ReadPath::invalidate_partition(const protocol::Uuid& topic, int32_t partition) {
   std::lock_guard lock(mu_);
-  for (int32_t p = 0; p < partitions; ++p) {
-    offsets_.erase(PartitionKey{topic, p});
-    recent_runs_.erase(PartitionKey{topic, p});
+  if (PartitionState* state = find_state_locked(PartitionKey{topic, partition})) {
+    state->offsets.reset();
+    state->runs.reset();
   }
+}
+
+void ReadPath::forget_topic(const protocol::Uuid& topic, int32_t) {
+  std::lock_guard lock(mu_);
+  partitions_.erase(topic);
   warmed_topics_.erase(topic);
 }
 
 void ReadPath::remember_offsets(const PartitionKey& p, const meta::PartitionOffsets& o) {
+  if (p.partition < 0) return;
   std::lock_guard lock(mu_);
-  auto& cur = offsets_[p];
+  auto& cur = state_locked(p).offsets;
   // A commit may have advanced the cache while the query ran; keep the newer.
-  if (o.high_watermark >= cur.high_watermark) cur = o;
+  if (!cur || o.high_watermark >= cur->high_watermark) cur = o;
 }
 
 asio::awaitable<std::optional<meta::PartitionOffsets>> ReadPath::offsets(const PartitionKey& p) {
@@ -132,12 +149,11 @@ asio::awaitable<std::optional<meta::PartitionOffsets>> ReadPath::offsets(const P
   co_return all.front();
 }
 
-std::optional<meta::FetchPlan> ReadPath::plan_from_recent_runs_locked(const PlanRequest& r) const {
-  auto offsets = offsets_.find(r.partition);
-  auto runs = recent_runs_.find(r.partition);
-  if (offsets == offsets_.end() || runs == recent_runs_.end() || runs->second.empty()) return std::nullopt;
-  const RecentRuns& q = runs->second;
-  const meta::PartitionOffsets& o = offsets->second;
+std::optional<meta::FetchPlan> ReadPath::plan_from_recent_runs_locked(const PlanRequest& r) {
+  const PartitionState* state = find_state_locked(r.partition);
+  if (!state || !state->offsets || !state->runs || state->runs->empty()) return std::nullopt;
+  const RecentRuns& q = *state->runs;
+  const meta::PartitionOffsets& o = *state->offsets;
   // Only a tail that ends at the high watermark and holds the fetch offset:
   // then nothing between them is missing (another broker's commit, say).
   if (q.back().last_offset + 1 != o.high_watermark || r.from < q.front().base_offset ||
@@ -166,9 +182,9 @@ asio::awaitable<std::vector<std::optional<meta::PartitionOffsets>>> ReadPath::of
   {
     std::lock_guard lock(mu_);
     for (size_t i = 0; i < partitions.size(); ++i) {
-      auto it = offsets_.find(partitions[i]);
-      if (it != offsets_.end()) {
-        out[i] = it->second;
+      const PartitionState* state = find_state_locked(partitions[i]);
+      if (state && state->offsets) {
+        out[i] = state->offsets;
       } else {
         misses.push_back(i);
       }
