@@ -241,15 +241,14 @@ TEST_F(WalWriterTest, LostUploadResponsesAreRetriedAndStoredOnce) {
   EXPECT_EQ(meta_->partition_offsets(topic_.id, 0)->high_watermark, 10);
 }
 
-// Sleeps before the first `slow` puts (then stores, or throws if `fail`).
-class SlowPuts final : public objstore::ObjectStore {
+// Runs PUTs through a hook first: (call number from 0, key).
+class HookedPuts final : public objstore::ObjectStore {
  public:
-  SlowPuts(objstore::ObjectStore& inner, int slow, std::chrono::milliseconds delay, bool fail = false)
-      : inner_(inner), slow_(slow), delay_(delay), fail_(fail) {}
+  HookedPuts(objstore::ObjectStore& inner, std::function<void(int, const std::string&)> hook)
+      : inner_(inner), hook_(std::move(hook)) {}
   void put(const std::string& key, std::span<const uint8_t> data) override {
     counters_.put.requests++;
-    if (calls_++ < slow_ || fail_) std::this_thread::sleep_for(delay_);
-    if (fail_) throw objstore::ObjectStoreError(objstore::ErrorKind::retriable, "injected");
+    hook_(calls_++, key);
     inner_.put(key, data);
   }
   bool create(const std::string& key, std::span<const uint8_t> data) override { return inner_.create(key, data); }
@@ -257,19 +256,25 @@ class SlowPuts final : public objstore::ObjectStore {
   std::optional<objstore::ObjectInfo> head(const std::string& key) override { return inner_.head(key); }
   void remove(std::span<const std::string> keys) override { inner_.remove(keys); }
   std::vector<objstore::ObjectInfo> list(const std::string& prefix) override { return inner_.list(prefix); }
-  std::string describe() const override { return "slow"; }
+  std::string describe() const override { return "hooked"; }
 
  private:
   objstore::ObjectStore& inner_;
-  const int slow_;
-  const std::chrono::milliseconds delay_;
-  const bool fail_;
+  std::function<void(int, const std::string&)> hook_;
   std::atomic<int> calls_{0};
 };
 
+// Sleeps before the first `slow` puts (then stores, or throws if `fail`).
+HookedPuts slow_puts(objstore::ObjectStore& inner, int slow, std::chrono::milliseconds delay, bool fail = false) {
+  return HookedPuts(inner, [=](int call, const std::string&) {
+    if (call < slow || fail) std::this_thread::sleep_for(delay);
+    if (fail) throw objstore::ObjectStoreError(objstore::ErrorKind::retriable, "injected");
+  });
+}
+
 TEST_F(WalWriterTest, ASlowUploadIsHedgedAndTheFirstSuccessCommits) {
   objstore::MemoryObjectStore inner;
-  SlowPuts store(inner, 1, std::chrono::milliseconds(1500));
+  auto store = slow_puts(inner, 1, std::chrono::milliseconds(1500));
   WalOptions o;
   o.linger = std::chrono::milliseconds(2);
   o.upload_hedge = std::chrono::milliseconds(20);
@@ -301,7 +306,7 @@ TEST_F(WalWriterTest, HangingUploadsAreHedgedOrRetriedAndEveryBatchCommits) {
 
 TEST_F(WalWriterTest, NoHedgeWhenTurnedOffOrFast) {
   objstore::MemoryObjectStore inner;
-  SlowPuts slow(inner, 1, std::chrono::milliseconds(100));
+  auto slow = slow_puts(inner, 1, std::chrono::milliseconds(100));
   WalOptions o;
   o.linger = std::chrono::milliseconds(2);
   o.upload_hedge = std::chrono::milliseconds(-1);
@@ -315,7 +320,7 @@ TEST_F(WalWriterTest, NoHedgeWhenTurnedOffOrFast) {
 
 TEST_F(WalWriterTest, AHedgedAttemptFailsOnlyWhenBothPutsFail) {
   objstore::MemoryObjectStore inner;
-  SlowPuts store(inner, 0, std::chrono::milliseconds(100), /*fail=*/true);
+  auto store = slow_puts(inner, 0, std::chrono::milliseconds(100), /*fail=*/true);
   WalOptions o;
   o.linger = std::chrono::milliseconds(2);
   o.upload_hedge = std::chrono::milliseconds(10);
@@ -572,48 +577,33 @@ TEST_F(WalWriterTest, AFailedCommitFailsItsObjectAndLaterObjectsStillCommit) {
 namespace floe::ingest {
 namespace {
 
-// Runs PUTs through a hook first: (call number from 0, key).
-class HookedPuts final : public objstore::ObjectStore {
- public:
-  HookedPuts(objstore::ObjectStore& inner, std::function<void(int, const std::string&)> hook)
-      : inner_(inner), hook_(std::move(hook)) {}
-  void put(const std::string& key, std::span<const uint8_t> data) override {
-    hook_(calls_++, key);
-    inner_.put(key, data);
-  }
-  bool create(const std::string& key, std::span<const uint8_t> data) override { return inner_.create(key, data); }
-  objstore::Bytes get(const std::string& key, std::optional<objstore::ByteRange> r) override { return inner_.get(key, r); }
-  std::optional<objstore::ObjectInfo> head(const std::string& key) override { return inner_.head(key); }
-  void remove(std::span<const std::string> keys) override { inner_.remove(keys); }
-  std::vector<objstore::ObjectInfo> list(const std::string& prefix) override { return inner_.list(prefix); }
-  std::string describe() const override { return "hooked"; }
-
- private:
-  objstore::ObjectStore& inner_;
-  std::function<void(int, const std::string&)> hook_;
-  std::atomic<int> calls_{0};
-};
-
 class EarlyCommitTest : public WalWriterTest {
  protected:
   static constexpr int kWarmup = 10;  // quick PUTs first: recent_put_p90 needs samples
   static constexpr int kRequests = 14;
 
+  struct InTurn {
+    std::vector<std::vector<CommitResult>> results;  // per request
+    WalWriter::Stats stats;
+    // Per committed object: whether its bytes were in `inner` when the
+    // commit was reported.
+    std::vector<bool> durable_at_commit;
+  };
+
   // Appends kRequests one-record batches to partition 0, one after another
-  // (each its own object). Returns their results; `durable_at_commit` says,
-  // per committed object, whether its bytes were in `inner` when the commit
-  // was reported.
-  std::vector<std::vector<CommitResult>> run_in_turn(objstore::ObjectStore& store, objstore::ObjectStore& inner,
-                                                     meta::MetaStore& meta, WalOptions o, WalWriter::Stats& stats,
-                                                     std::vector<bool>& durable_at_commit) {
+  // (each its own object).
+  InTurn run_in_turn(objstore::ObjectStore& store, objstore::ObjectStore& inner, meta::MetaStore& meta,
+                     WalOptions o) {
+    InTurn out;
     asio::io_context io;
     asio::thread_pool blocking(4);
     o.linger = std::chrono::milliseconds(1);
     o.upload_hedge = std::chrono::milliseconds(-1);
     WalWriter wal(io, blocking, store, meta, o, [&](const CommittedObject& c) {
-      durable_at_commit.push_back(inner.head(c.key).has_value());
+      out.durable_at_commit.push_back(inner.head(c.key).has_value());
     });
-    std::vector<std::vector<CommitResult>> results(kRequests);
+    auto& results = out.results;
+    results.resize(kRequests);
     asio::co_spawn(
         io,
         [&]() -> asio::awaitable<void> {
@@ -626,8 +616,8 @@ class EarlyCommitTest : public WalWriterTest {
         asio::detached);
     io.run();
     blocking.join();
-    stats = wal.stats();
-    return results;
+    out.stats = wal.stats();
+    return out;
   }
 };
 
@@ -646,9 +636,7 @@ TEST_F(EarlyCommitTest, TheOldestObjectCommitsBesideItsUploadAndOnlyOnceItIsStor
   });
   WalOptions o;
   o.early_commit_max_put = std::chrono::milliseconds(5000);
-  WalWriter::Stats stats;
-  std::vector<bool> durable;
-  auto results = run_in_turn(store, inner, meta, o, stats, durable);
+  auto [results, stats, durable] = run_in_turn(store, inner, meta, o);
   for (int i = 0; i < kRequests; ++i) {
     ASSERT_EQ(results[static_cast<size_t>(i)].size(), 1u);
     EXPECT_EQ(results[static_cast<size_t>(i)][0].error, ErrorCode::none);
@@ -677,9 +665,7 @@ TEST_F(EarlyCommitTest, AnUploadThatFailsUnderAnEarlyCommitLeavesNoTrace) {
   WalOptions o;
   o.early_commit_max_put = std::chrono::milliseconds(5000);
   o.upload_attempts = 1;
-  WalWriter::Stats stats;
-  std::vector<bool> durable;
-  auto results = run_in_turn(store, inner, meta, o, stats, durable);
+  auto [results, stats, durable] = run_in_turn(store, inner, meta, o);
   int64_t next = 0;
   for (int i = 0; i < kRequests; ++i) {
     const auto& r = results[static_cast<size_t>(i)].at(0);
@@ -708,9 +694,7 @@ TEST_F(EarlyCommitTest, AnUploadLongerThanTheGateWaitsCommitsAfterIt) {
   });
   WalOptions o;
   o.early_commit_max_put = std::chrono::milliseconds(5);
-  WalWriter::Stats stats;
-  std::vector<bool> durable;
-  auto results = run_in_turn(store, inner, meta, o, stats, durable);
+  auto [results, stats, durable] = run_in_turn(store, inner, meta, o);
   for (int i = 0; i < kRequests; ++i) {
     EXPECT_EQ(results[static_cast<size_t>(i)].at(0).error, ErrorCode::none) << i;
     EXPECT_EQ(results[static_cast<size_t>(i)].at(0).base_offset, i);
@@ -729,9 +713,7 @@ TEST_F(EarlyCommitTest, NoEarlyCommitWhenTurnedOffOrWhilePutsAreSlow) {
     });
     WalOptions o;
     o.early_commit_max_put = std::chrono::milliseconds(slow ? 10 : -1);
-    WalWriter::Stats stats;
-    std::vector<bool> durable;
-    auto results = run_in_turn(store, inner, *meta_, o, stats, durable);
+    auto [results, stats, durable] = run_in_turn(store, inner, *meta_, o);
     for (const auto& r : results) EXPECT_EQ(r.at(0).error, ErrorCode::none);
     EXPECT_EQ(stats.early_commits, 0u) << "slow " << slow;
     EXPECT_EQ(stats.early_commits_abandoned, 0u) << "slow " << slow;
