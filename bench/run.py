@@ -101,7 +101,8 @@ LISTENING_RE = re.compile(r"listening on PLAINTEXT://([^ ,]+):(\d+)")
 # The broker's per-second line of request latencies (--request.stats.interval.ms).
 PRODUCE_STATS_RE = re.compile(r"requests answered in the last \d+ ms \(read to written\): .*?"
                               r"\bProduce (\d+) p50 ([\d.]+) p99 ([\d.]+) ")
-STOPPED_RE = re.compile(r"(\d+) objects committed \((\d+) bytes, (\d+) uploads hedged\); object store: (\d+) PUT \(\d+ bytes\), "
+STOPPED_RE = re.compile(r"(\d+) objects committed \((\d+) bytes, (\d+) uploads hedged, (\d+) committed beside "
+                        r"their upload, (\d+) early commits given up\); object store: (\d+) PUT \(\d+ bytes\), "
                         r"(\d+) GET \(\d+ bytes\), (\d+) HEAD, (\d+) DELETE, (\d+) LIST, (\d+) retried; "
                         r"estimated cost \$([\d.]+) for requests")
 # The S3 run: the default file:// store with S3 Standard's latency added to every
@@ -215,8 +216,9 @@ class Broker:
             m = STOPPED_RE.search(line) or m
         if m:
             stats.update(objects_committed=int(m.group(1)), bytes_committed=int(m.group(2)),
-                         hedged_uploads=int(m.group(3)), puts=int(m.group(4)), gets=int(m.group(5)),
-                         request_cost_usd=float(m.group(10)))
+                         hedged_uploads=int(m.group(3)), early_commits=int(m.group(4)),
+                         early_commits_given_up=int(m.group(5)), puts=int(m.group(6)), gets=int(m.group(7)),
+                         request_cost_usd=float(m.group(12)))
         else:
             stats["puts"] = None
         errors = [line.rstrip() for line in self.stderr if re.search(r"\s(ERROR|WARN)\s", line)
