@@ -129,7 +129,7 @@ void ReadPath::invalidate_partition(const protocol::Uuid& topic, int32_t partiti
   }
 }
 
-void ReadPath::forget_topic(const protocol::Uuid& topic, int32_t) {
+void ReadPath::forget_topic(const protocol::Uuid& topic) {
   std::lock_guard lock(mu_);
   partitions_.erase(topic);
   warmed_topics_.erase(topic);

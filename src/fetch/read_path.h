@@ -71,9 +71,9 @@ class ReadPath {
   // Forgets cached offsets (DeleteRecords, topic deletion, partition growth).
   void invalidate_partition(const protocol::Uuid& topic, int32_t partition);
 
-  // Forgets everything cached of a deleted topic with `partitions`
-  // partitions, including that its offsets were loaded all at once.
-  void forget_topic(const protocol::Uuid& topic, int32_t partitions);
+  // Forgets everything cached of a deleted topic, including that its
+  // offsets were loaded all at once.
+  void forget_topic(const protocol::Uuid& topic);
 
   // The partition's offsets; nullopt when the partition does not exist.
   asio::awaitable<std::optional<meta::PartitionOffsets>> offsets(const PartitionKey& p);

@@ -261,7 +261,7 @@ TEST_F(ReadPathTest, TheFirstOffsetsLookupOfATopicCachesAllItsPartitions) {
     EXPECT_FALSE(co_await reader.offsets({t.id, 3})) << "no such partition";
     // A forgotten (deleted) topic is forgotten whole: the next lookup loads
     // all its partitions again.
-    reader.forget_topic(t.id, 3);
+    reader.forget_topic(t.id);
     EXPECT_EQ((co_await reader.offsets({t.id, 0}))->high_watermark, 0);
     commit(*meta_, nullptr, t, "o5", {{1, 1, 0, 100}});
     EXPECT_EQ((co_await reader.offsets({t.id, 1}))->high_watermark, 7) << "loaded with partition 0, before o5";

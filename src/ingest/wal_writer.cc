@@ -1,7 +1,5 @@
 #include "ingest/wal_writer.h"
 
-#include <condition_variable>
-
 #include "common/clock.h"
 
 #include <asio/bind_executor.hpp>

@@ -97,7 +97,7 @@ asio::awaitable<DeleteTopicsHandler::Response> DeleteTopicsHandler::handle(Reque
     if (e.ok()) {
       deleted_any = true;
       FLOE_LOG(info, "admin") << "deleted topic " << topic->name << " (" << id.to_string() << ")";
-      if (broker.reader) broker.reader->forget_topic(id, topic->partitions);
+      if (broker.reader) broker.reader->forget_topic(id);
     }
     answer(topic->name, id, e);
   }
