@@ -46,6 +46,27 @@ class ReadPathTest : public ::testing::Test {
   asio::thread_pool blocking_{2};
 };
 
+// An object still in a bigger buffer (a WAL object in its pool buffer) is
+// charged the whole buffer: that is the memory it holds.
+TEST_F(ReadPathTest, TheCacheChargesAnObjectItsBuffersCapacity) {
+  ReadPath reader(blocking_, *meta_, store_, 2500);
+  auto committed = [&](const std::string& key) {
+    protocol::Bytes b;
+    b.reserve(1000);
+    b.assign(100, 7);
+    ingest::CommittedObject c;
+    c.key = key;
+    c.data = std::make_shared<const protocol::Bytes>(std::move(b));
+    reader.on_commit(c);
+  };
+  committed("wal/a");
+  EXPECT_EQ(reader.cache_stats().bytes, 1000u);
+  committed("wal/b");
+  committed("wal/c");  // 3000 > 2500: the oldest goes
+  EXPECT_EQ(reader.cache_stats().objects, 2u);
+  EXPECT_EQ(reader.cache_stats().bytes, 2000u);
+}
+
 TEST_F(ReadPathTest, CommittedObjectsAreServedWithoutAGet) {
   ReadPath reader(blocking_, *meta_, store_, 1 << 20);
   ingest::CommittedObject c;
