@@ -46,7 +46,7 @@ struct WalWriter::Object {
   bool put_started = false;    // the bytes and batch offsets are final
   bool early_commit_tried = false;
   std::shared_ptr<UploadOutcome> put_outcome = std::make_shared<UploadOutcome>();
-  std::chrono::steady_clock::time_point opened, sealed, upload_done;
+  std::chrono::steady_clock::time_point opened, sealed;
 };
 
 // Whether the object's upload succeeded, for a commit that started before it
@@ -298,21 +298,27 @@ asio::awaitable<void> WalWriter::upload(std::shared_ptr<Object> obj) {
   }
   if (!obj->uploaded) obj->failed = true;
   obj->put_outcome->set(obj->uploaded);
-  obj->upload_done = std::chrono::steady_clock::now();
   --uploads_in_flight_;
   start_uploads();
   commit_ready();
 }
 
 std::chrono::steady_clock::duration WalWriter::hedge_delay() {
-  std::chrono::steady_clock::duration floor = options_.upload_hedge;
-  std::lock_guard lock(put_times_mu_);
   // Too few samples for a percentile: the floor alone.
-  if (put_times_.size() < 20) return floor;
+  auto p95 = recent_put_percentile(95, 20);
+  return std::max<std::chrono::steady_clock::duration>(options_.upload_hedge, p95.value_or(options_.upload_hedge));
+}
+
+// The `percent`th percentile of recent successful PUTs; nullopt with fewer
+// than `min_samples`.
+std::optional<std::chrono::steady_clock::duration> WalWriter::recent_put_percentile(size_t percent,
+                                                                                    size_t min_samples) {
+  std::lock_guard lock(put_times_mu_);
+  if (put_times_.size() < min_samples || put_times_.empty()) return std::nullopt;
   std::vector<std::chrono::steady_clock::duration> times = put_times_;
-  auto p95 = times.begin() + static_cast<std::ptrdiff_t>(times.size() * 95 / 100);
-  std::nth_element(times.begin(), p95, times.end());
-  return std::max(floor, *p95);
+  auto at = times.begin() + static_cast<std::ptrdiff_t>(times.size() * percent / 100);
+  std::nth_element(times.begin(), at, times.end());
+  return *at;
 }
 
 void WalWriter::record_put(std::chrono::steady_clock::duration took) {
@@ -410,19 +416,8 @@ bool WalWriter::may_commit_early(const Object& obj) {
   if (options_.early_commit_max_put.count() < 0 || !obj.put_started || obj.early_commit_tried || obj.failed) {
     return false;
   }
-  auto p90 = recent_put_p90();
+  auto p90 = recent_put_percentile(90, 8);
   return p90 && *p90 <= options_.early_commit_max_put;
-}
-
-// The 90th percentile of recent successful PUTs; nullopt with too few.
-std::optional<std::chrono::steady_clock::duration> WalWriter::recent_put_p90() {
-  constexpr size_t kMinSamples = 8;
-  std::lock_guard lock(put_times_mu_);
-  if (put_times_.size() < kMinSamples) return std::nullopt;
-  std::vector<std::chrono::steady_clock::duration> times = put_times_;
-  auto p90 = times.begin() + static_cast<std::ptrdiff_t>(times.size() * 9 / 10);
-  std::nth_element(times.begin(), p90, times.end());
-  return *p90;
 }
 
 asio::awaitable<void> WalWriter::commit(std::shared_ptr<Object> obj) {

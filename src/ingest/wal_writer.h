@@ -119,7 +119,7 @@ class WalWriter {
   struct UploadOutcome;
 
   bool may_commit_early(const Object& obj);
-  std::optional<std::chrono::steady_clock::duration> recent_put_p90();
+  std::optional<std::chrono::steady_clock::duration> recent_put_percentile(size_t percent, size_t min_samples);
 
   asio::awaitable<void> admit(uint64_t bytes);
   void admit_locked(std::shared_ptr<Request> request);

@@ -579,7 +579,7 @@ namespace {
 
 class EarlyCommitTest : public WalWriterTest {
  protected:
-  static constexpr int kWarmup = 10;  // quick PUTs first: recent_put_p90 needs samples
+  static constexpr int kWarmup = 10;  // quick PUTs first: the p90 of recent PUTs needs samples
   static constexpr int kRequests = 14;
 
   struct InTurn {
