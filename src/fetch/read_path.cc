@@ -24,10 +24,6 @@ size_t PartitionKeyHash::operator()(const PartitionKey& k) const noexcept {
   return protocol::hash_partition(k.topic, k.partition);
 }
 
-size_t ReadPath::TopicIdHash::operator()(const protocol::Uuid& topic) const noexcept {
-  return protocol::hash_partition(topic, 0);
-}
-
 struct ReadPath::Loading {
   std::vector<Completion<ObjectResult>> waiters;
 };
@@ -388,7 +384,7 @@ std::unique_ptr<ReadPath::Watch> ReadPath::watch(std::span<const PartitionKey> p
   // One entry per topic, built outside the lock. A fetch lists a topic's
   // partitions together, so the index is consulted only when the topic changes.
   std::vector<TopicWatch> entries;
-  std::unordered_map<protocol::Uuid, size_t, TopicIdHash> index;
+  std::unordered_map<protocol::Uuid, size_t, protocol::UuidHash> index;
   size_t current = 0;
   for (const auto& k : partitions) {
     if (k.partition < 0) continue;

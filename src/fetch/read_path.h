@@ -191,9 +191,6 @@ class ReadPath {
     std::array<meta::BatchLocation, kRecentRuns> slots_;
     size_t first_ = 0, size_ = 0;
   };
-  struct TopicIdHash {
-    size_t operator()(const protocol::Uuid& topic) const noexcept;
-  };
   // What is kept per partition: its offsets once known, its recent runs once
   // this broker committed to it.
   struct PartitionState {
@@ -205,7 +202,7 @@ class ReadPath {
   // (Keyed by topic and partition, the two tables had cost ~15,000 lookups a
   // commit at 10,000 partitions, most of their time cache misses on the
   // tables' nodes, ~4% of the broker's CPU.)
-  std::unordered_map<protocol::Uuid, std::vector<PartitionState>, TopicIdHash> partitions_;
+  std::unordered_map<protocol::Uuid, std::vector<PartitionState>, protocol::UuidHash> partitions_;
   // A partition's state; null when there is none.
   PartitionState* find_state_locked(const PartitionKey& k);
   // A partition's state, made when missing. REQUIRES: k.partition >= 0.
@@ -229,7 +226,7 @@ class ReadPath {
     std::weak_ptr<Watch::State> state;
     std::vector<bool> partitions;  // bit p: partition p is watched
   };
-  std::unordered_map<protocol::Uuid, std::vector<TopicWatch>, TopicIdHash> watchers_;
+  std::unordered_map<protocol::Uuid, std::vector<TopicWatch>, protocol::UuidHash> watchers_;
 };
 
 }  // namespace floe::fetch

@@ -46,6 +46,11 @@ struct Uuid {
 // (version 4 UUIDs), so their halves are good hash bits.
 size_t hash_partition(const Uuid& topic, int32_t partition) noexcept;
 
+// A topic id's hash, for hashed containers keyed by topic.
+struct UuidHash {
+  size_t operator()(const Uuid& topic) const noexcept { return hash_partition(topic, 0); }
+};
+
 // A tagged field that this version of the codec does not know. Kept verbatim
 // so that a decode followed by an encode loses nothing.
 struct RawTaggedField {
