@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <fstream>
+#include <map>
 #include <mutex>
 #include <random>
 #include <set>
@@ -100,10 +101,64 @@ constexpr const char* kBatchesObjectTriggers =
     "  UPDATE objects SET live_batches = live_batches - 1 WHERE id = OLD.object_id; "
     "  UPDATE objects SET live_batches = live_batches + 1 WHERE id = NEW.object_id; END; ";
 
+// A partition's state as migration 8 keeps it (a 48-byte entry of its
+// block in partition_states), read through the raw file.
+struct RawState {
+  int64_t log_start_offset = 0, high_watermark = 0, max_timestamp = 0, max_timestamp_offset = 0;
+  int64_t last_batch_id = 0;  // 0: none
+  int64_t unmarked_batches = 0;
+};
+
+// Every partition's state, by partition id.
+std::map<int64_t, RawState> raw_states(RawDb& raw) {
+  std::map<int64_t, RawState> out;
+  for (const std::string& row :
+       raw.rows("SELECT p.id, p.partition_index % 64, hex(b.states) FROM partitions AS p JOIN partition_states AS b "
+                "ON b.topic_id = p.topic_id AND b.first_index = p.partition_index / 64 * 64")) {
+    const size_t bar1 = row.find('|');
+    const size_t bar2 = row.find('|', bar1 + 1);
+    const int64_t id = std::stoll(row.substr(0, bar1));
+    const int64_t slot = std::stoll(row.substr(bar1 + 1, bar2 - bar1 - 1));
+    const std::string hex = row.substr(bar2 + 1);
+    EXPECT_EQ(hex.size(), 64u * 48 * 2);
+    auto field = [&](int n) {  // the n-th little-endian int64 of the entry
+      uint64_t v = 0;
+      for (int byte = 7; byte >= 0; --byte) {
+        v = (v << 8) | std::stoul(hex.substr(static_cast<size_t>((slot * 48 + n * 8 + byte) * 2), 2), nullptr, 16);
+      }
+      return static_cast<int64_t>(v);
+    };
+    out[id] = RawState{field(0), field(1), field(2), field(3), field(4), field(5)};
+  }
+  return out;
+}
+
+// Puts a current file's partition state back into version 7's shape
+// (columns of the partition rows) and forgets version 8.
+void back_to_version_7(RawDb& raw) {
+  const auto states = raw_states(raw);
+  std::string sql =
+      "BEGIN; ALTER TABLE partitions ADD COLUMN max_timestamp INTEGER NOT NULL DEFAULT -1; "
+      "ALTER TABLE partitions ADD COLUMN max_timestamp_offset INTEGER NOT NULL DEFAULT -1; "
+      "ALTER TABLE partitions ADD COLUMN last_batch_id INTEGER; "
+      "ALTER TABLE partitions ADD COLUMN unmarked_batches INTEGER NOT NULL DEFAULT 0 "
+      "  CHECK (unmarked_batches BETWEEN 0 AND 31); ";
+  for (const auto& [id, st] : states) {
+    sql += "UPDATE partitions SET log_start_offset = " + std::to_string(st.log_start_offset) +
+           ", high_watermark = " + std::to_string(st.high_watermark) + ", max_timestamp = " +
+           std::to_string(st.max_timestamp) + ", max_timestamp_offset = " + std::to_string(st.max_timestamp_offset) +
+           ", last_batch_id = " + (st.last_batch_id ? std::to_string(st.last_batch_id) : std::string("NULL")) +
+           ", unmarked_batches = " + std::to_string(st.unmarked_batches) + " WHERE id = " + std::to_string(id) + "; ";
+  }
+  sql += "DROP TABLE partition_states; DELETE FROM schema_version WHERE version >= 8; COMMIT";
+  raw.exec(sql);
+}
+
 // Puts a current file's batch rows back into version 6's shape (arrival
 // order, no chain, one index entry per row) and forgets version 7, so that
 // reopening it runs that step on a file with data.
 void back_to_version_6(RawDb& raw) {
+  back_to_version_7(raw);
   raw.exec(
       "BEGIN; DROP TRIGGER batches_release_object; DROP TRIGGER batches_move_object; "
       "CREATE TABLE v6 (partition_id INTEGER NOT NULL REFERENCES partitions (id), last_offset INTEGER NOT NULL, "
@@ -284,6 +339,61 @@ TEST(SqliteMetaStore, MigratesVersion5BatchRowsToArrivalOrder) {
 // 5 in partition 1 and none in partition 2 must read back the same, and
 // commits after the step must carry the chain on: the next mark of
 // partition 0 comes 26 rows later.
+// Version 8 moves the partition rows' offsets and chain ends into blocks of
+// 64 partitions: every partition, in either block of a 70-partition topic,
+// keeps its offsets, log start, max timestamp and chain, and commits go on
+// from there.
+TEST(SqliteMetaStore, MigratesVersion7PartitionRowsToBlocks) {
+  ScratchDir dir;
+  fs::path file = dir.path() / "meta.db";
+  Topic t, other;
+  std::vector<std::pair<int32_t, PartitionOffsets>> offsets_before;
+  std::vector<std::vector<BatchLocation>> batches_before;
+  {
+    SqliteMetaStore store(file.string());
+    t = store.create_topic("t", 70, {});
+    other = store.create_topic("other", 1, {});
+    for (int o = 0; o < 40; ++o) {
+      std::vector<PendingBatch> batches{plain(t, 0, 2, 0, 10, 1000 + o), plain(t, 65, 1, 10, 10, 3000 - o),
+                                        plain(other, 0, 3, 20, 10, 7)};
+      ASSERT_TRUE(store.commit_object(ObjectCommit{"o" + std::to_string(o), 30, 5}, batches).object_recorded);
+    }
+    store.delete_records(t.id, 65, 4);
+    offsets_before = store.topic_offsets(t.id);
+    for (int32_t p : {0, 1, 65, 69}) batches_before.push_back(store.find_batches(t.id, p, 0, 1 << 20)->batches);
+  }
+  {
+    RawDb raw(file);
+    back_to_version_7(raw);
+    ASSERT_EQ(raw.value("SELECT max(version) FROM schema_version"), "7");
+    ASSERT_EQ(raw.value("SELECT high_watermark FROM partitions WHERE partition_index = 65 AND topic_id = "
+                        "(SELECT id FROM topics WHERE name = 't')"),
+              "40");
+  }
+  SqliteMetaStore store(file.string());
+  EXPECT_EQ(store.schema_version(), SqliteMetaStore::latest_schema_version());
+  RawDb raw(file);
+  EXPECT_EQ(raw.value("SELECT count(*) FROM partition_states"), "3") << "two blocks of t, one of other";
+  EXPECT_EQ(raw.value("SELECT count(*) FROM pragma_table_info('partitions') WHERE name IN "
+                      "('max_timestamp', 'max_timestamp_offset', 'last_batch_id', 'unmarked_batches')"),
+            "0");
+  EXPECT_EQ(raw.value("SELECT max(high_watermark) FROM partitions"), "0") << "the columns left are unused";
+
+  EXPECT_EQ(store.topic_offsets(t.id), offsets_before);
+  EXPECT_EQ(offsets_before[65].second.log_start_offset, 4);
+  EXPECT_EQ(offsets_before[65].second.max_timestamp, 2996);  // of the rows left: offsets 4 on
+  size_t k = 0;
+  for (int32_t p : {0, 1, 65, 69}) EXPECT_EQ(store.find_batches(t.id, p, 0, 1 << 20)->batches, batches_before[k++]) << p;
+  EXPECT_EQ(store.partition_offsets(other.id, 0)->high_watermark, 120);
+
+  std::vector<PendingBatch> more{plain(t, 65, 1, 0, 10, 1), plain(t, 69, 2, 10, 10, 1)};
+  auto out = store.commit_object(ObjectCommit{"after", 20, 5}, more);
+  EXPECT_EQ(out.results[0].base_offset, 40);
+  EXPECT_EQ(out.results[1].base_offset, 0);
+  EXPECT_EQ(store.find_batches(t.id, 65, 0, 1 << 20)->batches.size(), batches_before[2].size() + 1);
+  EXPECT_EQ(store.partition_offsets(t.id, 69)->high_watermark, 2);
+}
+
 TEST(SqliteMetaStore, MigratesVersion6BatchRowsToChains) {
   ScratchDir dir;
   fs::path file = dir.path() / "meta.db";
@@ -311,9 +421,18 @@ TEST(SqliteMetaStore, MigratesVersion6BatchRowsToChains) {
   EXPECT_EQ(raw.value("SELECT count(*) FROM sqlite_master WHERE name = 'batches_by_offset'"), "0");
   EXPECT_EQ(raw.value("SELECT value FROM cluster WHERE key = 'next_partition_id'"),
             raw.value("SELECT max(id) + 1 FROM partitions"));
-  EXPECT_EQ(raw.rows("SELECT p.partition_index, p.unmarked_batches, b.last_offset FROM partitions AS p "
-                     "LEFT JOIN batches AS b ON b.id = p.last_batch_id ORDER BY p.partition_index"),
-            (std::vector<std::string>{"0|6|139", "1|5|4", "2|0|NULL"}));
+  {
+    // Per partition: rows not marked at the chain's end, and the last row's
+    // last offset.
+    std::vector<std::string> ends;
+    for (const auto& [id, st] : raw_states(raw)) {
+      ends.push_back(std::to_string(st.unmarked_batches) + "|" +
+                     (st.last_batch_id ? raw.value("SELECT last_offset FROM batches WHERE id = " +
+                                                   std::to_string(st.last_batch_id))
+                                       : std::string("NULL")));
+    }
+    EXPECT_EQ(ends, (std::vector<std::string>{"6|139", "5|4", "0|NULL"}));
+  }
   EXPECT_EQ(raw.value("SELECT group_concat(last_offset) FROM (SELECT last_offset FROM batches WHERE marked = 1 ORDER BY last_offset)"), "63,127");
 
   EXPECT_EQ(store.find_batches(t.id, 0, 0, 1 << 20)->batches, before);
