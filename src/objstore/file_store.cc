@@ -140,42 +140,85 @@ uint8_t* direct_buffer() {
 
 enum class DirectWrite { done, refused };
 
-// Writes `data` from the start of the empty file `fd` with O_DIRECT, a
-// chunk at a time through the aligned buffer; the last block is padded with
-// zeros and the file cut back to data.size(). `refused` when the file system
-// does not take direct I/O (the file is then left empty, O_DIRECT off).
-DirectWrite write_direct(int fd, std::span<const uint8_t> data, const std::string& what) {
-  const int flags = ::fcntl(fd, F_GETFL);
-  if (flags < 0 || ::fcntl(fd, F_SETFL, flags | O_DIRECT) != 0) return DirectWrite::refused;
+// Writes `data` at `offset` (a multiple of kDirectAlign) of `fd`, which is
+// open with O_DIRECT. Whole blocks go straight from `data` when it is
+// aligned, through the aligned buffer a chunk at a time when it is not; a
+// partial last block is padded with zeros (the caller cuts the file back).
+// `refused` when the very first write of the file (offset 0) is refused with
+// EINVAL: the file system or device does not take these writes, and nothing
+// was written.
+DirectWrite write_direct_at(int fd, std::span<const uint8_t> data, uint64_t offset, const std::string& what) {
+  auto pwrite_all = [&](const uint8_t* from, size_t n, uint64_t at) {
+    for (size_t done = 0; done < n;) {
+      ssize_t w = ::pwrite(fd, from + done, n - done, static_cast<off_t>(at + done));
+      if (w < 0) {
+        if (errno == EINTR) continue;
+        if (errno == EINVAL && at == 0 && done == 0) return false;
+        fail(errno, what);
+      }
+      done += static_cast<size_t>(w);
+    }
+    return true;
+  };
+  const size_t whole = data.size() / kDirectAlign * kDirectAlign;
+  size_t written = 0;
+  if (reinterpret_cast<uintptr_t>(data.data()) % kDirectAlign == 0 && whole > 0) {
+    if (!pwrite_all(data.data(), whole, offset)) return DirectWrite::refused;
+    written = whole;
+  }
   uint8_t* buffer = direct_buffer();
-  uint64_t written = 0;  // bytes of data written, always a whole number of blocks until the end
   while (written < data.size()) {
     const size_t n = std::min<uint64_t>(kDirectChunk, data.size() - written);
     const size_t padded = (n + kDirectAlign - 1) / kDirectAlign * kDirectAlign;
     std::memcpy(buffer, data.data() + written, n);
     std::memset(buffer + n, 0, padded - n);
-    size_t done = 0;
-    while (done < padded) {
-      ssize_t w = ::pwrite(fd, buffer + done, padded - done, static_cast<off_t>(written + done));
-      if (w < 0) {
-        if (errno == EINTR) continue;
-        if (errno == EINVAL && written == 0 && done == 0) {
-          // Alignment or direct I/O itself refused: nothing was written.
-          (void)::fcntl(fd, F_SETFL, flags);
-          return DirectWrite::refused;
-        }
-        fail(errno, what);
-      }
-      done += static_cast<size_t>(w);
-    }
+    if (!pwrite_all(buffer, padded, offset + written)) return DirectWrite::refused;
     written += n;
   }
-  if (data.size() % kDirectAlign != 0) {
-    while (::ftruncate(fd, static_cast<off_t>(data.size())) != 0) {
-      if (errno != EINTR) fail(errno, what + " (cutting the padding)");
-    }
-  }
   return DirectWrite::done;
+}
+
+// Cuts the padding of a direct write off the end of the file.
+void cut_to(int fd, uint64_t size, const std::string& what) {
+  while (::ftruncate(fd, static_cast<off_t>(size)) != 0) {
+    if (errno != EINTR) fail(errno, what + " (cutting the padding)");
+  }
+}
+
+// Turns O_DIRECT on for `fd`; false when the file system refuses it.
+bool direct_on(int fd) {
+  const int flags = ::fcntl(fd, F_GETFL);
+  return flags >= 0 && ::fcntl(fd, F_SETFL, flags | O_DIRECT) == 0;
+}
+
+void direct_off(int fd) {
+  const int flags = ::fcntl(fd, F_GETFL);
+  if (flags >= 0) (void)::fcntl(fd, F_SETFL, flags & ~O_DIRECT);
+}
+
+// Writes `data` from the start of the empty file `fd` with O_DIRECT and
+// cuts the padding; `refused` when the file system does not take direct I/O
+// (the file is then left empty, O_DIRECT off).
+DirectWrite write_direct(int fd, std::span<const uint8_t> data, const std::string& what) {
+  if (!direct_on(fd)) return DirectWrite::refused;
+  if (write_direct_at(fd, data, 0, what) == DirectWrite::refused) {
+    direct_off(fd);
+    return DirectWrite::refused;
+  }
+  if (data.size() % kDirectAlign != 0) cut_to(fd, data.size(), what);
+  return DirectWrite::done;
+}
+
+void pwrite_all(int fd, std::span<const uint8_t> data, uint64_t offset, const std::string& what) {
+  while (!data.empty()) {
+    ssize_t n = ::pwrite(fd, data.data(), data.size(), static_cast<off_t>(offset));
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      fail(errno, what);
+    }
+    data = data.subspan(static_cast<size_t>(n));
+    offset += static_cast<uint64_t>(n);
+  }
 }
 
 // Fills `out` from `offset`; false if the file ends first.
@@ -313,6 +356,14 @@ class Temporary {
 
 }  // namespace
 
+struct FileObjectStore::Pending {
+  Pending(std::string k, fs::path t, fs::path temporary_path, Fd fd)
+      : key(std::move(k)), target(std::move(t)), temporary(std::move(temporary_path), std::move(fd)) {}
+  std::string key;
+  fs::path target;
+  Temporary temporary;
+};
+
 FileObjectStore::FileObjectStore(const fs::path& root, FileStoreOptions options)
     : options_(options), direct_io_(options.direct_io) {
   std::error_code ec;
@@ -367,67 +418,157 @@ bool FileObjectStore::create(const std::string& key, std::span<const uint8_t> da
   return write(key, data, /*exclusive=*/true);
 }
 
+// Creates and locks a fresh temporary in the folder of `key` (`target`),
+// making the folders first if they are missing.
+std::unique_ptr<FileObjectStore::Pending> FileObjectStore::new_temporary(const std::string& key) {
+  const fs::path target = root_ / key;
+  const fs::path folder = target.parent_path();
+  bool made_folders = false;
+  // A few attempts cover the two rare reasons to start over: a name
+  // collision (O_EXCL) and a temporary removed by another process's
+  // open-time cleanup between our create and our lock.
+  for (int attempt = 0; attempt < 8; ++attempt) {
+    fs::path temporary_path = folder / next_temporary_name();
+    Fd fd(::open(temporary_path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
+    if (!fd.valid()) {
+      if (errno == EEXIST) continue;
+      if (errno == ENOENT && !made_folders && key.find('/') != std::string::npos) {
+        make_folders(root_, key.substr(0, key.rfind('/')));
+        made_folders = true;
+        continue;
+      }
+      put_failed(key, errno, "create " + temporary_path.string());
+    }
+    auto pending = std::make_unique<Pending>(key, target, std::move(temporary_path), std::move(fd));
+    flock_or_fail(pending->temporary.fd(), "lock " + pending->temporary.path().string());
+    struct stat st;
+    if (::fstat(pending->temporary.fd(), &st) != 0) put_failed(key, errno, "stat " + pending->temporary.path().string());
+    if (st.st_nlink == 0) continue;  // removed as stale before we locked it
+    return pending;
+  }
+  throw ObjectStoreError(ErrorKind::retriable,
+                         "put '" + key + "': could not create a temporary file in " + folder.string());
+}
+
+// ENOENT while writing means the store's folder vanished, not "no such
+// object"; ENOTDIR and EISDIR mean the key collides with a folder.
+void FileObjectStore::put_failed(const std::string& key, int err, const std::string& what) {
+  fail(err == ENOENT ? ErrorKind::other : error_kind_of_errno(err), err, "put '" + key + "': " + what);
+}
+
+// Makes the written temporary the object: fsync, then link (exclusive) or
+// rename it to the key, and fsync the folder. False when exclusive and the
+// key exists.
+bool FileObjectStore::publish(Pending& pending, uint64_t size, bool exclusive) {
+  Temporary& temporary = pending.temporary;
+  const fs::path& target = pending.target;
+  fsync_or_fail(temporary.fd(), "fsync " + temporary.path().string());
+  if (exclusive) {
+    // link() fails if the key exists, where rename() would replace it.
+    // The temporary's destructor unlinks the temporary name either way.
+    if (::link(temporary.path().c_str(), target.c_str()) != 0) {
+      if (errno == EEXIST) {
+        struct stat existing;
+        if (::stat(target.c_str(), &existing) == 0 && S_ISDIR(existing.st_mode)) {
+          put_failed(pending.key, EISDIR, "create " + target.string() + ": the key is a folder of other objects");
+        }
+        return false;
+      }
+      put_failed(pending.key, errno, "link " + temporary.path().string() + " to " + target.string());
+    }
+  } else {
+    if (::rename(temporary.path().c_str(), target.c_str()) != 0) {
+      put_failed(pending.key, errno, "rename " + temporary.path().string() + " to " + target.string());
+    }
+    temporary.mark_renamed();
+  }
+  fsync_folder(target.parent_path());
+  counters_.put.bytes.fetch_add(size, std::memory_order_relaxed);
+  return true;
+}
+
 bool FileObjectStore::write(const std::string& key, std::span<const uint8_t> data, bool exclusive) {
   return counted(counters_.put, [&] {
     validate_key(key);
-    const fs::path target = root_ / key;
-    const fs::path folder = target.parent_path();
-    // ENOENT while writing means the store's folder vanished, not "no such
-    // object"; ENOTDIR and EISDIR mean the key collides with a folder.
-    auto put_failed = [&](int err, const std::string& what) {
-      fail(err == ENOENT ? ErrorKind::other : error_kind_of_errno(err), err, "put '" + key + "': " + what);
-    };
-
-    bool made_folders = false;
-    // A few attempts cover the two rare reasons to start over: a name
-    // collision (O_EXCL) and a temporary removed by another process's
-    // open-time cleanup between our create and our lock.
-    for (int attempt = 0; attempt < 8; ++attempt) {
-      fs::path temporary_path = folder / next_temporary_name();
-      Fd fd(::open(temporary_path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
-      if (!fd.valid()) {
-        if (errno == EEXIST) continue;
-        if (errno == ENOENT && !made_folders && key.find('/') != std::string::npos) {
-          make_folders(root_, key.substr(0, key.rfind('/')));
-          made_folders = true;
-          continue;
-        }
-        put_failed(errno, "create " + temporary_path.string());
-      }
-      Temporary temporary(std::move(temporary_path), std::move(fd));
-      flock_or_fail(temporary.fd(), "lock " + temporary.path().string());
-      struct stat st;
-      if (::fstat(temporary.fd(), &st) != 0) put_failed(errno, "stat " + temporary.path().string());
-      if (st.st_nlink == 0) continue;  // removed as stale before we locked it
-
-      write_data(temporary.fd(), data, "write " + temporary.path().string());
-      fsync_or_fail(temporary.fd(), "fsync " + temporary.path().string());
-      if (exclusive) {
-        // link() fails if the key exists, where rename() would replace it.
-        // The temporary's destructor unlinks the temporary name either way.
-        if (::link(temporary.path().c_str(), target.c_str()) != 0) {
-          if (errno == EEXIST) {
-            struct stat existing;
-            if (::stat(target.c_str(), &existing) == 0 && S_ISDIR(existing.st_mode)) {
-              put_failed(EISDIR, "create " + target.string() + ": the key is a folder of other objects");
-            }
-            return false;
-          }
-          put_failed(errno, "link " + temporary.path().string() + " to " + target.string());
-        }
-      } else {
-        if (::rename(temporary.path().c_str(), target.c_str()) != 0) {
-          put_failed(errno, "rename " + temporary.path().string() + " to " + target.string());
-        }
-        temporary.mark_renamed();
-      }
-      fsync_folder(folder);
-      counters_.put.bytes.fetch_add(data.size(), std::memory_order_relaxed);
-      return true;
-    }
-    throw ObjectStoreError(ErrorKind::retriable,
-                           "put '" + key + "': could not create a temporary file in " + folder.string());
+    auto pending = new_temporary(key);
+    write_data(pending->temporary.fd(), data, "write " + pending->temporary.path().string());
+    return publish(*pending, data.size(), exclusive);
   });
+}
+
+// A put whose bytes are written as they arrive (ObjectWriter): whole blocks
+// with O_DIRECT straight away, the last partial block and the publishing at
+// finish(). Small objects (below direct_io_min_bytes when they end), and
+// file systems without direct I/O, are written the ordinary way.
+class FileObjectStore::Writer final : public ObjectWriter {
+ public:
+  Writer(FileObjectStore& store, std::string key) : store_(store), key_(std::move(key)) {}
+
+  void write(std::span<const uint8_t> object) override {
+    check(object);
+    // Only whole blocks before the end, and only once there is enough to be
+    // sure the object is worth direct I/O.
+    if (object.size() < store_.options_.direct_io_min_bytes || !store_.direct_io_.load(std::memory_order_relaxed)) return;
+    const uint64_t upto = object.size() / kDirectAlign * kDirectAlign;
+    if (upto <= written_) return;
+    if (!pending_) pending_ = store_.new_temporary(key_);
+    const int fd = pending_->temporary.fd();
+    const std::string what = "write " + pending_->temporary.path().string();
+    if (written_ == 0 && !direct_on(fd)) return refused(fd);
+    auto part = object.subspan(written_, upto - written_);
+    if (write_direct_at(fd, part, written_, what) == DirectWrite::refused) return refused(fd);
+    written_ = upto;
+  }
+
+  void finish(std::span<const uint8_t> object) override {
+    check(object);
+    if (finished_) throw std::logic_error("ObjectWriter::finish called twice");
+    finished_ = true;
+    counted(store_.counters_.put, [&] {
+      if (!pending_) {
+        // Nothing written yet: the ordinary put's way.
+        pending_ = store_.new_temporary(key_);
+        store_.write_data(pending_->temporary.fd(), object, "write " + pending_->temporary.path().string());
+      } else {
+        const int fd = pending_->temporary.fd();
+        const std::string what = "write " + pending_->temporary.path().string();
+        auto rest = object.subspan(written_);
+        if (written_ > 0) {
+          (void)write_direct_at(fd, rest, written_, what);  // offset > 0: never refused
+          if (object.size() % kDirectAlign != 0) cut_to(fd, object.size(), what);
+          store_.direct_writes_.fetch_add(1, std::memory_order_relaxed);
+        } else {
+          pwrite_all(fd, rest, 0, what);
+        }
+      }
+      written_ = object.size();
+      store_.publish(*pending_, object.size(), /*exclusive=*/false);
+    });
+  }
+
+ private:
+  // Each call's bytes must extend the last call's.
+  void check(std::span<const uint8_t> object) const {
+    if (object.size() < written_) throw std::logic_error("ObjectWriter: the object shrank");
+  }
+
+  void refused(int fd) {
+    direct_off(fd);
+    if (store_.direct_io_.exchange(false)) {
+      FLOE_LOG(info, "objstore") << store_.describe() << ": the file system refuses direct I/O; writing through the page cache";
+    }
+  }
+
+  FileObjectStore& store_;
+  std::string key_;
+  std::unique_ptr<Pending> pending_;  // the temporary, once the first bytes are written
+  uint64_t written_ = 0;              // bytes of the object in the temporary
+  bool finished_ = false;
+};
+
+std::unique_ptr<ObjectWriter> FileObjectStore::start_put(const std::string& key) {
+  validate_key(key);
+  return std::make_unique<Writer>(*this, key);
 }
 
 void FileObjectStore::write_data(int fd, std::span<const uint8_t> data, const std::string& what) {

@@ -28,6 +28,7 @@
 #include <atomic>
 #include <cstdint>
 #include <filesystem>
+#include <memory>
 #include <string>
 
 #include "objstore/object_store.h"
@@ -49,6 +50,7 @@ class FileObjectStore final : public ObjectStore {
 
   void put(const std::string& key, std::span<const uint8_t> data) override;
   bool create(const std::string& key, std::span<const uint8_t> data) override;
+  std::unique_ptr<ObjectWriter> start_put(const std::string& key) override;
   Bytes get(const std::string& key, std::optional<ByteRange> range = std::nullopt) override;
   std::optional<ObjectInfo> head(const std::string& key) override;
   void remove(std::span<const std::string> keys) override;
@@ -67,7 +69,13 @@ class FileObjectStore final : public ObjectStore {
   bool direct_io_enabled() const { return direct_io_.load(std::memory_order_relaxed); }
 
  private:
+  class Writer;
+  struct Pending;  // a locked temporary and the key it is for
+
   std::string next_temporary_name();
+  std::unique_ptr<Pending> new_temporary(const std::string& key);
+  [[noreturn]] void put_failed(const std::string& key, int err, const std::string& what);
+  bool publish(Pending& pending, uint64_t size, bool exclusive);
   // put (replace) and create (exclusive): false when exclusive and the key exists.
   bool write(const std::string& key, std::span<const uint8_t> data, bool exclusive);
 

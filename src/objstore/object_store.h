@@ -98,6 +98,25 @@ CostEstimate estimate_cost(const Counters& counters, const Prices& prices);
 // One line for logs: counts, bytes, retries and the cost estimate.
 std::string describe_usage(const Counters& counters, const Prices& prices);
 
+// An object written while its bytes are still arriving, where a store can
+// take them early (file://): write() stores some of the bytes so far,
+// finish() the rest, and only when finish() returns does the object exist,
+// whole and durable, as after put() (replacing any object under the key).
+// Destroyed unfinished, it leaves nothing behind. Used by one thread at a
+// time; the caller keeps each call's bytes unchanged until the next call.
+class ObjectWriter {
+ public:
+  virtual ~ObjectWriter() = default;
+
+  // `object` is the object's bytes so far: the same bytes as the last call's,
+  // and perhaps more. Writes some or all of what is not written yet; throws
+  // ObjectStoreError (the writer is then of no further use).
+  virtual void write(std::span<const uint8_t> object) = 0;
+
+  // `object` is the whole object. Counted as a put; throws as put() does.
+  virtual void finish(std::span<const uint8_t> object) = 0;
+};
+
 class ObjectStore {
  public:
   virtual ~ObjectStore() = default;
@@ -111,6 +130,10 @@ class ObjectStore {
   // existing object is never replaced. Durable when it returns true. Counted
   // as a put.
   virtual bool create(const std::string& key, std::span<const uint8_t> data) = 0;
+
+  // A writer for an object under `key` whose bytes arrive over time, or
+  // nullptr when the store gains nothing from early bytes (then use put()).
+  virtual std::unique_ptr<ObjectWriter> start_put(const std::string& /*key*/) { return nullptr; }
 
   // The object, or the bytes of `range` in it. A range that reaches past the
   // end returns what exists (like an HTTP Range); a range that starts at or

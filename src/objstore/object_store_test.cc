@@ -484,6 +484,86 @@ TEST_F(ObjectStoreFileTest, DirectAndBufferedWritesStoreTheSameBytes) {
   }
 }
 
+// A writer takes an object's bytes as they arrive: from aligned memory and
+// not, direct and buffered, in pieces that end anywhere. Until finish() no
+// reader sees the object; after it, the object is byte for byte what was
+// written, the file is exactly its size, no temporary is left, and it
+// counted as one put.
+TEST_F(ObjectStoreFileTest, AWriterStoresItsBytesAsTheyArrive) {
+  const size_t sizes[] = {0, 4095, 4096, 300'000, (size_t{1} << 20) + 1, (size_t{5} << 20) + 4096, (size_t{5} << 20) + 77};
+  struct Freer {
+    void operator()(uint8_t* p) const { std::free(p); }
+  };
+  std::unique_ptr<uint8_t, Freer> memory(static_cast<uint8_t*>(std::aligned_alloc(4096, (size_t{6} << 20))));
+  ASSERT_TRUE(memory);
+  for (bool direct : {true, false}) {
+    for (size_t shift : {size_t{0}, size_t{1}}) {  // 0: block-aligned memory
+      SCOPED_TRACE(std::string(direct ? "direct" : "buffered") + (shift ? ", unaligned" : ", aligned"));
+      fs::path folder = root() / (direct ? "direct" : "buffered") / std::to_string(shift);
+      FileObjectStore store(folder, FileStoreOptions{.direct_io = direct, .direct_io_min_bytes = 256 << 10});
+      for (size_t size : sizes) {
+        SCOPED_TRACE(size);
+        uint8_t* object = memory.get() + shift;
+        for (size_t i = 0; i < size; ++i) object[i] = static_cast<uint8_t>((i * 131 + size) & 0xff);
+        const std::string key = "wal/" + std::to_string(size);
+        const uint64_t puts = store.counters().put.requests.load();
+        const uint64_t direct_writes = store.direct_writes();
+        auto writer = store.start_put(key);
+        ASSERT_TRUE(writer);
+        // Pieces of uneven length, as produce requests arrive.
+        for (size_t arrived = std::min<size_t>(size, 70'001); arrived < size;
+             arrived = std::min(size, arrived * 2 + 12'345)) {
+          writer->write(std::span<const uint8_t>(object, arrived));
+          EXPECT_FALSE(store.head(key));
+          EXPECT_TRUE(store.list("wal/").empty() || store.list("wal/").back().key != key);
+        }
+        EXPECT_EQ(store.counters().put.requests.load(), puts);
+        writer->finish(std::span<const uint8_t>(object, size));
+        EXPECT_EQ(store.get(key), Bytes(object, object + size));
+        EXPECT_EQ(fs::file_size(folder / key), size);
+        EXPECT_EQ(store.counters().put.requests.load(), puts + 1);
+        const bool went_direct = direct && store.direct_io_enabled() && size >= (256 << 10);
+        EXPECT_EQ(store.direct_writes(), direct_writes + (went_direct ? 1 : 0));
+      }
+      for (const auto& entry : fs::recursive_directory_iterator(folder)) {
+        EXPECT_FALSE(entry.path().filename().string().starts_with(".tmp-")) << entry.path();
+      }
+    }
+  }
+}
+
+// A writer replaces an existing object, as put does; one destroyed before
+// finish() leaves the old object and no temporary; opening another store on
+// the folder meanwhile does not take the temporary of one still writing.
+TEST_F(ObjectStoreFileTest, AnUnfinishedWriterLeavesNothingBehind) {
+  FileObjectStore store(root(), FileStoreOptions{.direct_io = true, .direct_io_min_bytes = 1});
+  store.put("wal/k", bytes_of("old"));
+  Bytes object(3 << 20, 9);
+  {
+    auto writer = store.start_put("wal/k");
+    writer->write(std::span<const uint8_t>(object).first(2 << 20));
+    EXPECT_FALSE(temporaries().empty());
+  }
+  EXPECT_TRUE(temporaries().empty());
+  EXPECT_EQ(store.get("wal/k"), bytes_of("old"));
+
+  auto writer = store.start_put("wal/k");
+  writer->write(std::span<const uint8_t>(object).first(1 << 20));
+  FileObjectStore second(root());
+  EXPECT_EQ(second.stale_temporaries_removed(), 0u);
+  writer->write(object);
+  writer->finish(object);
+  EXPECT_EQ(store.get("wal/k"), object);
+  EXPECT_TRUE(temporaries().empty());
+  EXPECT_THROW(writer->finish(object), std::logic_error);
+  EXPECT_THROW(store.start_put("../outside"), ObjectStoreError);
+}
+
+// Stores that gain nothing from early bytes say so.
+TEST(ObjectStoreWriterTest, OnlyTheFileStoreWritesEarly) {
+  EXPECT_EQ(MemoryObjectStore().start_put("wal/k"), nullptr);
+}
+
 TEST_F(ObjectStoreFileTest, ObjectsAreFilesThatSurviveReopening) {
   {
     FileObjectStore store(root());
