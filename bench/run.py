@@ -101,7 +101,8 @@ LISTENING_RE = re.compile(r"listening on PLAINTEXT://([^ ,]+):(\d+)")
 # The broker's per-second line of request latencies (--request.stats.interval.ms).
 PRODUCE_STATS_RE = re.compile(r"requests answered in the last \d+ ms \(read to written\): .*?"
                               r"\bProduce (\d+) p50 ([\d.]+) p99 ([\d.]+) ")
-STOPPED_RE = re.compile(r"(\d+) objects committed \((\d+) bytes, (\d+) uploads hedged, (\d+) committed beside "
+STOPPED_RE = re.compile(r"(\d+) objects committed \((\d+) bytes, (\d+) written as they filled, (\d+) uploads hedged, "
+                        r"(\d+) committed beside "
                         r"their upload, (\d+) early commits given up\); object store: (\d+) PUT \(\d+ bytes\), "
                         r"(\d+) GET \(\d+ bytes\), (\d+) HEAD, (\d+) DELETE, (\d+) LIST, (\d+) retried; "
                         r"estimated cost \$([\d.]+) for requests")
@@ -216,9 +217,9 @@ class Broker:
             m = STOPPED_RE.search(line) or m
         if m:
             stats.update(objects_committed=int(m.group(1)), bytes_committed=int(m.group(2)),
-                         hedged_uploads=int(m.group(3)), early_commits=int(m.group(4)),
-                         early_commits_given_up=int(m.group(5)), puts=int(m.group(6)), gets=int(m.group(7)),
-                         request_cost_usd=float(m.group(12)))
+                         written_while_filling=int(m.group(3)), hedged_uploads=int(m.group(4)),
+                         early_commits=int(m.group(5)), early_commits_given_up=int(m.group(6)),
+                         puts=int(m.group(7)), gets=int(m.group(8)), request_cost_usd=float(m.group(13)))
         else:
             stats["puts"] = None
         errors = [line.rstrip() for line in self.stderr if re.search(r"\s(ERROR|WARN)\s", line)

@@ -272,7 +272,8 @@ int run_broker(const Config& config) {
   // The backend's counters: with a fault wrapper, they are the requests that
   // really reached the store.
   FLOE_LOG(info, "broker") << "stopped; " << ws.objects_committed << " objects committed (" << ws.bytes_committed
-                           << " bytes, " << ws.hedged_uploads << " uploads hedged, " << ws.early_commits
+                           << " bytes, " << ws.written_while_filling << " written as they filled, "
+                           << ws.hedged_uploads << " uploads hedged, " << ws.early_commits
                            << " committed beside their upload, " << ws.early_commits_abandoned
                            << " early commits given up); object store: "
                            << objstore::describe_usage(backend->counters(), prices);

@@ -24,8 +24,8 @@ protocol::Bytes BufferPool::take() {
   return b;
 }
 
-std::shared_ptr<const protocol::Bytes> BufferPool::share(protocol::Bytes bytes) {
-  if (!worth_a_buffer(bytes.size())) {
+std::shared_ptr<const protocol::Bytes> BufferPool::share(protocol::Bytes bytes, bool in_place) {
+  if (!in_place && !worth_a_buffer(bytes.size())) {
     auto exact = std::make_shared<const protocol::Bytes>(bytes.begin(), bytes.end());
     give_back(std::move(bytes));
     return exact;

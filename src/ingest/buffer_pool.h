@@ -40,10 +40,12 @@ class BufferPool : public std::enable_shared_from_this<BufferPool> {
   // waste would not be.
   bool worth_a_buffer(size_t size) const { return size >= buffer_bytes_ / 4; }
 
-  // Shares `bytes`. When worth_a_buffer(bytes.size()), the buffer comes back
-  // to the pool when the last reference goes; otherwise the bytes move to a
-  // buffer of their own size and the big one comes back at once.
-  std::shared_ptr<const protocol::Bytes> share(protocol::Bytes bytes);
+  // Shares `bytes`. When worth_a_buffer(bytes.size()), or when the bytes may
+  // not move (`in_place`: something else still reads them where they are),
+  // the buffer comes back to the pool when the last reference goes;
+  // otherwise the bytes move to a buffer of their own size and the big one
+  // comes back at once.
+  std::shared_ptr<const protocol::Bytes> share(protocol::Bytes bytes, bool in_place = false);
 
   // Takes a buffer back (or frees it: wrong capacity, or the pool is full).
   void give_back(protocol::Bytes bytes);

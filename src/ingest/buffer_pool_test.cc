@@ -38,6 +38,21 @@ TEST(BufferPoolTest, ASmallFillMovesToItsOwnBufferAndTheBigOneReturnsAtOnce) {
   EXPECT_EQ(pool->stats().kept, 1u) << "the big buffer is back already";
 }
 
+// Bytes something still reads where they are (an object being written as it
+// filled) stay in their buffer, however small.
+TEST(BufferPoolTest, BytesSharedInPlaceStayWhereTheyAre) {
+  auto pool = BufferPool::create(1000, 2);
+  protocol::Bytes b = pool->take();
+  b.assign(10, 'z');
+  const uint8_t* where = b.data();
+  auto shared = pool->share(std::move(b), /*in_place=*/true);
+  EXPECT_EQ(shared->data(), where);
+  EXPECT_EQ(*shared, protocol::Bytes(10, 'z'));
+  EXPECT_EQ(pool->stats().kept, 0u);
+  shared.reset();
+  EXPECT_EQ(pool->stats().kept, 1u) << "back when the last reference goes";
+}
+
 TEST(BufferPoolTest, KeepsOnlyItsOwnSizeAndAtMostItsLimit) {
   auto pool = BufferPool::create(1000, 2);
   std::vector<std::shared_ptr<const protocol::Bytes>> out;

@@ -110,6 +110,7 @@ class WalWriter {
     uint64_t hedged_uploads = 0;  // second PUTs sent
     uint64_t early_commits = 0;            // committed beside their upload
     uint64_t early_commits_abandoned = 0;  // the upload failed or ran long: committed after it
+    uint64_t written_while_filling = 0;    // objects stored by an ObjectWriter as they filled
   };
   Stats stats() const;
 
@@ -117,6 +118,7 @@ class WalWriter {
   struct Request;
   struct Object;
   struct UploadOutcome;
+  struct Stream;
 
   bool may_commit_early(const Object& obj);
   std::optional<std::chrono::steady_clock::duration> recent_put_percentile(size_t percent, size_t min_samples);
@@ -124,8 +126,11 @@ class WalWriter {
   asio::awaitable<void> admit(uint64_t bytes);
   void admit_locked(std::shared_ptr<Request> request);
   void arm_linger(uint64_t seq, std::chrono::steady_clock::time_point deadline);
+  void feed_locked(const std::shared_ptr<Object>& object);
+  void pump(std::shared_ptr<Object> object);
   void seal_locked();
   void take_sealed();
+  void note_layout(bool as_arrived);
   void start_uploads();
   asio::awaitable<void> upload(std::shared_ptr<Object> object);
   asio::awaitable<void> put_hedged(std::shared_ptr<Object> object);
@@ -154,6 +159,13 @@ class WalWriter {
   std::deque<std::shared_ptr<Request>> admission_waiters_;  // GUARDED_BY(intake_mu_)
   std::deque<std::shared_ptr<Object>> just_sealed_;        // GUARDED_BY(intake_mu_); not yet in sealed_
   uint64_t next_object_seq_ = 0;                           // GUARDED_BY(intake_mu_)
+  // Whether the next object is written as it fills (objstore::ObjectWriter):
+  // off once the store turns out not to take early bytes, and while objects
+  // gain much from being laid out by partition, which needs the whole object.
+  bool store_writes_early_ = true;  // GUARDED_BY(intake_mu_)
+  bool layout_as_arrived_ = true;   // GUARDED_BY(intake_mu_)
+  uint64_t next_key_seq_ = 0;                              // GUARDED_BY(intake_mu_)
+  std::mt19937_64 key_rng_{std::random_device{}()};        // GUARDED_BY(intake_mu_)
 
   // REQUIRES: strand_ for everything below.
   asio::steady_timer linger_timer_;
@@ -161,8 +173,7 @@ class WalWriter {
   size_t uploads_in_flight_ = 0;
   bool committing_ = false;
   std::vector<std::function<void()>> flush_waiters_;
-  uint64_t next_key_seq_ = 0;
-  std::mt19937_64 rng_{std::random_device{}()};
+  std::mt19937_64 rng_{std::random_device{}()};  // strand_: backoff jitter
   struct AtomicStats {
     std::atomic<uint64_t> objects_committed{0};
     std::atomic<uint64_t> bytes_committed{0};
@@ -170,6 +181,7 @@ class WalWriter {
     std::atomic<uint64_t> hedged_uploads{0};
     std::atomic<uint64_t> early_commits{0};
     std::atomic<uint64_t> early_commits_abandoned{0};
+    std::atomic<uint64_t> written_while_filling{0};
   } stats_;  // written on strand_, read anywhere
 
   // How long recent successful PUTs took, for the hedge delay (written by

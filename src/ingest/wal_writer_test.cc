@@ -720,5 +720,195 @@ TEST_F(EarlyCommitTest, NoEarlyCommitWhenTurnedOffOrWhilePutsAreSlow) {
   }
 }
 
+// A store that takes objects as they fill (like file://): its writers keep
+// what they were given, call by call, and store the object in `inner` on
+// finish. Writes throw while `fail_writes` is set.
+class EarlyWrites final : public objstore::ObjectStore {
+ public:
+  struct Written {
+    std::string key;
+    std::vector<size_t> writes;  // bytes seen by each write()
+    size_t finished = 0;         // bytes at finish()
+  };
+
+  explicit EarlyWrites(objstore::ObjectStore& inner) : inner_(inner) {}
+
+  std::unique_ptr<objstore::ObjectWriter> start_put(const std::string& key) override {
+    std::lock_guard lock(mu_);
+    written_.push_back({key, {}, 0});
+    return std::make_unique<Writer>(*this, written_.size() - 1);
+  }
+  void put(const std::string& key, std::span<const uint8_t> data) override {
+    plain_puts++;
+    inner_.put(key, data);
+  }
+  bool create(const std::string& key, std::span<const uint8_t> data) override { return inner_.create(key, data); }
+  objstore::Bytes get(const std::string& key, std::optional<objstore::ByteRange> r) override { return inner_.get(key, r); }
+  std::optional<objstore::ObjectInfo> head(const std::string& key) override { return inner_.head(key); }
+  void remove(std::span<const std::string> keys) override { inner_.remove(keys); }
+  std::vector<objstore::ObjectInfo> list(const std::string& prefix) override { return inner_.list(prefix); }
+  std::string describe() const override { return "early writes"; }
+
+  std::vector<Written> written() {
+    std::lock_guard lock(mu_);
+    return written_;
+  }
+
+  std::atomic<bool> fail_writes{false};
+  std::atomic<int> plain_puts{0};
+
+ private:
+  class Writer final : public objstore::ObjectWriter {
+   public:
+    Writer(EarlyWrites& store, size_t index) : store_(store), index_(index) {}
+    void write(std::span<const uint8_t> object) override {
+      if (store_.fail_writes) throw objstore::ObjectStoreError(objstore::ErrorKind::retriable, "injected");
+      std::lock_guard lock(store_.mu_);
+      store_.written_[index_].writes.push_back(object.size());
+    }
+    void finish(std::span<const uint8_t> object) override {
+      std::string key;
+      {
+        std::lock_guard lock(store_.mu_);
+        store_.written_[index_].finished = object.size();
+        key = store_.written_[index_].key;
+      }
+      store_.inner_.put(key, object);
+    }
+
+   private:
+    EarlyWrites& store_;
+    size_t index_;
+  };
+
+  objstore::ObjectStore& inner_;
+  std::mutex mu_;
+  std::vector<Written> written_;  // GUARDED_BY(mu_)
+};
+
+class WrittenWhileFillingTest : public WalWriterTest {
+ protected:
+  // ~50 KiB of records for `partition`.
+  AppendItem big_item(int32_t partition) { return item(partition, 500); }
+
+  // Submits each group's requests at once (one object each), the next group
+  // once the one before has committed; returns the objects committed and,
+  // in `stats`, the writer's counts after each group.
+  std::vector<CommittedObject> in_turn(objstore::ObjectStore& store, WalOptions options,
+                                       std::vector<std::vector<std::vector<AppendItem>>> groups,
+                                       std::vector<WalWriter::Stats>* stats = nullptr) {
+    asio::io_context io;
+    asio::thread_pool blocking(4);
+    std::vector<CommittedObject> committed;
+    WalWriter wal(io, blocking, store, *meta_, options, [&](const CommittedObject& c) { committed.push_back(c); });
+    std::vector<CommitResult> results;
+    asio::co_spawn(
+        io,
+        [&]() -> asio::awaitable<void> {
+          auto executor = co_await asio::this_coro::executor;
+          for (auto& group : groups) {
+            std::vector<Completion<std::vector<CommitResult>>> done;
+            for (auto& request : group) {
+              done.emplace_back(executor);
+              wal.submit(std::move(request), done.back());
+            }
+            for (auto& d : done) {
+              for (auto& r : co_await d.wait()) results.push_back(r);
+            }
+            if (stats) stats->push_back(wal.stats());
+          }
+        },
+        asio::detached);
+    io.run();
+    blocking.join();
+    for (const auto& r : results) EXPECT_EQ(r.error, ErrorCode::none);
+    return committed;
+  }
+};
+
+// An object's bytes go to the store while it fills: the writer sees them
+// before the seal, finishes with exactly the object that commits, and no
+// whole-object PUT is made.
+TEST_F(WrittenWhileFillingTest, AnObjectIsWrittenAsItFills) {
+  objstore::MemoryObjectStore memory;
+  EarlyWrites store(memory);
+  WalOptions o;
+  o.linger = std::chrono::milliseconds(300);
+  std::vector<std::vector<AppendItem>> requests;
+  for (int i = 0; i < 40; ++i) requests.push_back({big_item(i % 4)});  // ~2 MiB
+  std::vector<WalWriter::Stats> stats;
+  auto committed = in_turn(store, o, {std::move(requests)}, &stats);
+  ASSERT_EQ(committed.size(), 1u);
+  auto written = store.written();
+  ASSERT_EQ(written.size(), 1u);
+  EXPECT_EQ(written[0].key, committed[0].key);
+  EXPECT_FALSE(written[0].writes.empty()) << "bytes went out before the seal";
+  for (size_t w : written[0].writes) EXPECT_LE(w, committed[0].data->size());
+  EXPECT_EQ(written[0].finished, committed[0].data->size());
+  EXPECT_EQ(memory.get(committed[0].key), *committed[0].data);
+  EXPECT_EQ(store.plain_puts.load(), 0);
+  ASSERT_EQ(stats.size(), 1u);
+  EXPECT_EQ(stats[0].written_while_filling, 1u);
+  EXPECT_EQ(stats[0].upload_failures, 0u);
+}
+
+// A writer that fails hands the object to an ordinary PUT at once: the
+// producers are answered, and nothing counts as a failed upload.
+TEST_F(WrittenWhileFillingTest, AFailedWriterHandsOverToAPut) {
+  objstore::MemoryObjectStore memory;
+  EarlyWrites store(memory);
+  store.fail_writes = true;
+  WalOptions o;
+  o.linger = std::chrono::milliseconds(100);
+  std::vector<std::vector<AppendItem>> requests;
+  for (int i = 0; i < 40; ++i) requests.push_back({big_item(i % 4)});
+  std::vector<WalWriter::Stats> stats;
+  auto committed = in_turn(store, o, {std::move(requests)}, &stats);
+  ASSERT_EQ(committed.size(), 1u);
+  EXPECT_EQ(store.written().size(), 1u);
+  EXPECT_EQ(store.plain_puts.load(), 1);
+  EXPECT_EQ(memory.get(committed[0].key), *committed[0].data);
+  ASSERT_EQ(stats.size(), 1u);
+  EXPECT_EQ(stats[0].written_while_filling, 0u);
+  EXPECT_EQ(stats[0].upload_failures, 0u);
+}
+
+// Objects written as they fill keep their arrival layout. One that would
+// have gained much from a layout by partition (many batches of few
+// partitions) turns early writing off for the next, which is laid out by
+// partition and PUT whole; an object that gains little turns it back on.
+TEST_F(WrittenWhileFillingTest, ObjectsThatGainFromALayoutByPartitionAreNotWrittenEarly) {
+  objstore::MemoryObjectStore memory;
+  EarlyWrites store(memory);
+  WalOptions o;
+  o.linger = std::chrono::milliseconds(50);
+  auto interleaved = [&] {
+    std::vector<std::vector<AppendItem>> requests;
+    for (int i = 0; i < 40; ++i) requests.push_back({big_item(i % 2)});  // 40 runs as they arrive, 2 by partition
+    return requests;
+  };
+  auto one_each = [&] {
+    std::vector<std::vector<AppendItem>> requests;
+    for (int i = 0; i < 4; ++i) requests.push_back({item(i, 2000)});  // ~200 KiB each: 4 runs either way
+    return requests;
+  };
+  auto committed = in_turn(store, o, {interleaved(), interleaved(), one_each(), one_each()});
+  ASSERT_EQ(committed.size(), 4u);
+  std::set<std::string> early;  // objects written as they filled
+  for (const auto& w : store.written()) early.insert(w.key);
+  EXPECT_TRUE(early.count(committed[0].key)) << "nothing learnt yet";
+  EXPECT_FALSE(early.count(committed[1].key)) << "the object before gained much from a layout by partition";
+  EXPECT_FALSE(early.count(committed[2].key)) << "the object before gained much from a layout by partition";
+  EXPECT_TRUE(early.count(committed[3].key)) << "the object before gained little";
+  EXPECT_EQ(store.plain_puts.load(), 2);
+  // The first object kept its arrival layout (a row per batch); the second
+  // was laid out by partition (a row per run of up to 1 MiB of a partition's
+  // batches, here ~1 MiB each).
+  EXPECT_EQ(committed[0].runs.size(), 40u);
+  EXPECT_GE(committed[1].runs.size(), 2u);
+  EXPECT_LE(committed[1].runs.size(), 4u);
+  for (const auto& c : committed) EXPECT_EQ(memory.get(c.key), *c.data);
+}
+
 }  // namespace
 }  // namespace floe::ingest
