@@ -242,24 +242,33 @@ TEST_F(WalWriterTest, LostUploadResponsesAreRetriedAndStoredOnce) {
 }
 
 // Runs PUTs through a hook first: (call number from 0, key).
-class HookedPuts final : public objstore::ObjectStore {
+// Passes every call to `inner`; a test's store overrides what it watches.
+class ForwardingStore : public objstore::ObjectStore {
  public:
-  HookedPuts(objstore::ObjectStore& inner, std::function<void(int, const std::string&)> hook)
-      : inner_(inner), hook_(std::move(hook)) {}
-  void put(const std::string& key, std::span<const uint8_t> data) override {
-    counters_.put.requests++;
-    hook_(calls_++, key);
-    inner_.put(key, data);
-  }
+  explicit ForwardingStore(objstore::ObjectStore& inner) : inner_(inner) {}
+  void put(const std::string& key, std::span<const uint8_t> data) override { inner_.put(key, data); }
   bool create(const std::string& key, std::span<const uint8_t> data) override { return inner_.create(key, data); }
   objstore::Bytes get(const std::string& key, std::optional<objstore::ByteRange> r) override { return inner_.get(key, r); }
   std::optional<objstore::ObjectInfo> head(const std::string& key) override { return inner_.head(key); }
   void remove(std::span<const std::string> keys) override { inner_.remove(keys); }
   std::vector<objstore::ObjectInfo> list(const std::string& prefix) override { return inner_.list(prefix); }
-  std::string describe() const override { return "hooked"; }
+  std::string describe() const override { return "forwarding to " + inner_.describe(); }
+
+ protected:
+  objstore::ObjectStore& inner_;
+};
+
+class HookedPuts final : public ForwardingStore {
+ public:
+  HookedPuts(objstore::ObjectStore& inner, std::function<void(int, const std::string&)> hook)
+      : ForwardingStore(inner), hook_(std::move(hook)) {}
+  void put(const std::string& key, std::span<const uint8_t> data) override {
+    counters_.put.requests++;
+    hook_(calls_++, key);
+    inner_.put(key, data);
+  }
 
  private:
-  objstore::ObjectStore& inner_;
   std::function<void(int, const std::string&)> hook_;
   std::atomic<int> calls_{0};
 };
@@ -723,7 +732,7 @@ TEST_F(EarlyCommitTest, NoEarlyCommitWhenTurnedOffOrWhilePutsAreSlow) {
 // A store that takes objects as they fill (like file://): its writers keep
 // what they were given, call by call, and store the object in `inner` on
 // finish. Writes throw while `fail_writes` is set.
-class EarlyWrites final : public objstore::ObjectStore {
+class EarlyWrites final : public ForwardingStore {
  public:
   struct Written {
     std::string key;
@@ -731,7 +740,7 @@ class EarlyWrites final : public objstore::ObjectStore {
     size_t finished = 0;         // bytes at finish()
   };
 
-  explicit EarlyWrites(objstore::ObjectStore& inner) : inner_(inner) {}
+  explicit EarlyWrites(objstore::ObjectStore& inner) : ForwardingStore(inner) {}
 
   std::unique_ptr<objstore::ObjectWriter> start_put(const std::string& key) override {
     std::lock_guard lock(mu_);
@@ -742,12 +751,6 @@ class EarlyWrites final : public objstore::ObjectStore {
     plain_puts++;
     inner_.put(key, data);
   }
-  bool create(const std::string& key, std::span<const uint8_t> data) override { return inner_.create(key, data); }
-  objstore::Bytes get(const std::string& key, std::optional<objstore::ByteRange> r) override { return inner_.get(key, r); }
-  std::optional<objstore::ObjectInfo> head(const std::string& key) override { return inner_.head(key); }
-  void remove(std::span<const std::string> keys) override { inner_.remove(keys); }
-  std::vector<objstore::ObjectInfo> list(const std::string& prefix) override { return inner_.list(prefix); }
-  std::string describe() const override { return "early writes"; }
 
   std::vector<Written> written() {
     std::lock_guard lock(mu_);
@@ -781,7 +784,6 @@ class EarlyWrites final : public objstore::ObjectStore {
     size_t index_;
   };
 
-  objstore::ObjectStore& inner_;
   std::mutex mu_;
   std::vector<Written> written_;  // GUARDED_BY(mu_)
 };
@@ -824,6 +826,25 @@ class WrittenWhileFillingTest : public WalWriterTest {
     for (const auto& r : results) EXPECT_EQ(r.error, ErrorCode::none);
     return committed;
   }
+
+  // One object of 40 requests of ~50 KiB over 4 partitions (~2 MiB) through
+  // `store`, stored in `memory` as committed; the writer's counts after it.
+  std::pair<CommittedObject, WalWriter::Stats> one_object(objstore::ObjectStore& store,
+                                                          objstore::MemoryObjectStore& memory,
+                                                          std::chrono::milliseconds linger) {
+    WalOptions o;
+    o.linger = linger;
+    std::vector<std::vector<AppendItem>> requests;
+    for (int i = 0; i < 40; ++i) requests.push_back({big_item(i % 4)});
+    std::vector<WalWriter::Stats> stats;
+    auto committed = in_turn(store, o, {std::move(requests)}, &stats);
+    EXPECT_EQ(committed.size(), 1u);
+    EXPECT_EQ(stats.size(), 1u);
+    if (committed.size() != 1 || stats.size() != 1) return {};
+    EXPECT_EQ(memory.get(committed[0].key), *committed[0].data);
+    EXPECT_EQ(stats[0].upload_failures, 0u);
+    return {committed[0], stats[0]};
+  }
 };
 
 // An object's bytes go to the store while it fills: the writer sees them
@@ -832,24 +853,16 @@ class WrittenWhileFillingTest : public WalWriterTest {
 TEST_F(WrittenWhileFillingTest, AnObjectIsWrittenAsItFills) {
   objstore::MemoryObjectStore memory;
   EarlyWrites store(memory);
-  WalOptions o;
-  o.linger = std::chrono::milliseconds(300);
-  std::vector<std::vector<AppendItem>> requests;
-  for (int i = 0; i < 40; ++i) requests.push_back({big_item(i % 4)});  // ~2 MiB
-  std::vector<WalWriter::Stats> stats;
-  auto committed = in_turn(store, o, {std::move(requests)}, &stats);
-  ASSERT_EQ(committed.size(), 1u);
+  auto [committed, stats] = one_object(store, memory, std::chrono::milliseconds(300));
+  ASSERT_TRUE(committed.data);
   auto written = store.written();
   ASSERT_EQ(written.size(), 1u);
-  EXPECT_EQ(written[0].key, committed[0].key);
+  EXPECT_EQ(written[0].key, committed.key);
   EXPECT_FALSE(written[0].writes.empty()) << "bytes went out before the seal";
-  for (size_t w : written[0].writes) EXPECT_LE(w, committed[0].data->size());
-  EXPECT_EQ(written[0].finished, committed[0].data->size());
-  EXPECT_EQ(memory.get(committed[0].key), *committed[0].data);
+  for (size_t w : written[0].writes) EXPECT_LE(w, committed.data->size());
+  EXPECT_EQ(written[0].finished, committed.data->size());
   EXPECT_EQ(store.plain_puts.load(), 0);
-  ASSERT_EQ(stats.size(), 1u);
-  EXPECT_EQ(stats[0].written_while_filling, 1u);
-  EXPECT_EQ(stats[0].upload_failures, 0u);
+  EXPECT_EQ(stats.written_while_filling, 1u);
 }
 
 // A writer that fails hands the object to an ordinary PUT at once: the
@@ -858,19 +871,11 @@ TEST_F(WrittenWhileFillingTest, AFailedWriterHandsOverToAPut) {
   objstore::MemoryObjectStore memory;
   EarlyWrites store(memory);
   store.fail_writes = true;
-  WalOptions o;
-  o.linger = std::chrono::milliseconds(100);
-  std::vector<std::vector<AppendItem>> requests;
-  for (int i = 0; i < 40; ++i) requests.push_back({big_item(i % 4)});
-  std::vector<WalWriter::Stats> stats;
-  auto committed = in_turn(store, o, {std::move(requests)}, &stats);
-  ASSERT_EQ(committed.size(), 1u);
+  auto [committed, stats] = one_object(store, memory, std::chrono::milliseconds(100));
+  ASSERT_TRUE(committed.data);
   EXPECT_EQ(store.written().size(), 1u);
   EXPECT_EQ(store.plain_puts.load(), 1);
-  EXPECT_EQ(memory.get(committed[0].key), *committed[0].data);
-  ASSERT_EQ(stats.size(), 1u);
-  EXPECT_EQ(stats[0].written_while_filling, 0u);
-  EXPECT_EQ(stats[0].upload_failures, 0u);
+  EXPECT_EQ(stats.written_while_filling, 0u);
 }
 
 // Objects written as they fill keep their arrival layout. One that would
