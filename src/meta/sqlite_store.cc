@@ -1602,14 +1602,17 @@ void SqliteMetaStore::delete_topic(const Uuid& id) {
   // references down).
   std::vector<std::pair<int64_t, std::optional<int64_t>>> chains;  // partition id, last batch row
   {
-    Statement s(c, "SELECT partition_index FROM partitions WHERE topic_id = ?");
+    static_assert(kStatesPerBlock == 64, "the SQL below has it as a literal");
+    Statement s(c,
+                "SELECT p.id, p.partition_index, b.states FROM partitions AS p LEFT JOIN partition_states AS b "
+                "ON b.topic_id = p.topic_id AND b.first_index = p.partition_index / 64 * 64 WHERE p.topic_id = ?");
     s.bind(1, id);
-    std::vector<int32_t> indexes;
-    while (s.step()) indexes.push_back(s.int32(0));
-    for (int32_t partition : indexes) {
-      std::optional<PartitionRow> p = load_partition(c, id, partition);
-      if (!p) c.fail("corrupt: partition " + std::to_string(partition) + " of topic " + id.to_string() + " has no state");
-      chains.emplace_back(p->id, p->last_batch_id);
+    while (s.step()) {
+      const int32_t partition = s.int32(1);
+      PartitionRow p;
+      const std::vector<uint8_t> block = block_bytes(c, s, 2);  // fails for a partition without its block
+      decode_state(block.data() + (partition - block_of(partition)) * kStateBytes, p);
+      chains.emplace_back(s.int64(0), p.last_batch_id);
     }
   }
   for (const auto& [partition_id, last_id] : chains) {

@@ -148,7 +148,7 @@ enum class DirectWrite { done, refused };
 // EINVAL: the file system or device does not take these writes, and nothing
 // was written.
 DirectWrite write_direct_at(int fd, std::span<const uint8_t> data, uint64_t offset, const std::string& what) {
-  auto pwrite_all = [&](const uint8_t* from, size_t n, uint64_t at) {
+  auto write_from = [&](const uint8_t* from, size_t n, uint64_t at) {
     for (size_t done = 0; done < n;) {
       ssize_t w = ::pwrite(fd, from + done, n - done, static_cast<off_t>(at + done));
       if (w < 0) {
@@ -163,7 +163,7 @@ DirectWrite write_direct_at(int fd, std::span<const uint8_t> data, uint64_t offs
   const size_t whole = data.size() / kDirectAlign * kDirectAlign;
   size_t written = 0;
   if (reinterpret_cast<uintptr_t>(data.data()) % kDirectAlign == 0 && whole > 0) {
-    if (!pwrite_all(data.data(), whole, offset)) return DirectWrite::refused;
+    if (!write_from(data.data(), whole, offset)) return DirectWrite::refused;
     written = whole;
   }
   uint8_t* buffer = direct_buffer();
@@ -172,7 +172,7 @@ DirectWrite write_direct_at(int fd, std::span<const uint8_t> data, uint64_t offs
     const size_t padded = (n + kDirectAlign - 1) / kDirectAlign * kDirectAlign;
     std::memcpy(buffer, data.data() + written, n);
     std::memset(buffer + n, 0, padded - n);
-    if (!pwrite_all(buffer, padded, offset + written)) return DirectWrite::refused;
+    if (!write_from(buffer, padded, offset + written)) return DirectWrite::refused;
     written += n;
   }
   return DirectWrite::done;
