@@ -70,7 +70,6 @@ struct WalWriter::Stream {
   bool running = false;           // GUARDED_BY(mu): a job is queued or running
   bool sealed = false;            // GUARDED_BY(mu)
   bool broken = false;            // GUARDED_BY(mu): a write failed; the object is put the usual way
-  std::chrono::steady_clock::time_point sealed_at;  // GUARDED_BY(mu)
   // nullptr once the object is stored; the error when the writer failed.
   Completion<std::exception_ptr> stored;
 };
@@ -310,7 +309,6 @@ void WalWriter::pump(std::shared_ptr<Object> obj) {
       return;
     }
     const std::span<const uint8_t> bytes(s.base, s.arrived);
-    const auto sealed_at = s.sealed_at;
     s.handed = s.arrived;
     lock.unlock();
     try {
@@ -330,8 +328,9 @@ void WalWriter::pump(std::shared_ptr<Object> obj) {
       return;
     }
     // Like a PUT that ended: what an early commit waits for, and what it
-    // judges PUT times by (the time after the seal).
-    record_put(std::chrono::steady_clock::now() - sealed_at);
+    // judges PUT times by (the time after the seal; obj->sealed was set
+    // before `sealed`, under the lock this job took).
+    record_put(std::chrono::steady_clock::now() - obj->sealed);
     obj->put_outcome->set(true);
     stats_.written_while_filling.fetch_add(1, std::memory_order_relaxed);
     s.stored.set(nullptr);
@@ -367,7 +366,6 @@ void WalWriter::seal_locked() {
     s.base = obj->data.data();
     s.arrived = obj->data.size();
     s.sealed = true;
-    s.sealed_at = obj->sealed;
     if (s.broken) {
       s.stored.set(std::make_exception_ptr(objstore::ObjectStoreError(objstore::ErrorKind::retriable,
                                                                       "writing " + obj->key + " as it filled failed")));
@@ -412,14 +410,7 @@ void WalWriter::start_uploads() {
 }
 
 asio::awaitable<void> WalWriter::upload(std::shared_ptr<Object> obj) {
-  if (obj->stream) {
-    // Laid out as it arrived, and mostly stored already.
-    obj->put_started = true;
-    commit_ready();  // the front object may commit beside its PUT
-    // Before this object's commit can end, so that the objects opened after
-    // it follow its lesson (~0.3 ms at 10,000 partitions).
-    note_layout(best_as_arrived(obj->batches, by_partition(obj->batches)));
-  } else {
+  if (!obj->stream) {
     // Off the strand (a copy of the object), and before anything else sees
     // the sealed bytes or the batches' offsets.
     auto [grouped, as_arrived] = co_await run_blocking(blocking_, [&] {
@@ -429,8 +420,14 @@ asio::awaitable<void> WalWriter::upload(std::shared_ptr<Object> obj) {
     });
     note_layout(as_arrived);
     if (grouped) obj->sealed_data = buffers_->share(std::move(*grouped));
-    obj->put_started = true;
-    commit_ready();  // the front object may commit beside its PUT
+  }
+  obj->put_started = true;
+  commit_ready();  // the front object may commit beside its PUT
+  if (obj->stream) {
+    // Laid out as it arrived, and mostly stored already. Judged before its
+    // commit can end, so that the objects opened after it follow its lesson
+    // (~0.3 ms at 10,000 partitions).
+    note_layout(best_as_arrived(obj->batches, by_partition(obj->batches)));
   }
   std::chrono::milliseconds backoff{100};
   for (int attempt = 1;; ++attempt) {

@@ -110,17 +110,6 @@ void flock_or_fail(int fd, const std::string& what) {
   }
 }
 
-void write_all(int fd, std::span<const uint8_t> data, const std::string& what) {
-  while (!data.empty()) {
-    ssize_t n = ::write(fd, data.data(), data.size());
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      fail(errno, what);
-    }
-    data = data.subspan(static_cast<size_t>(n));
-  }
-}
-
 // Direct I/O moves whole blocks from and to aligned memory. 4096 covers the
 // logical block size of every common device (a stricter one makes the first
 // write fail with EINVAL, and the store falls back to buffered writes).
@@ -581,7 +570,7 @@ void FileObjectStore::write_data(int fd, std::span<const uint8_t> data, const st
       FLOE_LOG(info, "objstore") << describe() << ": the file system refuses direct I/O; writing through the page cache";
     }
   }
-  write_all(fd, data, what);
+  pwrite_all(fd, data, 0, what);
 }
 
 Bytes FileObjectStore::get(const std::string& key, std::optional<ByteRange> range) {
