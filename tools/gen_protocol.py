@@ -242,8 +242,10 @@ def cpp_elem_type(f):
         return PRIMITIVES[e][0]
     if e == "string":
         return "std::string"
-    if e in ("bytes", "records"):
+    if e == "bytes":
         return "Bytes"
+    if e == "records":
+        return "Records"
     return f.struct.name
 
 
@@ -365,7 +367,7 @@ class Emitter:
             else:
                 self.w(f"{ind}w.write_string({expr}, {compact});")
         elif e in ("bytes", "records"):
-            self.w(f"{ind}w.write_bytes({expr}, {compact});")
+            self.w(f"{ind}w.write_{e}({expr}, {compact});")
         else:
             self.w(f"{ind}{expr}.encode(w, version);")
 
@@ -376,7 +378,7 @@ class Emitter:
         elif e == "string":
             self.w(f"{ind}{target} = r.read_string({compact});")
         elif e in ("bytes", "records"):
-            self.w(f"{ind}{target} = r.read_bytes({compact});")
+            self.w(f"{ind}{target} = r.read_{e}({compact});")
         else:
             self.w(f"{ind}{target}.decode(r, version);")
 
@@ -419,7 +421,7 @@ class Emitter:
             if f.elem == "string":
                 self.w(f"{ind}  w.write_nullable_string(std::nullopt, {compact});")
             elif f.elem in ("bytes", "records"):
-                self.w(f"{ind}  w.write_nullable_bytes(std::nullopt, {compact});")
+                self.w(f"{ind}  w.write_nullable_{f.elem}(std::nullopt, {compact});")
             else:
                 self.w(f"{ind}  w.write_int8(-1);")
             self.w(f"{ind}}} else {{")
@@ -457,7 +459,7 @@ class Emitter:
             return
         if opt:
             if f.elem in ("string", "bytes", "records"):
-                kind = "string" if f.elem == "string" else "bytes"
+                kind = f.elem
                 if nullable == "true":
                     self.w(f"{ind}{target} = r.read_nullable_{kind}({compact});")
                 else:

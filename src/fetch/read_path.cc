@@ -334,38 +334,38 @@ asio::awaitable<std::shared_ptr<const Bytes>> ReadPath::object(const std::string
 }
 
 asio::awaitable<bool> ReadPath::append_batches(const meta::BatchLocation& loc, int64_t from, size_t limit, bool first,
-                                               Bytes& out) {
+                                               protocol::Records& out) {
   auto data = co_await object(loc.object_key);
-  co_return append_batches_from(*data, loc, from, limit, first, out);
+  co_return append_batches_from(data, loc, from, limit, first, out);
 }
 
-bool ReadPath::append_batches_from(const Bytes& object, const meta::BatchLocation& loc, int64_t from, size_t limit,
-                                   bool first, Bytes& out) {
+bool ReadPath::append_batches_from(const std::shared_ptr<const Bytes>& object, const meta::BatchLocation& loc,
+                                   int64_t from, size_t limit, bool first, protocol::Records& out) {
+  const auto start = out.mark();
   auto corrupt = [&](const std::string& what) {
+    out.rollback(start);
     return std::runtime_error("batch run at " + std::to_string(loc.byte_offset) + "+" +
                               std::to_string(loc.byte_length) + " of object " + loc.object_key + " (offsets " +
                               std::to_string(loc.base_offset) + "-" + std::to_string(loc.last_offset) + "): " + what);
   };
-  if (loc.byte_offset > object.size() || loc.byte_length > object.size() - loc.byte_offset) {
-    throw corrupt("lies outside the object's " + std::to_string(object.size()) + " bytes");
+  if (loc.byte_offset > object->size() || loc.byte_length > object->size() - loc.byte_offset) {
+    throw corrupt("lies outside the object's " + std::to_string(object->size()) + " bytes");
   }
-  const std::span<const uint8_t> run(object.data() + loc.byte_offset, loc.byte_length);
+  const std::span<const uint8_t> run(object->data() + loc.byte_offset, loc.byte_length);
   int64_t base = loc.base_offset;  // the next batch's committed base offset
   size_t pos = 0;
-  const size_t start = out.size();
+  const size_t start_size = out.size();
   while (pos < run.size()) {
     auto h = protocol::parse_whole_batch_header(run.subspan(pos));
     if (!h || h->last_offset_delta < 0) throw corrupt("no whole batch at byte " + std::to_string(pos));
     const size_t size = h->size();
     const int64_t last = base + h->last_offset_delta;
     if (last >= from) {
-      const bool must = first && out.size() == start;
+      const bool must = first && out.size() == start_size;
       if (!must && out.size() + size > limit) return false;
-      const size_t at = out.size();
-      out.insert(out.end(), run.begin() + static_cast<std::ptrdiff_t>(pos),
-                 run.begin() + static_cast<std::ptrdiff_t>(pos + size));
-      // The base offset is assigned at commit; the CRC does not cover it.
-      protocol::set_base_offset(std::span(out).subspan(at, size), base);
+      // The base offset is assigned at commit and written as the response is
+      // encoded; the CRC does not cover it.
+      out.append_batch(object, run.subspan(pos, size), base);
     }
     base = last + 1;
     pos += size;

@@ -100,20 +100,23 @@ class ReadPath {
   asio::awaitable<std::shared_ptr<const protocol::Bytes>> object(const std::string& key);
 
   // Appends the batches of the run `loc` (meta::BatchLocation) that hold
-  // offsets >= from to `out`, each with its committed base offset written
-  // into the copy's header, while `out` stays within `limit` bytes; when
-  // `first` and nothing was appended yet, one batch goes in whatever its
-  // size (KIP-74). Returns false when a batch did not fit (the caller stops
-  // there), true when the rest of the run went in. Throws
+  // offsets >= from to `out`, each to be written with its committed base
+  // offset, while `out` stays within `limit` bytes; when `first` and nothing
+  // was appended yet, one batch goes in whatever its size (KIP-74). The
+  // batches stay in the object, which `out` keeps alive, and are copied once,
+  // when `out` is encoded. Returns false when a batch did not fit (the caller
+  // stops there), true when the rest of the run went in. Throws
   // std::runtime_error if the run's bytes disagree with its row (lengths,
-  // offsets), objstore::ObjectStoreError if the object cannot be read.
+  // offsets), having appended nothing; objstore::ObjectStoreError if the
+  // object cannot be read.
   asio::awaitable<bool> append_batches(const meta::BatchLocation& loc, int64_t from, size_t limit, bool first,
-                                       protocol::Bytes& out);
+                                       protocol::Records& out);
   // The same from `object`, the object `loc` lies in (from object()): for a
   // caller reading many runs of one object, one cache lookup instead of one
   // per run.
-  static bool append_batches_from(const protocol::Bytes& object, const meta::BatchLocation& loc, int64_t from,
-                                  size_t limit, bool first, protocol::Bytes& out);
+  static bool append_batches_from(const std::shared_ptr<const protocol::Bytes>& object,
+                                  const meta::BatchLocation& loc, int64_t from, size_t limit, bool first,
+                                  protocol::Records& out);
 
   // Long poll. A Watch registered before the caller looks at the partitions
   // remembers any commit that touches them from then on, so a wake-up between

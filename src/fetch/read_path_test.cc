@@ -407,37 +407,69 @@ TEST_F(ReadPathTest, ARunIsServedBatchByBatchWithItsOffsets) {
   store_.put(f.loc.object_key, f.object);
   const size_t a = f.batches[0].size(), b = f.batches[1].size();
   run([&](asio::io_context&) -> asio::awaitable<void> {
-    protocol::Bytes out;
+    protocol::Records out;
     EXPECT_TRUE(co_await reader.append_batches(f.loc, 100, 1 << 20, true, out));
-    EXPECT_EQ(RunFixture::bases(out), (std::vector<int64_t>{100, 102, 103}));
+    EXPECT_EQ(RunFixture::bases(out.bytes()), (std::vector<int64_t>{100, 102, 103}));
     EXPECT_EQ(out.size(), f.loc.byte_length);
     // Offsets patched, nothing else changed: the CRCs still hold.
-    EXPECT_TRUE(protocol::validate_batches(out).ok());
+    EXPECT_TRUE(protocol::validate_batches(out.bytes()).ok());
 
     // From the middle: the batch holding the offset first, none before it.
-    out.clear();
+    out = {};
     EXPECT_TRUE(co_await reader.append_batches(f.loc, 102, 1 << 20, true, out));
-    EXPECT_EQ(RunFixture::bases(out), (std::vector<int64_t>{102, 103}));
-    out.clear();
+    EXPECT_EQ(RunFixture::bases(out.bytes()), (std::vector<int64_t>{102, 103}));
+    out = {};
     EXPECT_TRUE(co_await reader.append_batches(f.loc, 105, 1 << 20, true, out));
-    EXPECT_EQ(RunFixture::bases(out), (std::vector<int64_t>{103}));
+    EXPECT_EQ(RunFixture::bases(out.bytes()), (std::vector<int64_t>{103}));
 
     // Cut at a batch boundary by the limit; false says "stop here".
-    out.clear();
+    out = {};
     EXPECT_FALSE(co_await reader.append_batches(f.loc, 100, a + b, true, out));
-    EXPECT_EQ(RunFixture::bases(out), (std::vector<int64_t>{100, 102}));
-    out.clear();
+    EXPECT_EQ(RunFixture::bases(out.bytes()), (std::vector<int64_t>{100, 102}));
+    out = {};
     EXPECT_FALSE(co_await reader.append_batches(f.loc, 100, a + b - 1, true, out));
-    EXPECT_EQ(RunFixture::bases(out), (std::vector<int64_t>{100}));
+    EXPECT_EQ(RunFixture::bases(out.bytes()), (std::vector<int64_t>{100}));
     // The first batch of a response goes in whatever the limit (KIP-74) ...
-    out.clear();
+    out = {};
     EXPECT_FALSE(co_await reader.append_batches(f.loc, 100, 1, true, out));
-    EXPECT_EQ(RunFixture::bases(out), (std::vector<int64_t>{100}));
+    EXPECT_EQ(RunFixture::bases(out.bytes()), (std::vector<int64_t>{100}));
     // ... but not when the response already has data.
-    out.assign(3, 0);
+    out = protocol::Bytes(3, 0);
     EXPECT_FALSE(co_await reader.append_batches(f.loc, 100, 10, false, out));
     EXPECT_EQ(out.size(), 3u);
   });
+}
+
+// The batches are not copied out of the object: the records keep the cached
+// object alive and are written from it, offsets set, when encoded.
+TEST_F(ReadPathTest, RecordsReferToTheObjectTheyLieIn) {
+  RunFixture f;
+  auto object = std::make_shared<const protocol::Bytes>(f.object);
+  protocol::Records out = protocol::Bytes{1, 2, 3};  // bytes already there stay first
+  EXPECT_TRUE(ReadPath::append_batches_from(object, f.loc, 101, 1 << 20, true, out));
+  EXPECT_EQ(object.use_count(), 2);
+  EXPECT_EQ(out.size(), 3 + f.loc.byte_length);
+  EXPECT_EQ(out.first_bytes().data(), out.owned().data());
+  const protocol::Bytes whole = out.bytes();
+  EXPECT_EQ(protocol::Bytes(whole.begin(), whole.begin() + 3), (protocol::Bytes{1, 2, 3}));
+  EXPECT_EQ(RunFixture::bases(protocol::Bytes(whole.begin() + 3, whole.end())),
+            (std::vector<int64_t>{100, 102, 103}));
+  // The object itself is as it was: base offset 0 in each header.
+  EXPECT_EQ(*object, f.object);
+  out = {};
+  EXPECT_EQ(object.use_count(), 1);
+
+  // Written by the codec: length, then the bytes with their offsets.
+  EXPECT_TRUE(ReadPath::append_batches_from(object, f.loc, 100, 1 << 20, true, out));
+  EXPECT_EQ(out.first_bytes().data(), object->data() + 5);
+  protocol::Bytes encoded;
+  protocol::Writer w(encoded);
+  w.write_records(out, false);
+  protocol::Reader r(encoded);
+  protocol::Records decoded = r.read_records(false);
+  EXPECT_EQ(r.remaining(), 0u);
+  EXPECT_EQ(decoded, out);
+  EXPECT_EQ(RunFixture::bases(decoded.owned()), (std::vector<int64_t>{100, 102, 103}));
 }
 
 TEST_F(ReadPathTest, ARunThatDisagreesWithItsRowIsAnError) {
@@ -447,11 +479,15 @@ TEST_F(ReadPathTest, ARunThatDisagreesWithItsRowIsAnError) {
   auto fails = [&](meta::BatchLocation loc) {
     bool threw = false;
     run([&](asio::io_context&) -> asio::awaitable<void> {
-      protocol::Bytes out;
+      // A run that fails leaves what was there before it, and nothing of its own.
+      protocol::Records out = protocol::Bytes{7};
+      EXPECT_TRUE(co_await reader.append_batches(f.loc, 0, 1 << 20, false, out));
+      const protocol::Bytes before = out.bytes();
       try {
         co_await reader.append_batches(loc, 0, 1 << 20, true, out);
       } catch (const std::runtime_error&) {
         threw = true;
+        EXPECT_EQ(out.bytes(), before);
       }
     });
     return threw;

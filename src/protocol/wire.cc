@@ -147,6 +147,12 @@ std::optional<Bytes> Reader::read_nullable_bytes(bool compact) {
   return Bytes(s, s + n);
 }
 
+std::optional<Records> Reader::read_nullable_records(bool compact) {
+  auto b = read_nullable_bytes(compact);
+  if (!b) return std::nullopt;
+  return Records(std::move(*b));
+}
+
 Bytes Reader::read_bytes(bool compact) {
   auto b = read_nullable_bytes(compact);
   if (!b) throw DecodeError("null in non-nullable bytes");
@@ -235,6 +241,74 @@ void Writer::write_nullable_bytes(const std::optional<Bytes>& b, bool compact) {
     return;
   }
   write_bytes(*b, compact);
+}
+
+void Writer::write_records(const Records& r, bool compact) {
+  const size_t n = r.size();
+  if (compact)
+    write_uvarint(static_cast<uint32_t>(n + 1));
+  else
+    write_int32(static_cast<int32_t>(n));
+  const size_t at = out_.size();
+  out_.resize(at + n);
+  r.copy_to(out_.data() + at);
+}
+
+void Writer::write_nullable_records(const std::optional<Records>& r, bool compact) {
+  if (!r) {
+    if (compact)
+      write_uvarint(0);
+    else
+      write_int32(-1);
+    return;
+  }
+  write_records(*r, compact);
+}
+
+void Records::append_batch(const std::shared_ptr<const Bytes>& holder, std::span<const uint8_t> batch,
+                           int64_t base_offset) {
+  if (batch.size() < 8) throw std::invalid_argument("a record batch is longer than its 8-byte base offset");
+  if (holders_.empty() || holders_.back() != holder) holders_.push_back(holder);
+  batches_.push_back({batch.data(), batch.size(), base_offset});
+  shared_bytes_ += batch.size();
+}
+
+void Records::rollback(const Mark& m) {
+  owned_.resize(m.owned);
+  batches_.resize(m.batches);
+  holders_.resize(m.holders);
+  shared_bytes_ = m.shared_bytes;
+}
+
+std::span<const uint8_t> Records::first_bytes() const {
+  if (!owned_.empty()) return owned_;
+  if (!batches_.empty()) return {batches_.front().data, batches_.front().size};
+  return {};
+}
+
+void Records::copy_to(uint8_t* out) const {
+  if (!owned_.empty()) std::memcpy(out, owned_.data(), owned_.size());
+  out += owned_.size();
+  for (const auto& b : batches_) {
+    std::memcpy(out, b.data, b.size);
+    // The batch's base offset: its first 8 bytes, big-endian.
+    const auto base = static_cast<uint64_t>(b.base_offset);
+    for (size_t i = 0; i < 8; ++i) out[i] = static_cast<uint8_t>(base >> (8 * (7 - i)));
+    out += b.size;
+  }
+}
+
+Bytes Records::bytes() const {
+  if (batches_.empty()) return owned_;
+  Bytes out(size());
+  copy_to(out.data());
+  return out;
+}
+
+bool Records::operator==(const Records& other) const {
+  if (size() != other.size()) return false;
+  if (batches_.empty() && other.batches_.empty()) return owned_ == other.owned_;
+  return bytes() == other.bytes();
 }
 
 void Writer::write_array_length(size_t n, bool compact) {

@@ -11,7 +11,9 @@
 #include <array>
 #include <cstdint>
 #include <cstring>
+#include <memory>
 #include <optional>
+#include <span>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -49,6 +51,62 @@ size_t hash_partition(const Uuid& topic, int32_t partition) noexcept;
 // A topic id's hash, for hashed containers keyed by topic.
 struct UuidHash {
   size_t operator()(const Uuid& topic) const noexcept { return hash_partition(topic, 0); }
+};
+
+// The value of a `records` field: record batches back to back. Either bytes
+// it owns (a decoded request, or what a caller built), or batches that stay
+// where they lie in buffers it shares, such as cached objects, each to be
+// written with its own base offset; or the owned bytes followed by such
+// batches. Encoding copies each batch once, straight into the message: a
+// Fetch response of 10,000 partitions no longer copies ~5 MiB of records out
+// of the object first (~2 ms and ~5,000 allocations a fetch).
+class Records {
+ public:
+  Records() = default;
+  Records(Bytes bytes) : owned_(std::move(bytes)) {}  // NOLINT: implicit, a records value is its bytes
+
+  // Appends `batch`, which lies in `holder`, to be written with its base
+  // offset (its first 8 bytes) set to `base_offset`. The batch is not copied;
+  // `holder` is kept alive until this value is gone.
+  // REQUIRES: batch lies in *holder and is at least 8 bytes long.
+  void append_batch(const std::shared_ptr<const Bytes>& holder, std::span<const uint8_t> batch, int64_t base_offset);
+
+  size_t size() const { return owned_.size() + shared_bytes_; }
+  bool empty() const { return size() == 0; }
+
+  // A point to return to (rollback) and forget what was appended since.
+  struct Mark {
+    size_t owned = 0, batches = 0, holders = 0, shared_bytes = 0;
+  };
+  Mark mark() const { return {owned_.size(), batches_.size(), holders_.size(), shared_bytes_}; }
+  void rollback(const Mark& m);
+
+  // The first batch's bytes as they lie (its base offset not yet written
+  // when it is shared); empty when there is none. For its header.
+  std::span<const uint8_t> first_bytes() const;
+  // The bytes it owns; all of it when nothing is shared.
+  const Bytes& owned() const { return owned_; }
+  Bytes& owned() { return owned_; }
+
+  // Writes all size() bytes to `out`, base offsets set.
+  void copy_to(uint8_t* out) const;
+  // The same, as a new buffer.
+  Bytes bytes() const;
+
+  // Equal when their bytes (base offsets set) are.
+  bool operator==(const Records& other) const;
+
+ private:
+  struct SharedBatch {
+    const uint8_t* data;
+    size_t size;
+    int64_t base_offset;
+  };
+  Bytes owned_;
+  std::vector<SharedBatch> batches_;
+  // One entry per run of batches from one buffer: most values hold one.
+  std::vector<std::shared_ptr<const Bytes>> holders_;
+  size_t shared_bytes_ = 0;
 };
 
 // A tagged field that this version of the codec does not know. Kept verbatim
@@ -93,6 +151,8 @@ class Reader {
   std::optional<std::string> read_nullable_string(bool compact);
   Bytes read_bytes(bool compact);
   std::optional<Bytes> read_nullable_bytes(bool compact);
+  Records read_records(bool compact) { return Records(read_bytes(compact)); }
+  std::optional<Records> read_nullable_records(bool compact);
 
   // Returns the element count, or -1 for a null array. The count is checked
   // against the remaining bytes assuming each element takes at least
@@ -165,6 +225,8 @@ class Writer {
   void write_bytes(const uint8_t* data, size_t n, bool compact);
   void write_bytes(const Bytes& b, bool compact) { write_bytes(b.data(), b.size(), compact); }
   void write_nullable_bytes(const std::optional<Bytes>& b, bool compact);
+  void write_records(const Records& r, bool compact);
+  void write_nullable_records(const std::optional<Records>& r, bool compact);
   void write_array_length(size_t n, bool compact);
   void write_null_array(bool compact);
 

@@ -71,7 +71,7 @@ asio::awaitable<size_t> collect(RequestContext& ctx, const FetchHandler::Request
       const auto& fp = ft.partitions[i];
       PartitionData& pd = tr.partitions[i];
       pd.partition_index = fp.partition;
-      pd.records = pb::Bytes{};
+      pd.records.emplace();
       if (read_committed) pd.aborted_transactions.emplace();
       const auto& topic = slots[t].topic;
       if (!topic || fp.partition < 0 || fp.partition >= topic->partitions) {
@@ -122,21 +122,20 @@ asio::awaitable<size_t> collect(RequestContext& ctx, const FetchHandler::Request
     if (!first_data && (budget == 0 || p.partition_budget == 0)) continue;
     const size_t limit = first_data ? std::max<size_t>(1, std::min(budget, p.partition_budget))
                                     : std::min(budget, p.partition_budget);
-    pb::Bytes records;
+    pb::Records& records = *pd.records;
     for (const auto& loc : plan->batches) {
-      const size_t before = records.size();
       try {
         // Most runs of a fetch lie in one object (the last commit's).
         if (!object || loc.object_key != object_key) {
           object = co_await reader.object(loc.object_key);
           object_key = loc.object_key;
         }
-        if (!fetch::ReadPath::append_batches_from(*object, loc, p.fetch_offset, limit, first_data && records.empty(),
+        if (!fetch::ReadPath::append_batches_from(object, loc, p.fetch_offset, limit, first_data && records.empty(),
                                                   records)) {
           break;
         }
       } catch (const std::exception& e) {
-        records.resize(before);
+        // What the run appended is gone again; the runs before it stay.
         FLOE_LOG(error, "fetch") << "cannot read " << p.topic->name << "-" << pd.partition_index << " at "
                                  << loc.base_offset << ": " << e.what();
         if (records.empty()) pd.error_code = pb::code(ErrorCode::kafka_storage_error);
@@ -146,7 +145,6 @@ asio::awaitable<size_t> collect(RequestContext& ctx, const FetchHandler::Request
     if (!records.empty()) first_data = false;
     total += records.size();
     budget -= std::min(budget, records.size());
-    pd.records = std::move(records);
   }
   co_return total;
 }
@@ -176,7 +174,7 @@ void order_oldest_first(FetchHandler::Response& resp) {
         without.push_back(i);
         continue;
       }
-      auto h = pb::parse_whole_batch_header(*records);
+      auto h = pb::parse_whole_batch_header(records->first_bytes());
       with_records.push_back({h ? h->base_timestamp : std::numeric_limits<int64_t>::max(), i});
     }
     std::stable_sort(with_records.begin(), with_records.end(),

@@ -100,9 +100,10 @@ asio::awaitable<ListOffsetsHandler::Response> ListOffsetsHandler::handle(Request
           }
           std::optional<Found> found;
           if (loc) {
-            pb::Bytes batch;
+            pb::Records run;
             co_await broker.reader->append_batches(*loc, offsets->log_start_offset,
-                                                   std::numeric_limits<size_t>::max(), true, batch);
+                                                   std::numeric_limits<size_t>::max(), true, run);
+            const pb::Bytes batch = run.bytes();
             if (p.timestamp == kMaxTimestamp) {
               found = scan(batch, offsets->log_start_offset, [&](int64_t ts) { return ts == loc->max_timestamp; });
             } else {

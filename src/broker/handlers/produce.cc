@@ -68,15 +68,21 @@ struct Validated {
 
 // Kafka's checks of one partition's records, then the rewrites the topic
 // asks for (LogAppendTime, a compression.type other than `producer`).
-Validated validate(std::optional<pb::Bytes>& records, const meta::Topic& topic, const TopicSettings& settings,
-                   int64_t now) {
+Validated validate(std::optional<pb::Records>& request_records, const meta::Topic& topic,
+                   const TopicSettings& settings, int64_t now) {
   Validated v;
   auto fail = [&](ErrorCode code, std::string message) {
     v.error = code;
     v.message = std::move(message);
     return std::move(v);
   };
-  if (!records || records->empty()) return fail(ErrorCode::invalid_record, "the request carries no record batch");
+  if (!request_records || request_records->empty()) {
+    return fail(ErrorCode::invalid_record, "the request carries no record batch");
+  }
+  // A decoded request's records are bytes it owns, all of them; anything
+  // else is made so first.
+  if (request_records->owned().size() != request_records->size()) *request_records = request_records->bytes();
+  pb::Bytes* records = &request_records->owned();
   pb::BatchOptions limits;
   limits.max_decompressed_bytes = std::max<size_t>(limits.max_decompressed_bytes,
                                                    static_cast<size_t>(settings.max_message_bytes) * 4);

@@ -170,9 +170,9 @@ void fetch_response_types::PartitionData::encode(Writer& w, int16_t version) con
   }
   if (!records.has_value()) {
     if (!(true)) throw EncodeError("FetchResponse: Records is null in version " + std::to_string(version));
-    w.write_nullable_bytes(std::nullopt, flexible);
+    w.write_nullable_records(std::nullopt, flexible);
   } else {
-    w.write_bytes((*records), flexible);
+    w.write_records((*records), flexible);
   }
   if (flexible) {
     std::vector<RawTaggedField> known;
@@ -240,7 +240,7 @@ void fetch_response_types::PartitionData::decode(Reader& r, int16_t version) {
   if (version >= 11) {
     preferred_read_replica = r.read_int32();
   }
-  records = r.read_nullable_bytes(flexible);
+  records = r.read_nullable_records(flexible);
   if (flexible) {
     uint32_t count = r.read_uvarint();
     if (count > r.remaining() / 2) throw DecodeError("too many tagged fields");

@@ -71,7 +71,7 @@ struct PartitionData {
   SnapshotId snapshot_id{};
   std::optional<std::vector<AbortedTransaction>> aborted_transactions{};
   int32_t preferred_read_replica = -1;
-  std::optional<Bytes> records{};
+  std::optional<Records> records{};
   UnknownTaggedFields unknown_tagged_fields;
 
   void encode(Writer& w, int16_t version) const;

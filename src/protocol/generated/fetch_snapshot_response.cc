@@ -70,7 +70,7 @@ void fetch_snapshot_response_types::PartitionSnapshot::encode(Writer& w, int16_t
   snapshot_id.encode(w, version);
   w.write_int64(size_);
   w.write_int64(position);
-  w.write_bytes(unaligned_records, flexible);
+  w.write_records(unaligned_records, flexible);
   if (flexible) {
     std::vector<RawTaggedField> known;
     if (!(current_leader == LeaderIdAndEpoch{})) {
@@ -95,7 +95,7 @@ void fetch_snapshot_response_types::PartitionSnapshot::decode(Reader& r, int16_t
   snapshot_id.decode(r, version);
   size_ = r.read_int64();
   position = r.read_int64();
-  unaligned_records = r.read_bytes(flexible);
+  unaligned_records = r.read_records(flexible);
   if (flexible) {
     uint32_t count = r.read_uvarint();
     if (count > r.remaining() / 2) throw DecodeError("too many tagged fields");

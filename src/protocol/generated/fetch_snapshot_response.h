@@ -43,7 +43,7 @@ struct PartitionSnapshot {
   LeaderIdAndEpoch current_leader{};
   int64_t size_ = 0;
   int64_t position = 0;
-  Bytes unaligned_records{};
+  Records unaligned_records{};
   UnknownTaggedFields unknown_tagged_fields;
 
   void encode(Writer& w, int16_t version) const;

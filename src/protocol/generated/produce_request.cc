@@ -12,9 +12,9 @@ void produce_request_types::PartitionProduceData::encode(Writer& w, int16_t vers
   w.write_int32(index);
   if (!records.has_value()) {
     if (!(true)) throw EncodeError("ProduceRequest: Records is null in version " + std::to_string(version));
-    w.write_nullable_bytes(std::nullopt, flexible);
+    w.write_nullable_records(std::nullopt, flexible);
   } else {
-    w.write_bytes((*records), flexible);
+    w.write_records((*records), flexible);
   }
   if (flexible) {
     write_tagged_fields(w, {}, unknown_tagged_fields);
@@ -25,7 +25,7 @@ void produce_request_types::PartitionProduceData::decode(Reader& r, int16_t vers
   const bool flexible = version >= 9;
   (void)flexible;
   index = r.read_int32();
-  records = r.read_nullable_bytes(flexible);
+  records = r.read_nullable_records(flexible);
   if (flexible) {
     r.read_unknown_tagged_fields(unknown_tagged_fields);
   }

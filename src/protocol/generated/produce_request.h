@@ -14,7 +14,7 @@ namespace produce_request_types {
 
 struct PartitionProduceData {
   int32_t index = 0;
-  std::optional<Bytes> records{};
+  std::optional<Records> records{};
   UnknownTaggedFields unknown_tagged_fields;
 
   void encode(Writer& w, int16_t version) const;

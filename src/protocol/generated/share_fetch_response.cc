@@ -86,9 +86,9 @@ void share_fetch_response_types::PartitionData::encode(Writer& w, int16_t versio
   current_leader.encode(w, version);
   if (!records.has_value()) {
     if (!(true)) throw EncodeError("ShareFetchResponse: Records is null in version " + std::to_string(version));
-    w.write_nullable_bytes(std::nullopt, flexible);
+    w.write_nullable_records(std::nullopt, flexible);
   } else {
-    w.write_bytes((*records), flexible);
+    w.write_records((*records), flexible);
   }
   w.write_array_length(acquired_records.size(), flexible);
   for (const auto& e : acquired_records) {
@@ -108,7 +108,7 @@ void share_fetch_response_types::PartitionData::decode(Reader& r, int16_t versio
   acknowledge_error_code = r.read_int16();
   acknowledge_error_message = r.read_nullable_string(flexible);
   current_leader.decode(r, version);
-  records = r.read_nullable_bytes(flexible);
+  records = r.read_nullable_records(flexible);
   {
     int32_t n = r.read_array_length(flexible, AcquiredRecords::min_size(version));
     if (n < 0) {

@@ -44,7 +44,7 @@ struct PartitionData {
   int16_t acknowledge_error_code = 0;
   std::optional<std::string> acknowledge_error_message = std::nullopt;
   LeaderIdAndEpoch current_leader{};
-  std::optional<Bytes> records{};
+  std::optional<Records> records{};
   std::vector<AcquiredRecords> acquired_records{};
   UnknownTaggedFields unknown_tagged_fields;
 
