@@ -249,9 +249,7 @@ void Writer::write_records(const Records& r, bool compact) {
     write_uvarint(static_cast<uint32_t>(n + 1));
   else
     write_int32(static_cast<int32_t>(n));
-  const size_t at = out_.size();
-  out_.resize(at + n);
-  r.copy_to(out_.data() + at);
+  r.append_to(out_);
 }
 
 void Writer::write_nullable_records(const std::optional<Records>& r, bool compact) {
@@ -286,22 +284,24 @@ std::span<const uint8_t> Records::first_bytes() const {
   return {};
 }
 
-void Records::copy_to(uint8_t* out) const {
-  if (!owned_.empty()) std::memcpy(out, owned_.data(), owned_.size());
-  out += owned_.size();
+void Records::append_to(Bytes& out) const {
+  // Appended range by range, not resized and then copied over: a resize would
+  // first zero the bytes (and fault the pages in) only to overwrite them.
+  out.insert(out.end(), owned_.begin(), owned_.end());
   for (const auto& b : batches_) {
-    std::memcpy(out, b.data, b.size);
+    const size_t at = out.size();
+    out.insert(out.end(), b.data, b.data + b.size);
     // The batch's base offset: its first 8 bytes, big-endian.
     const auto base = static_cast<uint64_t>(b.base_offset);
-    for (size_t i = 0; i < 8; ++i) out[i] = static_cast<uint8_t>(base >> (8 * (7 - i)));
-    out += b.size;
+    for (size_t i = 0; i < 8; ++i) out[at + i] = static_cast<uint8_t>(base >> (8 * (7 - i)));
   }
 }
 
 Bytes Records::bytes() const {
   if (batches_.empty()) return owned_;
-  Bytes out(size());
-  copy_to(out.data());
+  Bytes out;
+  out.reserve(size());
+  append_to(out);
   return out;
 }
 

@@ -88,8 +88,8 @@ class Records {
   const Bytes& owned() const { return owned_; }
   Bytes& owned() { return owned_; }
 
-  // Writes all size() bytes to `out`, base offsets set.
-  void copy_to(uint8_t* out) const;
+  // Appends all size() bytes to `out`, base offsets set.
+  void append_to(Bytes& out) const;
   // The same, as a new buffer.
   Bytes bytes() const;
 
