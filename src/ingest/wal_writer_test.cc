@@ -117,7 +117,9 @@ TEST_F(WalWriterTest, ManyRequestsShareOneObjectAndGetContiguousOffsets) {
   std::map<int32_t, uint64_t> end;  // where the partition's next batch must start
   for (size_t i = 0; i < c.batches.size(); ++i) {
     const auto& b = c.batches[i];
-    if (end.count(b.partition)) EXPECT_EQ(b.byte_offset, end[b.partition]) << i;
+    if (end.count(b.partition)) {
+      EXPECT_EQ(b.byte_offset, end[b.partition]) << i;
+    }
     end[b.partition] = b.byte_offset + b.byte_length;
     auto h = protocol::parse_batch_header(std::span(*c.data).subspan(b.byte_offset, b.byte_length));
     ASSERT_TRUE(h);

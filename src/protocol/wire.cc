@@ -224,40 +224,34 @@ void Writer::write_nullable_string(const std::optional<std::string>& s, bool com
   write_string(*s, compact);
 }
 
-void Writer::write_bytes(const uint8_t* data, size_t n, bool compact) {
+void Writer::write_bytes_length(int64_t n, bool compact) {
   if (compact)
     write_uvarint(static_cast<uint32_t>(n + 1));
   else
     write_int32(static_cast<int32_t>(n));
+}
+
+void Writer::write_bytes(const uint8_t* data, size_t n, bool compact) {
+  write_bytes_length(static_cast<int64_t>(n), compact);
   write_raw(data, n);
 }
 
 void Writer::write_nullable_bytes(const std::optional<Bytes>& b, bool compact) {
   if (!b) {
-    if (compact)
-      write_uvarint(0);
-    else
-      write_int32(-1);
+    write_bytes_length(-1, compact);
     return;
   }
   write_bytes(*b, compact);
 }
 
 void Writer::write_records(const Records& r, bool compact) {
-  const size_t n = r.size();
-  if (compact)
-    write_uvarint(static_cast<uint32_t>(n + 1));
-  else
-    write_int32(static_cast<int32_t>(n));
+  write_bytes_length(static_cast<int64_t>(r.size()), compact);
   r.append_to(out_);
 }
 
 void Writer::write_nullable_records(const std::optional<Records>& r, bool compact) {
   if (!r) {
-    if (compact)
-      write_uvarint(0);
-    else
-      write_int32(-1);
+    write_bytes_length(-1, compact);
     return;
   }
   write_records(*r, compact);

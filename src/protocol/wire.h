@@ -238,6 +238,8 @@ class Writer {
   void patch_int32(size_t at, int32_t v);
 
  private:
+  // The length before a bytes or records field's bytes; -1 is null.
+  void write_bytes_length(int64_t n, bool compact);
   template <typename T>
   void write_be(T v) {
     uint8_t b[sizeof(T)];
