@@ -470,6 +470,10 @@ TEST_F(ReadPathTest, RecordsReferToTheObjectTheyLieIn) {
   EXPECT_EQ(r.remaining(), 0u);
   EXPECT_EQ(decoded, out);
   EXPECT_EQ(RunFixture::bases(decoded.owned()), (std::vector<int64_t>{100, 102, 103}));
+
+  // Only whole batch headers can be shared: their base offset is written on encode.
+  EXPECT_THROW(out.append_batch(object, std::span(*object).subspan(5, 60), 0), std::invalid_argument);
+  EXPECT_EQ(decoded, out);
 }
 
 TEST_F(ReadPathTest, ARunThatDisagreesWithItsRowIsAnError) {

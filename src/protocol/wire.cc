@@ -1,5 +1,7 @@
 #include "protocol/wire.h"
 
+#include "protocol/record_batch.h"
+
 #include <algorithm>
 #include <bit>
 
@@ -259,7 +261,7 @@ void Writer::write_nullable_records(const std::optional<Records>& r, bool compac
 
 void Records::append_batch(const std::shared_ptr<const Bytes>& holder, std::span<const uint8_t> batch,
                            int64_t base_offset) {
-  if (batch.size() < 8) throw std::invalid_argument("a record batch is longer than its 8-byte base offset");
+  if (batch.size() < batch_layout::kHeaderSize) throw std::invalid_argument("a shared record batch is shorter than a batch header");
   if (holders_.empty() || holders_.back() != holder) holders_.push_back(holder);
   batches_.push_back({batch.data(), batch.size(), base_offset});
   shared_bytes_ += batch.size();
@@ -285,9 +287,7 @@ void Records::append_to(Bytes& out) const {
   for (const auto& b : batches_) {
     const size_t at = out.size();
     out.insert(out.end(), b.data, b.data + b.size);
-    // The batch's base offset: its first 8 bytes, big-endian.
-    const auto base = static_cast<uint64_t>(b.base_offset);
-    for (size_t i = 0; i < 8; ++i) out[at + i] = static_cast<uint8_t>(base >> (8 * (7 - i)));
+    set_base_offset(std::span(out).subspan(at, b.size), b.base_offset);
   }
 }
 

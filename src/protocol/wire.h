@@ -66,9 +66,10 @@ class Records {
   Records(Bytes bytes) : owned_(std::move(bytes)) {}  // NOLINT: implicit, a records value is its bytes
 
   // Appends `batch`, which lies in `holder`, to be written with its base
-  // offset (its first 8 bytes) set to `base_offset`. The batch is not copied;
+  // offset set to `base_offset` (set_base_offset). The batch is not copied;
   // `holder` is kept alive until this value is gone.
-  // REQUIRES: batch lies in *holder and is at least 8 bytes long.
+  // REQUIRES: batch lies in *holder and holds at least a batch header
+  // (throws std::invalid_argument otherwise).
   void append_batch(const std::shared_ptr<const Bytes>& holder, std::span<const uint8_t> batch, int64_t base_offset);
 
   size_t size() const { return owned_.size() + shared_bytes_; }
