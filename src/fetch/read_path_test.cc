@@ -474,6 +474,15 @@ TEST_F(ReadPathTest, RecordsReferToTheObjectTheyLieIn) {
   // Only whole batch headers can be shared: their base offset is written on encode.
   EXPECT_THROW(out.append_batch(object, std::span(*object).subspan(5, 60), 0), std::invalid_argument);
   EXPECT_EQ(decoded, out);
+
+  // Taken over as owned bytes (a caller that needs them contiguous): the
+  // same bytes, and the object is let go.
+  const protocol::Bytes& owned = out.make_owned();
+  EXPECT_EQ(owned, decoded.owned());
+  EXPECT_EQ(out.size(), owned.size());
+  EXPECT_EQ(object.use_count(), 1);
+  const uint8_t* at = owned.data();
+  EXPECT_EQ(out.make_owned().data(), at);  // nothing shared left: no copy
 }
 
 TEST_F(ReadPathTest, ARunThatDisagreesWithItsRowIsAnError) {

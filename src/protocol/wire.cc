@@ -1,9 +1,9 @@
 #include "protocol/wire.h"
 
-#include "protocol/record_batch.h"
-
 #include <algorithm>
 #include <bit>
+
+#include "protocol/record_batch.h"
 
 namespace floe::protocol {
 
@@ -261,7 +261,9 @@ void Writer::write_nullable_records(const std::optional<Records>& r, bool compac
 
 void Records::append_batch(const std::shared_ptr<const Bytes>& holder, std::span<const uint8_t> batch,
                            int64_t base_offset) {
-  if (batch.size() < batch_layout::kHeaderSize) throw std::invalid_argument("a shared record batch is shorter than a batch header");
+  if (batch.size() < batch_layout::kHeaderSize) {
+    throw std::invalid_argument("a shared record batch is shorter than a batch header");
+  }
   if (holders_.empty() || holders_.back() != holder) holders_.push_back(holder);
   batches_.push_back({batch.data(), batch.size(), base_offset});
   shared_bytes_ += batch.size();
@@ -289,6 +291,11 @@ void Records::append_to(Bytes& out) const {
     out.insert(out.end(), b.data, b.data + b.size);
     set_base_offset(std::span(out).subspan(at, b.size), b.base_offset);
   }
+}
+
+Bytes& Records::make_owned() {
+  if (!batches_.empty()) *this = Records(bytes());
+  return owned_;
 }
 
 Bytes Records::bytes() const {

@@ -87,7 +87,9 @@ class Records {
   std::span<const uint8_t> first_bytes() const;
   // The bytes it owns; all of it when nothing is shared.
   const Bytes& owned() const { return owned_; }
-  Bytes& owned() { return owned_; }
+  // All of it as bytes it owns, for a caller that takes them over: shared
+  // batches (if any) are copied in first, base offsets set.
+  Bytes& make_owned();
 
   // Appends all size() bytes to `out`, base offsets set.
   void append_to(Bytes& out) const;

@@ -79,10 +79,8 @@ Validated validate(std::optional<pb::Records>& request_records, const meta::Topi
   if (!request_records || request_records->empty()) {
     return fail(ErrorCode::invalid_record, "the request carries no record batch");
   }
-  // A decoded request's records are bytes it owns, all of them; anything
-  // else is made so first.
-  if (request_records->owned().size() != request_records->size()) *request_records = request_records->bytes();
-  pb::Bytes* records = &request_records->owned();
+  // A decoded request's records are already bytes it owns: no copy.
+  pb::Bytes* records = &request_records->make_owned();
   pb::BatchOptions limits;
   limits.max_decompressed_bytes = std::max<size_t>(limits.max_decompressed_bytes,
                                                    static_cast<size_t>(settings.max_message_bytes) * 4);
